@@ -1,0 +1,6 @@
+"""The hash-chained, signed audit log: the journal of everything mh does."""
+
+from .log import GENESIS, AuditEntry, AuditLog, Checkpoint
+from .verify import Problem, VerifyReport, verify
+
+__all__ = ["GENESIS", "AuditEntry", "AuditLog", "Checkpoint", "Problem", "VerifyReport", "verify"]

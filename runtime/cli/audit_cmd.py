@@ -1,0 +1,85 @@
+"""`mh audit`: verify, tail, seal, replay."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import typer
+
+from ..replay import replay as replay_log
+from .common import console, err_console, get_runtime, print_json
+
+app = typer.Typer(help="The hash-chained, signed audit log in logs/audit/.", no_args_is_help=True)
+
+
+@app.command()
+def verify(ctx: typer.Context) -> None:
+    """Check every entry's hash, the chain across files and every signed checkpoint.
+
+    Exits 0 only when all hold; otherwise prints the first bad file:line and why: edited,
+    inserted, deleted, reordered, truncated (behind a checkpoint), bad signature or malformed.
+    """
+    report = get_runtime(ctx).verify_audit()
+    for warning in report.warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}")
+    if report.ok:
+        console.print(
+            f"ok: {report.entries} entries in {report.files} files, {report.checkpoints} signed checkpoints, "
+            f"head seq {report.head_seq} {report.head_hash[:16]}"
+        )
+        return
+    problem = report.problem
+    err_console.print(f"[bold red]FAILED[/] logs/audit/{problem.file}:{problem.line}: {problem.reason}: {problem.detail}")
+    raise typer.Exit(1)
+
+
+@app.command()
+def tail(
+    ctx: typer.Context,
+    n: int = typer.Option(20, "-n", min=1, help="How many entries."),
+    category: Optional[str] = typer.Option(None, "--category", "-c", help="Only this category (skill, approval, trust, ...)."),
+    level: Optional[str] = typer.Option(None, "--level", help="Only this level (info, warning, error, security)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON entry per line."),
+) -> None:
+    """Show the last entries, oldest first."""
+    for entry in get_runtime(ctx).audit.tail(n, category=category, level=level):
+        if as_json:
+            typer.echo(json.dumps(entry.to_dict(), ensure_ascii=False))
+        else:
+            details = json.dumps(entry.details, ensure_ascii=False, sort_keys=True)
+            console.print(f"{entry.ts} #{entry.seq} {entry.level:<8} {entry.category}.{entry.event} {entry.actor} {details}", soft_wrap=True)
+
+
+@app.command()
+def seal(ctx: typer.Context) -> None:
+    """Sign a checkpoint at the head now (also done every N entries and when a process closes)."""
+    checkpoint = get_runtime(ctx).audit.seal()
+    if checkpoint is None:
+        console.print("the log is empty; nothing to seal")
+    else:
+        console.print(f"sealed seq {checkpoint.seq} {checkpoint.hash[:16]} with key {checkpoint.key_id}")
+
+
+@app.command()
+def replay(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print state and differences as JSON.")) -> None:
+    """Rebuild trust level, approval states and active adapter from the log; report differences from disk.
+
+    Exits 1 when the files on disk disagree with the log.
+    """
+    report = replay_log(get_runtime(ctx))
+    state = report.state
+    if as_json:
+        print_json({"trust_level": state.trust_level, "approvals": state.approvals,
+                    "active_adapter": state.active_adapter, "differences": report.differences})
+    else:
+        console.print(f"replayed {state.entries} entries")
+        console.print(f"  trust level: {state.trust_level}")
+        console.print(f"  approvals: {len(state.approvals)} ({', '.join(sorted(set(state.approvals.values()))) or 'none'})")
+        console.print(f"  active adapter: {state.active_adapter}")
+        for difference in report.differences:
+            err_console.print(f"[bold red]difference:[/] {difference}")
+        if report.ok:
+            console.print("the files on disk match the log")
+    if not report.ok:
+        raise typer.Exit(1)

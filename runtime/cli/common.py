@@ -1,0 +1,39 @@
+"""What every command group shares: the runtime of this invocation and the consoles."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+
+from ..runtime import Runtime
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def root_callback(
+    ctx: typer.Context,
+    home: Optional[Path] = typer.Option(
+        None, "--home", envvar="MH_HOME", help="The home folder. Default: $MH_HOME, else this checkout.",
+        file_okay=False,
+    ),
+) -> None:
+    runtime = Runtime(home)
+    ctx.obj = runtime
+    ctx.call_on_close(runtime.close)
+
+
+def get_runtime(ctx: typer.Context, *, initialise: bool = True) -> Runtime:
+    """The invocation's runtime. A home that was never initialised is initialised on first use."""
+    runtime: Runtime = ctx.find_root().obj
+    if initialise and runtime.ensure_initialised() is not None:
+        err_console.print(f"mh: initialised the home at {runtime.home.root}")
+    return runtime
+
+
+def print_json(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))

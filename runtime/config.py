@@ -1,0 +1,134 @@
+"""Typed config: one pydantic model per etc/*.json file, strict on read, atomic on write.
+
+The models' defaults are the templates: `mh init` writes them, and a test keeps the committed
+etc/*.json files equal to them, so the defaults live in exactly one place.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError
+from .home import Home
+from .jsonio import pretty, read_json_file, write_json
+from .trust import TrustLevel
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PolicyRule(StrictModel):
+    """A rule that overrides the trust table for matching calls. deny > ask > allow."""
+
+    skill: str = Field(description="glob over skill ids, e.g. 'fs_*'")
+    args: dict[str, str] = Field(default_factory=dict, description="argument name -> glob")
+    effect: Literal["allow", "ask", "deny"]
+    expires: datetime | None = Field(default=None, description="ISO time; the rule stops applying then")
+    note: str = ""
+
+
+class TrustConfig(StrictModel):
+    level: TrustLevel = TrustLevel.suggest
+    approval_ttl_hours: float = Field(default=24.0, gt=0, le=24 * 365)
+    rules: list[PolicyRule] = Field(default_factory=list)
+
+
+class AuditConfig(StrictModel):
+    checkpoint_every: int = Field(default=1000, ge=1, description="sign a checkpoint every N entries")
+    fsync_every: int = Field(default=64, ge=1, description="group commit: fsync after N entries")
+    fsync_interval_ms: int = Field(default=200, ge=0, description="... or after this long")
+
+
+CONFIG_MODELS: dict[str, type[StrictModel]] = {
+    "trust.json": TrustConfig,
+    "audit.json": AuditConfig,
+}
+
+
+def _fix_for(error: dict, model: type[StrictModel]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return f"remove the key (allowed here: {', '.join(_allowed_keys(model, error['loc']))})"
+    if kind == "missing":
+        return "add the key"
+    if kind in ("literal_error", "enum"):
+        return f"use one of the values it names: {error['msg'].split('Input should be ')[-1]}"
+    return "set a value of the right type and range (see docs/ARCHITECTURE.md, 'Config')"
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
+    current: type[BaseModel] = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        annotation = current.model_fields[part].annotation
+        inner = getattr(annotation, "__args__", (annotation,))[0]
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            current = inner
+    return sorted(current.model_fields)
+
+
+def _key(loc: tuple) -> str:
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
+
+
+def load_config(home: Home, name: str) -> StrictModel:
+    """Read etc/NAME with its model. A missing file gives the defaults; anything bad raises."""
+    model = CONFIG_MODELS[name]
+    path = home.config_file(name)
+    shown = f"etc/{name}"
+    try:
+        raw = read_json_file(path)
+    except FileNotFoundError:
+        return model()
+    except (OSError, ValueError) as exc:
+        raise ConfigError(shown, None, str(exc), fix="fix the file, or delete it to use the defaults") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(shown, None, "must hold a JSON object", fix="wrap the settings in { }")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(shown, _key(first["loc"]), first["msg"], fix=_fix_for(first, model)) from None
+
+
+def save_config(home: Home, name: str, config: StrictModel) -> None:
+    if type(config) is not CONFIG_MODELS[name]:
+        raise TypeError(f"{name} takes {CONFIG_MODELS[name].__name__}")
+    write_json(home.config_file(name), config.model_dump(mode="json", exclude_none=True))
+
+
+def template_text(name: str) -> str:
+    """The committed template of etc/NAME: the model's defaults, pretty-printed."""
+    return pretty(CONFIG_MODELS[name]().model_dump(mode="json", exclude_none=True))
+
+
+class ConfigCache:
+    """Reloads a config file only when it changed on disk, so per-call reads cost one stat."""
+
+    def __init__(self, home: Home, name: str) -> None:
+        self._home = home
+        self._name = name
+        self._stamp: tuple[int, int, int] | None = None
+        self._value: StrictModel | None = None
+
+    def get(self) -> StrictModel:
+        try:
+            st = os.stat(self._home.config_file(self._name))
+            # Atomic writes replace the inode, so a rewrite within one mtime tick is still seen.
+            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            stamp = (0, 0, -1)
+        if stamp != self._stamp or self._value is None:
+            self._value = load_config(self._home, self._name)
+            self._stamp = stamp
+        return self._value
+
+    def path(self) -> Path:
+        return self._home.config_file(self._name)

@@ -1,0 +1,79 @@
+"""Rebuild the state that matters from the audit log and compare it with the files on disk.
+
+The log is the journal: trust changes, approval transitions and adapter activations are all in it,
+so a file edited behind mh's back shows up here as a difference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import MhError
+from .jsonio import read_json_file
+
+
+@dataclass
+class ReplayState:
+    trust_level: str | None = None
+    approvals: dict[str, str] = field(default_factory=dict)
+    active_adapter: dict[str, Any] | None = None
+    entries: int = 0
+
+
+@dataclass
+class ReplayReport:
+    state: ReplayState
+    differences: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences
+
+
+def rebuild(entries) -> ReplayState:
+    state = ReplayState()
+    for entry in entries:
+        state.entries += 1
+        details = entry.details if isinstance(entry.details, dict) else {}
+        key = (entry.category, entry.event)
+        if key == ("home", "init") and "trust_level" in details and state.trust_level is None:
+            state.trust_level = details["trust_level"]
+        elif key == ("trust", "set"):
+            state.trust_level = details.get("to")
+        elif entry.category == "approval" and "id" in details:
+            state.approvals[details["id"]] = "pending" if entry.event == "created" else entry.event
+        elif key == ("adapter", "activated"):
+            state.active_adapter = {k: details.get(k) for k in ("name", "version")}
+        elif key == ("adapter", "deactivated"):
+            state.active_adapter = None
+    return state
+
+
+def replay(runtime) -> ReplayReport:
+    state = rebuild(runtime.audit.entries())
+    differences: list[str] = []
+
+    on_disk_level = str(runtime.trust_level())
+    if state.trust_level is not None and state.trust_level != on_disk_level:
+        differences.append(f"trust level: the log says {state.trust_level}, etc/trust.json says {on_disk_level}")
+
+    scan = runtime.approvals.scan()
+    differences += [f"approval file: {problem}" for problem in scan.broken]
+    on_disk = {a.id: str(a.status) for a in scan.items}
+    for approval_id in sorted(set(state.approvals) | set(on_disk)):
+        logged, stored = state.approvals.get(approval_id), on_disk.get(approval_id)
+        if logged != stored:
+            differences.append(
+                f"approval {approval_id}: the log says {logged or 'nothing'}, state/approvals/ says {stored or 'nothing'}"
+            )
+
+    path = runtime.home.active_adapter_file
+    try:
+        record = read_json_file(path) if path.exists() else None
+    except (OSError, ValueError) as exc:
+        raise MhError(f"persona/overrides/active-adapter.json: {exc}", fix="fix or delete the file") from None
+    stored_adapter = {k: record.get(k) for k in ("name", "version")} if isinstance(record, dict) else None
+    if stored_adapter != state.active_adapter:
+        differences.append(f"active adapter: the log says {state.active_adapter}, the file says {stored_adapter}")
+    return ReplayReport(state, differences)

@@ -1,0 +1,312 @@
+"""`Runtime`: the one Python API. The CLI, console, API and services are thin shells over it."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from functools import cached_property
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from .approvals import RESOLVED_BY_APPROVAL, Approval, ApprovalQueue, ApprovalStatus, QueueScan
+from .audit import AuditLog
+from .config import CONFIG_MODELS, ConfigCache, TrustConfig, load_config, save_config, template_text
+from .errors import ApprovalClosed, HomeError, MhError, SkillInputError
+from .home import LAYOUT, Home
+from .jsonio import atomic_write
+from .keys import Signer, create_signer, load_signer, load_verifier
+from .sandbox import Sandbox
+from .skills import Skill, SkillContext, SkillRegistry
+from .trust import Decision, TrustLevel, Verdict, decide
+
+PERSON = "person"
+LONG_TEXT = 200  # longer strings are summarised in audit details (length + sha256), not copied
+
+
+class CallStatus(StrEnum):
+    ok = "ok"
+    queued = "queued"
+    denied = "denied"
+    failed = "failed"
+
+
+class SkillOutcome(BaseModel):
+    """What became of one skill call."""
+
+    status: CallStatus
+    skill: str
+    reason: str
+    result: Any = None
+    error: str | None = None
+    fix: str | None = None
+    approval_id: str | None = None
+
+
+@dataclass
+class Session:
+    """One conversation or surface connection. `yolo` turns queue into run for its calls only."""
+
+    actor: str
+    id: str = field(default_factory=lambda: f"ses-{secrets.token_hex(4)}")
+    yolo: bool = False
+
+
+@dataclass(frozen=True)
+class InitReport:
+    created_folders: list[str]
+    created_files: list[str]
+
+
+class Runtime:
+    def __init__(self, home: Home | str | None = None) -> None:
+        self.home = home if isinstance(home, Home) else Home.default() if home is None else Home.at(home)
+        self._trust = ConfigCache(self.home, "trust.json")
+        self.person = Session(actor=PERSON, id="person")
+
+    # -- the home ---------------------------------------------------------------------------------
+
+    def is_initialised(self) -> bool:
+        return (self.home.keys_dir / "signing.key").exists()
+
+    def init(self) -> InitReport:
+        """Create what is missing: folders, config templates, the signing key. Never overwrites."""
+        folders = self.home.missing_folders()
+        for name in LAYOUT:
+            (self.home.root / name).mkdir(parents=True, exist_ok=True)
+        files = []
+        for name in CONFIG_MODELS:
+            path = self.home.config_file(name)
+            if not path.exists():
+                atomic_write(path, template_text(name))
+                files.append(f"etc/{name}")
+        fresh_key = not self.is_initialised()
+        if fresh_key:
+            if any(self.home.audit_dir.glob("*.ndjson")):
+                raise HomeError(
+                    "the signing key is missing but the home has an audit log signed with it",
+                    fix="restore state/keys/signing.key from a backup; a new key would not verify the old log",
+                )
+            create_signer(self.home)
+            files += ["state/keys/signing.key", "etc/audit-signing.pub"]
+        if folders or files:
+            self.audit.append(
+                "home", "init",
+                details={"folders": folders, "files": files, "trust_level": str(self.trust_level())},
+                actor=PERSON, sync=True,
+            )
+        return InitReport(folders, files)
+
+    def ensure_initialised(self) -> InitReport | None:
+        """Initialise a home that never was (the first `bin/mh` on a fresh clone); else do nothing."""
+        return None if self.is_initialised() and not self.home.missing_folders() else self.init()
+
+    @cached_property
+    def signer(self) -> Signer:
+        return load_signer(self.home)
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        cfg = load_config(self.home, "audit.json")
+        signer = self.signer if self.is_initialised() else None
+        return AuditLog(
+            self.home.audit_dir, signer=signer, checkpoint_every=cfg.checkpoint_every,
+            fsync_every=cfg.fsync_every, fsync_interval_ms=cfg.fsync_interval_ms,
+        )
+
+    def verify_audit(self):
+        from .audit import verify
+
+        return verify(self.home.audit_dir, load_verifier(self.home))
+
+    @cached_property
+    def sandbox(self) -> Sandbox:
+        return Sandbox(self.home)
+
+    @cached_property
+    def skills(self) -> SkillRegistry:
+        from .plugins import load_registry
+
+        return load_registry()
+
+    @cached_property
+    def approvals(self) -> ApprovalQueue:
+        return ApprovalQueue(self.home.approvals_dir)
+
+    def close(self) -> None:
+        """Seal and sync the audit log. Call once when a process is done with the home."""
+        if "audit" in self.__dict__:
+            self.audit.close()
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- trust ------------------------------------------------------------------------------------
+
+    def trust_config(self) -> TrustConfig:
+        return self._trust.get()  # type: ignore[return-value]
+
+    def trust_level(self) -> TrustLevel:
+        return self.trust_config().level
+
+    def set_trust(self, level: TrustLevel | str, *, actor: str = PERSON) -> TrustLevel:
+        level = TrustLevel(level)
+        before = self.trust_level()
+        save_config(self.home, "trust.json", self.trust_config().model_copy(update={"level": level}))
+        self.audit.append(
+            "trust", "set", details={"from": str(before), "to": str(level)}, actor=actor, level="security", sync=True
+        )
+        return level
+
+    def set_yolo(self, session: Session, on: bool) -> None:
+        session.yolo = on
+        self.audit.append("session", "yolo", details={"session": session.id, "on": on}, actor=session.actor,
+                          level="security", sync=True)
+
+    def decide(self, item: Skill, args: dict[str, Any], session: Session) -> Decision:
+        cfg = self.trust_config()
+        return decide(
+            skill=item.id, risk=item.risk, requires_approval=item.requires_approval, args=args,
+            level=cfg.level, rules=cfg.rules, now=datetime.now(UTC),
+            by_person=session.actor.startswith(PERSON), yolo=session.yolo,
+        )
+
+    # -- skills: the one execution path ------------------------------------------------------------
+
+    def call(self, skill_id: str, args: dict[str, Any] | None = None, *, session: Session | None = None) -> SkillOutcome:
+        """Gate -> (queue | deny | run) -> audit. Every side effect in mh goes through here."""
+        session = session or self.person
+        item = self.skills.get(skill_id)
+        parsed = self._parse_args(item, args or {}, session)
+        plain = parsed.model_dump(mode="json")
+        decision = self.decide(item, plain, session)
+        base = {"skill": item.id, "args": summarise(plain), "session": session.id}
+        if decision.verdict is Verdict.deny:
+            self.audit.append("skill", "denied", details={**base, "reason": decision.reason},
+                              actor=session.actor, level="warning")
+            return SkillOutcome(status=CallStatus.denied, skill=item.id, reason=decision.reason,
+                                fix="raise the trust level (`mh trust`) or change the policy rule in etc/trust.json")
+        if decision.verdict is Verdict.queue:
+            approval = self.approvals.create(
+                skill=item.id, args=plain, risk=item.risk, reason=decision.reason, requested_by=session.actor,
+                session=session.id, ttl=timedelta(hours=self.trust_config().approval_ttl_hours),
+            )
+            self.audit.append("approval", "created", details={**base, "id": approval.id, "reason": decision.reason},
+                              actor=session.actor, sync=True)
+            return SkillOutcome(status=CallStatus.queued, skill=item.id, reason=decision.reason, approval_id=approval.id)
+        return self._execute(item, parsed, session.actor, decision.reason, base)
+
+    def _parse_args(self, item: Skill, args: dict[str, Any], session: Session) -> BaseModel:
+        try:
+            return item.input_model.model_validate(args)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "arguments"
+            self.audit.append("skill", "rejected", details={"skill": item.id, "args": summarise(args), "error": f"{where}: {first['msg']}"},
+                              actor=session.actor, level="warning")
+            fields = ", ".join(item.input_model.model_fields) or "no arguments"
+            raise SkillInputError(f"{item.id}: {where}: {first['msg']}", fix=f"{item.id} takes: {fields}") from None
+
+    def _execute(self, item: Skill, parsed: BaseModel, actor: str, reason: str, base: dict[str, Any]) -> SkillOutcome:
+        self.audit.append("skill", "start", details={**base, "reason": reason}, actor=actor)
+        try:
+            result = item.handler(SkillContext(runtime=self, actor=actor), parsed)
+        except MhError as exc:
+            self.audit.append("skill", "error", details={**base, "error": exc.message}, actor=actor, level="warning")
+            return SkillOutcome(status=CallStatus.failed, skill=item.id, reason=reason, error=exc.message, fix=exc.fix)
+        except Exception as exc:
+            # A bug, not a refusal: record it, then let it surface.
+            self.audit.append("skill", "error", details={**base, "error": f"{type(exc).__name__}: {exc}"},
+                              actor=actor, level="error")
+            raise
+        plain = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
+        self.audit.append("skill", "result", details={**base, "result": summarise(plain)}, actor=actor)
+        return SkillOutcome(status=CallStatus.ok, skill=item.id, reason=reason, result=plain)
+
+    # -- approvals --------------------------------------------------------------------------------
+
+    def list_approvals(self) -> QueueScan:
+        """Every approval, oldest first, after expiring those past their time."""
+        now = datetime.now(UTC)
+        scan = self.approvals.scan()
+        due = [a.id for a in scan.items if a.status is ApprovalStatus.pending and a.expires_at <= now]
+        for approval_id in due:
+            with self.approvals.locked():
+                self._expire_if_due(self.approvals.get(approval_id), now)
+        return self.approvals.scan() if due else scan
+
+    def _expire_if_due(self, approval: Approval, now: datetime) -> Approval:
+        if approval.status is not ApprovalStatus.pending or approval.expires_at > now:
+            return approval
+        expired = approval.moved(ApprovalStatus.expired, resolved_by="system", resolved_at=now)
+        self.approvals.save(expired)
+        self.audit.append("approval", "expired", details={"id": approval.id, "skill": approval.skill}, sync=True)
+        return expired
+
+    def approve(self, approval_id: str, *, by: str = PERSON) -> tuple[Approval, SkillOutcome | None]:
+        """Approve and run a pending request. Approving again returns the earlier outcome, runs nothing."""
+        now = datetime.now(UTC)
+        with self.approvals.locked():
+            approval = self._expire_if_due(self.approvals.get(approval_id), now)
+            if approval.status in RESOLVED_BY_APPROVAL:
+                return approval, None
+            if approval.status is not ApprovalStatus.pending:
+                raise ApprovalClosed(
+                    f"{approval_id} was {approval.status} by {approval.resolved_by} at {approval.resolved_at:%Y-%m-%d %H:%M:%S}",
+                    fix="ask for the action again to get a new approval",
+                )
+            approval = approval.moved(ApprovalStatus.approved, resolved_by=by, resolved_at=now)
+            self.approvals.save(approval)
+            self.audit.append("approval", "approved", details={"id": approval.id, "skill": approval.skill},
+                              actor=by, level="security", sync=True)
+        # Only the process that moved it to `approved` gets here, so it runs exactly once.
+        outcome = self._run_approved(approval, by)
+        status = ApprovalStatus.executed if outcome.status is CallStatus.ok else ApprovalStatus.failed
+        with self.approvals.locked():
+            approval = approval.moved(status, result=outcome.result, error=outcome.error)
+            self.approvals.save(approval)
+        self.audit.append("approval", str(status), details={"id": approval.id, "skill": approval.skill,
+                          **({"error": outcome.error} if outcome.error else {})}, actor=by, sync=True)
+        return approval, outcome
+
+    def _run_approved(self, approval: Approval, by: str) -> SkillOutcome:
+        """Re-check the gate now (the level or the rules may have changed) with the approval in hand."""
+        item = self.skills.get(approval.skill)
+        parsed = item.input_model.model_validate(approval.args)
+        decision = self.decide(item, approval.args, Session(actor=by, id=approval.session or "approval"))
+        base = {"skill": item.id, "args": summarise(approval.args), "session": approval.session, "approval": approval.id}
+        if decision.verdict is not Verdict.run:
+            self.audit.append("skill", "denied", details={**base, "reason": decision.reason}, actor=by, level="warning")
+            return SkillOutcome(status=CallStatus.denied, skill=item.id, reason=decision.reason,
+                                error=f"denied at execution: {decision.reason}")
+        return self._execute(item, parsed, approval.requested_by, f"approved by {by}", base)
+
+    def reject(self, approval_id: str, *, by: str = PERSON, reason: str | None = None) -> Approval:
+        now = datetime.now(UTC)
+        with self.approvals.locked():
+            approval = self._expire_if_due(self.approvals.get(approval_id), now)
+            if approval.status is not ApprovalStatus.pending:
+                raise ApprovalClosed(f"{approval_id} is {approval.status}, not pending", fix="nothing to reject")
+            approval = approval.moved(ApprovalStatus.rejected, resolved_by=by, resolved_at=now, note=reason)
+            self.approvals.save(approval)
+            self.audit.append("approval", "rejected", details={"id": approval.id, "skill": approval.skill, "reason": reason},
+                              actor=by, level="security", sync=True)
+        return approval
+
+
+def summarise(value: Any) -> Any:
+    """Audit details keep structure but not bulk: long strings become their length and sha256."""
+    if isinstance(value, str) and len(value) > LONG_TEXT:
+        digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+        return {"chars": len(value), "sha256": digest, "start": value[:80]}
+    if isinstance(value, dict):
+        return {k: summarise(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [summarise(v) for v in value[:50]] + ([f"... {len(value) - 50} more"] if len(value) > 50 else [])
+    return value

@@ -1,0 +1,113 @@
+"""Skill manifests and the registry. Skills are plain functions; `@skill` turns one into a manifest.
+
+    @skill(risk="read")
+    def fs_read(ctx: SkillContext, args: FsReadInput) -> FsReadResult:
+        '''Read a UTF-8 text file inside the home.'''
+
+The id is the function's name, the description its docstring's first paragraph, the input model
+the annotation of its second parameter. Plugins offer skills through the `register_skills` hook.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, get_type_hints
+
+from pydantic import BaseModel
+
+from .errors import SkillNotFound
+from .trust import Risk
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
+    from .sandbox import Sandbox
+
+
+@dataclass(frozen=True)
+class SkillContext:
+    """What a running skill may use: the runtime, who asked, and the file boundary."""
+
+    runtime: Runtime
+    actor: str
+
+    @property
+    def sandbox(self) -> Sandbox:
+        return self.runtime.sandbox
+
+
+Handler = Callable[[SkillContext, Any], Any]
+
+
+@dataclass(frozen=True)
+class Skill:
+    id: str
+    description: str
+    input_model: type[BaseModel]
+    risk: Risk
+    handler: Handler = field(repr=False)
+    requires_approval: bool = False
+    examples: tuple[str, ...] = ()
+
+    def manifest(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "description": self.description,
+            "risk": str(self.risk),
+            "requires_approval": self.requires_approval,
+            "input_schema": self.input_model.model_json_schema(),
+            "examples": list(self.examples),
+        }
+
+
+def skill(
+    *, risk: Risk | str, requires_approval: bool = False, examples: tuple[str, ...] = ()
+) -> Callable[[Handler], Skill]:
+    def build(function: Handler) -> Skill:
+        params = list(inspect.signature(function).parameters)
+        if len(params) != 2:
+            raise TypeError(f"skill {function.__name__} must take (ctx, args)")
+        input_model = get_type_hints(function)[params[1]]
+        if not (isinstance(input_model, type) and issubclass(input_model, BaseModel)):
+            raise TypeError(f"skill {function.__name__}: annotate args with a pydantic model")
+        doc = inspect.getdoc(function) or ""
+        return Skill(
+            id=function.__name__,
+            description=doc.split("\n\n")[0].replace("\n", " ").strip(),
+            input_model=input_model,
+            risk=Risk(risk),
+            handler=function,
+            requires_approval=requires_approval,
+            examples=examples,
+        )
+
+    return build
+
+
+class SkillRegistry:
+    def __init__(self) -> None:
+        self._skills: dict[str, Skill] = {}
+
+    def register(self, item: Skill) -> None:
+        if item.id in self._skills:
+            raise ValueError(f"two plugins register a skill named {item.id!r}")
+        self._skills[item.id] = item
+
+    def get(self, skill_id: str) -> Skill:
+        try:
+            return self._skills[skill_id]
+        except KeyError:
+            near = difflib.get_close_matches(skill_id, self._skills, n=3)
+            hint = f"did you mean {', '.join(near)}?" if near else "run `mh skills` to list them"
+            raise SkillNotFound(f"no skill named {skill_id!r}", fix=hint) from None
+
+    def __iter__(self) -> Iterator[Skill]:
+        return iter(sorted(self._skills.values(), key=lambda s: s.id))
+
+    def __contains__(self, skill_id: object) -> bool:
+        return skill_id in self._skills
+
+    def __len__(self) -> int:
+        return len(self._skills)
