@@ -97,15 +97,14 @@ def fs_read(ctx: SkillContext, args: FsReadInput) -> FsReadResult:
     """Read a UTF-8 text file inside the home (at most 1 MiB)."""
     box = ctx.sandbox
     target = box.readable(args.path)
+    if target.is_dir():
+        raise SkillFailed(f"{args.path!r} is a folder", fix="use fs_list for folders")
     try:
+        # O_NOFOLLOW: the path was resolved already; a symlink here now means it was swapped in.
         fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW)
     except FileNotFoundError:
         raise SkillFailed(f"no file at {args.path!r}", fix="check the name with fs_list") from None
-    except IsADirectoryError:
-        raise SkillFailed(f"{args.path!r} is a folder", fix="use fs_list for folders") from None
     with os.fdopen(fd, "rb") as handle:
-        if stat.S_ISDIR(os.fstat(handle.fileno()).st_mode):
-            raise SkillFailed(f"{args.path!r} is a folder", fix="use fs_list for folders")
         data = handle.read(MAX_READ_BYTES + 1)
     if len(data) > MAX_READ_BYTES:
         raise SkillFailed(f"{args.path!r} is larger than 1 MiB", fix="read a smaller file")

@@ -1,0 +1,41 @@
+"""Shared helpers for the benchmarks: import path, best-of-N timing, a small table."""
+
+from __future__ import annotations
+
+import gc
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # `python bench/x.py` from anywhere finds `runtime`
+
+
+def best_of(repeats: int, run: Callable[[], float]) -> float:
+    """Smallest of `repeats` timings. `run` does its own setup and returns the seconds it measured."""
+    best = float("inf")
+    for _ in range(repeats):
+        gc.collect()
+        best = min(best, run())
+    return best
+
+
+def timed(body: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    body()
+    return time.perf_counter() - start
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def verdict(name: str, value: float, goal: str, met: bool) -> str:
+    return f"{'PASS' if met else 'FAIL'}  {name}: {value:.3f} (goal {goal})"

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runtime import Runtime, Session
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def rt(home: Path):
+    runtime = Runtime(home)
+    runtime.init()
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
+def agent() -> Session:
+    return Session(actor="agent")
+
+
+def run_mh(home: Path, *args: str, check: bool = False, timeout: float = 60) -> subprocess.CompletedProcess:
+    """The real CLI in a child process, as a person would run it (minus the bootstrap)."""
+    env = {**os.environ, "MH_HOME": str(home), "COLUMNS": "200"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "runtime.cli", *args], capture_output=True, text=True, env=env, timeout=timeout, cwd=ROOT
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"mh {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture
+def mh(home: Path):
+    def call(*args: str, check: bool = False, timeout: float = 60) -> subprocess.CompletedProcess:
+        return run_mh(home, *args, check=check, timeout=timeout)
+
+    return call

@@ -1,0 +1,116 @@
+import json
+import os
+
+import pytest
+
+from runtime import Runtime
+from runtime.config import CONFIG_MODELS, TrustConfig, load_config, save_config, template_text
+from runtime.errors import ConfigError
+from runtime.home import CHECKOUT, Home
+
+from .conftest import ROOT
+
+
+@pytest.mark.parametrize("name", sorted(CONFIG_MODELS))
+def test_committed_templates_are_the_model_defaults(name):
+    assert (ROOT / "etc" / name).read_text() == template_text(name)
+
+
+def write(home, name, text):
+    path = home / "etc" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def error_for(home, name, text) -> ConfigError:
+    write(home, name, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(Home.at(home), name)
+    return info.value
+
+
+def test_unknown_key_names_file_key_and_the_allowed_keys(home):
+    err = error_for(home, "trust.json", '{"level": "suggest", "levle": "x"}')
+    assert err.file == "etc/trust.json" and err.key == "levle"
+    assert "approval_ttl_hours" in err.fix and "level" in err.fix and "remove" in err.fix
+
+
+def test_unknown_key_inside_a_rule(home):
+    err = error_for(home, "trust.json", '{"rules": [{"skill": "*", "effect": "allow", "colour": "red"}]}')
+    assert err.key == "rules[0].colour"
+    assert "effect" in err.fix
+
+
+def test_bad_enum_value_lists_the_choices(home):
+    err = error_for(home, "trust.json", '{"level": "god_mode"}')
+    assert err.key == "level"
+    assert "observe" in err.fix and "bounded_auto" in err.fix
+
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ('{"checkpoint_every": "often"}', "checkpoint_every"),
+        ('{"checkpoint_every": 0}', "checkpoint_every"),
+        ('{"fsync_every": -5}', "fsync_every"),
+        ('{"fsync_interval_ms": [1]}', "fsync_interval_ms"),
+    ],
+)
+def test_wrong_types_and_ranges(home, text, key):
+    err = error_for(home, "audit.json", text)
+    assert err.key == key and err.file == "etc/audit.json"
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ('{"level": "suggest",}', "invalid JSON at line 1"),
+        ('{"level": "suggest", "level": "bounded_auto"}', "appears twice"),
+        ("[1, 2]", "JSON object"),
+        ("[" * 100000 + "]" * 100000, "nested too deeply"),
+        ('{"rules": []}' + " " * (2 << 20), "larger than"),
+        ("\xff\xfe{}", "invalid JSON"),
+    ],
+)
+def test_hostile_files_fail_with_a_clear_message(home, text, words):
+    err = error_for(home, "trust.json", text)
+    assert words in str(err)
+
+
+def test_not_utf8(home):
+    path = home / "etc" / "trust.json"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b'{"level": "\xff"}')
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config(Home.at(home), "trust.json")
+
+
+def test_missing_file_means_defaults(home):
+    assert load_config(Home.at(home), "trust.json") == TrustConfig()
+
+
+def test_save_is_atomic_and_leaves_no_temp_files(rt):
+    cfg = rt.trust_config().model_copy(update={"approval_ttl_hours": 2.0})
+    save_config(rt.home, "trust.json", cfg)
+    assert load_config(rt.home, "trust.json").approval_ttl_hours == 2.0
+    assert sorted(os.listdir(rt.home.etc)) == ["audit-signing.pub", "audit.json", "trust.json"]
+
+
+def test_a_bad_config_is_a_cli_error_with_exit_1(rt, mh):
+    write(rt.home.root, "trust.json", '{"level": "suggest", "typo": 1}')
+    proc = mh("trust")
+    assert proc.returncode == 1
+    assert "etc/trust.json: typo" in proc.stderr and "fix:" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_config_change_on_disk_is_seen_by_a_running_runtime(rt):
+    assert rt.trust_level() == "suggest"
+    Runtime(rt.home).set_trust("observe")  # another process, in effect
+    assert rt.trust_level() == "observe"
+
+
+def test_default_home_is_the_checkout(monkeypatch):
+    monkeypatch.delenv("MH_HOME", raising=False)
+    assert Home.default().root == CHECKOUT
+    assert json.loads((CHECKOUT / "etc" / "trust.json").read_text())["level"] == "suggest"
