@@ -41,8 +41,8 @@ class TrustConfig(StrictModel):
 
 class AuditConfig(StrictModel):
     checkpoint_every: int = Field(default=1000, ge=1, description="sign a checkpoint every N entries")
-    fsync_every: int = Field(default=64, ge=1, description="group commit: fsync after N entries")
-    fsync_interval_ms: int = Field(default=200, ge=0, description="... or after this long")
+    fsync_every: int = Field(default=1000, ge=1, description="group commit: fsync after N entries")
+    fsync_interval_ms: int = Field(default=100, ge=0, description="... or once this long has passed")
 
 
 CONFIG_MODELS: dict[str, type[StrictModel]] = {

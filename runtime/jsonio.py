@@ -14,7 +14,7 @@ from pydantic import BaseModel
 MAX_JSON_BYTES = 1 << 20  # config and state files are small; a huge one is hostile or broken
 
 
-def _encode_default(value: Any) -> Any:
+def encode_default(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     if isinstance(value, Path):
@@ -31,12 +31,12 @@ def _encode_default(value: Any) -> Any:
 def canonical(obj: Any) -> str:
     """Sorted keys, no spaces, UTF-8 kept as is: one value, one spelling."""
     return json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_encode_default
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=encode_default
     )
 
 
 def pretty(obj: Any) -> str:
-    return json.dumps(obj, indent=2, ensure_ascii=False, default=_encode_default) + "\n"
+    return json.dumps(obj, indent=2, ensure_ascii=False, default=encode_default) + "\n"
 
 
 class DuplicateKeyError(ValueError):

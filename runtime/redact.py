@@ -23,13 +23,27 @@ _SECRET_VALUE = re.compile(
 )
 
 
+MIN_SECRET_CHARS = 8  # no pattern above matches fewer characters
+_secret_keys: dict[str, bool] = {}
+
+
+def _is_secret_key(key: str) -> bool:
+    # Memoised: detail keys are a small vocabulary, and this runs for every key of every audit entry.
+    found = _secret_keys.get(key)
+    if found is None:
+        found = _SECRET_KEY.search(key) is not None
+        if len(_secret_keys) < 4096:
+            _secret_keys[key] = found
+    return found
+
+
 def redact_text(text: str) -> str:
-    return _SECRET_VALUE.sub(REDACTED, text)
+    return text if len(text) < MIN_SECRET_CHARS else _SECRET_VALUE.sub(REDACTED, text)
 
 
 def redact(value: Any, key: str | None = None) -> Any:
     """A copy of `value` with secrets replaced. Structure and harmless values stay as they are."""
-    if key is not None and _SECRET_KEY.search(key) and isinstance(value, (str, bytes)):
+    if key is not None and isinstance(value, (str, bytes)) and _is_secret_key(key):
         return REDACTED
     if isinstance(value, str):
         return redact_text(value)

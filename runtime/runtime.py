@@ -21,7 +21,7 @@ from .jsonio import atomic_write
 from .keys import Signer, create_signer, load_signer, load_verifier
 from .sandbox import Sandbox
 from .skills import Skill, SkillContext, SkillRegistry
-from .trust import Decision, TrustLevel, Verdict, decide
+from .trust import Decision, Risk, TrustLevel, Verdict, decide
 
 PERSON = "person"
 LONG_TEXT = 200  # longer strings are summarised in audit details (length + sha256), not copied
@@ -214,7 +214,12 @@ class Runtime:
             raise SkillInputError(f"{item.id}: {where}: {first['msg']}", fix=f"{item.id} takes: {fields}") from None
 
     def _execute(self, item: Skill, parsed: BaseModel, actor: str, reason: str, base: dict[str, Any]) -> SkillOutcome:
-        self.audit.append("skill", "start", details={**base, "reason": reason}, actor=actor)
+        # A start entry is evidence that a side effect may have begun if the process dies mid-call.
+        # A read has no side effect, so it gets one entry: its result or its error, with the reason.
+        if item.risk is Risk.read:
+            base = {**base, "reason": reason}
+        else:
+            self.audit.append("skill", "start", details={**base, "reason": reason}, actor=actor)
         try:
             result = item.handler(SkillContext(runtime=self, actor=actor), parsed)
         except MhError as exc:
@@ -227,7 +232,8 @@ class Runtime:
             raise
         plain = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
         self.audit.append("skill", "result", details={**base, "result": summarise(plain)}, actor=actor)
-        return SkillOutcome(status=CallStatus.ok, skill=item.id, reason=reason, result=plain)
+        # Built from values made here: validation would only repeat work on the hot path.
+        return SkillOutcome.model_construct(status=CallStatus.ok, skill=item.id, reason=reason, result=plain)
 
     # -- approvals --------------------------------------------------------------------------------
 

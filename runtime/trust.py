@@ -88,7 +88,7 @@ def decide(
     """
     if level is TrustLevel.observe and risk is not Risk.read:
         return Decision(Verdict.deny, f"trust level is observe: {risk} skills do not run")
-    rules_hit = matching_rules(rules, skill, args, now)
+    rules_hit = matching_rules(rules, skill, args, now) if rules else None
     if rules_hit:
         rule = rules_hit[0]
         verdict = _EFFECT_VERDICT[rule.effect]

@@ -1,13 +1,12 @@
 import json
 import multiprocessing
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from nacl.signing import SigningKey
 
 from runtime.audit import GENESIS, AuditLog, verify
-from runtime.audit import log as audit_log_module
 from runtime.audit.format import encode_entry
 from runtime.errors import AuditError
 from runtime.keys import Signer
@@ -209,22 +208,14 @@ def test_a_corrupt_head_refuses_to_extend_the_chain(tmp_path):
         make_log(tmp_path).append("test", "x")
 
 
-def test_chain_runs_across_days(tmp_path, monkeypatch):
-    days = iter([datetime(2026, 11, 20, 23, 59, tzinfo=UTC), datetime(2026, 11, 21, 0, 1, tzinfo=UTC)])
-    current = {"now": next(days)}
-
-    class Clock(datetime):
-        @classmethod
-        def now(cls, tz=None):
-            return current["now"]
-
-    monkeypatch.setattr(audit_log_module, "datetime", Clock)
-    log = make_log(tmp_path)
+def test_chain_runs_across_days(tmp_path):
+    now = {"t": datetime(2026, 11, 20, 23, 59, tzinfo=UTC).timestamp()}
+    log = make_log(tmp_path, clock=lambda: now["t"])
     log.append("test", "a")
     log.append("test", "b")
-    current["now"] = next(days)
+    now["t"] += 120  # past midnight
     log.append("test", "c")
-    current["now"] = current["now"] - timedelta(days=3)  # the clock steps back: stay in the newest file
+    now["t"] -= 3 * 86400  # the clock steps back: stay in the newest file
     log.append("test", "d")
     log.close()
     files = sorted(p.name for p in tmp_path.glob("*.ndjson") if p.name != "checkpoints.ndjson")

@@ -167,7 +167,12 @@ def test_git_status_inside_a_repository_and_outside_one(rt):
 
 def test_every_call_is_audited_with_start_and_result_or_error(rt):
     rt.call("fs_write", {"path": "out/a.txt", "content": "x"})
+    rt.call("fs_write", {"path": "../a.txt", "content": "x"})
+    rt.call("fs_read", {"path": "out/a.txt"})
     rt.call("fs_read", {"path": "../nope"})
-    events = [(e.category, e.event, e.details.get("skill")) for e in rt.audit.tail(4)]
+    events = [(e.category, e.event, e.details.get("skill")) for e in rt.audit.tail(6)]
     assert events == [("skill", "start", "fs_write"), ("skill", "result", "fs_write"),
-                      ("skill", "start", "fs_read"), ("skill", "error", "fs_read")]
+                      ("skill", "start", "fs_write"), ("skill", "error", "fs_write"),
+                      # reads change nothing, so one entry each says what was asked and what came of it
+                      ("skill", "result", "fs_read"), ("skill", "error", "fs_read")]
+    assert all("reason" in e.details for e in rt.audit.tail(2))

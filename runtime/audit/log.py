@@ -12,13 +12,13 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from ..redact import redact
 from .format import GENESIS, checkpoint_message, encode_entry
 
 CHECKPOINTS = "checkpoints.ndjson"
+HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -60,10 +61,6 @@ class Checkpoint:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def utc_timestamp(now: datetime | None = None) -> str:
-    return (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def log_files(directory: Path) -> list[Path]:
@@ -101,25 +98,32 @@ class AuditLog:
         *,
         signer: Signer | None = None,
         checkpoint_every: int = 1000,
-        fsync_every: int = 64,
-        fsync_interval_ms: int = 200,
+        fsync_every: int = 1000,
+        fsync_interval_ms: int = 100,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.directory = Path(directory)
         self.signer = signer
         self.checkpoint_every = checkpoint_every
         self.fsync_every = fsync_every
         self.fsync_interval = fsync_interval_ms / 1000
+        self._clock = clock
         self._thread_lock = threading.Lock()
         self._lock_fd: int | None = None
         self._fd: int | None = None
-        self._fd_path: Path | None = None
+        self._fd_path: str | None = None
         # The head as this process last saw it, and the file and size that prove it is current.
+        # Paths are kept as str: pathlib's comparisons cost more than the rest of an append.
+        self._dir = str(self.directory)
         self._head: tuple[int, str] = (0, GENESIS)
-        self._head_file: Path | None = None
+        self._head_file: str | None = None
         self._head_size = -1
         self._unsynced = 0
         self._last_sync = time.monotonic()
         self._unsealed = False
+        # Formatting a timestamp is costly next to an append: the part up to the second is cached.
+        self._second = -1
+        self._second_text = ""
 
     # -- writing ----------------------------------------------------------------------------------
 
@@ -134,17 +138,25 @@ class AuditLog:
         sync: bool = False,
     ) -> AuditEntry:
         """Add one entry to the chain. `sync=True` makes it durable before returning."""
-        clean = redact(details or {})
-        with self._locked():
-            entry = self._append_locked(category, event, clean, actor, level)
-            if sync:
-                self._sync()
+        clean = redact(details) if details else {}
+        with self._thread_lock:
+            lock_fd = self._lock()
+            try:
+                ts, day = self._now()
+                repaired = self._refresh_head(day)
+                if repaired is not None:
+                    self._write_entry("audit", "torn_line_repaired", repaired, "system", "warning", ts, day)
+                entry = self._write_entry(category, event, clean, actor, level, ts, day)
+                if sync:
+                    self._sync()
+            finally:
+                fcntl.flock(lock_fd, fcntl.LOCK_UN)
         return entry
 
     def seal(self) -> Checkpoint | None:
         """Sign a checkpoint at the current head (None on an empty log or without a key)."""
         with self._locked():
-            self._refresh_head()
+            self._refresh_head(self._now()[1])
             if self._head[0] == 0 or self.signer is None:
                 return None
             return self._checkpoint_locked()
@@ -165,31 +177,39 @@ class AuditLog:
             self._fd = self._lock_fd = None
             self._fd_path = None
 
+    def _lock(self) -> int:
+        """Take the cross-process lock (the caller holds the thread lock and must unlock)."""
+        if self._lock_fd is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._lock_fd = os.open(self.directory / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        return self._lock_fd
+
     @contextmanager
     def _locked(self) -> Iterator[None]:
         with self._thread_lock:
-            if self._lock_fd is None:
-                self.directory.mkdir(parents=True, exist_ok=True)
-                self._lock_fd = os.open(self.directory / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            lock_fd = self._lock()
             try:
                 yield
             finally:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+                fcntl.flock(lock_fd, fcntl.LOCK_UN)
 
-    def _append_locked(self, category: str, event: str, details: Any, actor: str, level: str) -> AuditEntry:
-        repaired = self._refresh_head()
-        if repaired is not None:
-            self._write_entry("audit", "torn_line_repaired", repaired, "system", "warning")
-        return self._write_entry(category, event, details, actor, level)
+    def _now(self) -> tuple[str, str]:
+        """(timestamp with microseconds, name of the day file) in UTC."""
+        now = self._clock()
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._second_text}.{int((now - second) * 1e6):06d}Z", f"{self._second_text[:10]}.ndjson"
 
-    def _write_entry(self, category: str, event: str, details: Any, actor: str, level: str) -> AuditEntry:
+    def _write_entry(
+        self, category: str, event: str, details: Any, actor: str, level: str, ts: str, day: str
+    ) -> AuditEntry:
         seq, prev = self._head[0] + 1, self._head[1]
-        now = datetime.now(UTC)
-        ts = utc_timestamp(now)
-        target = self.directory / f"{now:%Y-%m-%d}.ndjson"
-        if self._head_file is not None and self._head_file.name > target.name:
-            target = self._head_file  # the clock went back: keep the chain in file order
+        head_file = self._head_file
+        # A clock that went back must not put entries in an older file than the chain's head.
+        target = head_file if head_file is not None and os.path.basename(head_file) >= day else f"{self._dir}/{day}"
         digest, line = encode_entry(
             seq=seq, ts=ts, level=level, category=category, event=event, actor=actor, details=details, prev=prev
         )
@@ -200,7 +220,7 @@ class AuditLog:
             self._checkpoint_locked()
         return AuditEntry(seq, ts, level, category, event, actor, details, prev, digest)
 
-    def _write(self, path: Path, data: bytes) -> None:
+    def _write(self, path: str, data: bytes) -> None:
         if self._fd_path != path:
             self._sync()
             if self._fd is not None:
@@ -210,8 +230,10 @@ class AuditLog:
         view = memoryview(data)
         while view:
             view = view[os.write(self._fd, view) :]
-        self._head_file = path
-        self._head_size = os.fstat(self._fd).st_size
+        if path == self._head_file:
+            self._head_size += len(data)  # we hold the lock: nobody else wrote in between
+        else:
+            self._head_file, self._head_size = path, os.fstat(self._fd).st_size
         self._unsynced += 1
         if self._unsynced >= self.fsync_every or time.monotonic() - self._last_sync >= self.fsync_interval:
             self._sync()
@@ -222,9 +244,21 @@ class AuditLog:
         self._unsynced = 0
         self._last_sync = time.monotonic()
 
-    def _refresh_head(self) -> dict[str, Any] | None:
+    def _head_still_current(self, day: str) -> bool:
+        head_file = self._head_file
+        if head_file is None:
+            return False
+        if day > os.path.basename(head_file) and os.path.exists(f"{self._dir}/{day}"):
+            return False  # another process started today's file
+        try:
+            size = os.fstat(self._fd).st_size if self._fd_path == head_file else os.stat(head_file).st_size  # type: ignore[arg-type]
+        except FileNotFoundError:
+            return False
+        return size == self._head_size
+
+    def _refresh_head(self, day: str) -> dict[str, Any] | None:
         """Make self._head current. Returns the details of a torn-line repair, if one was needed."""
-        if self._head_file is not None and self._head_still_current():
+        if self._head_still_current(day):
             return None
         repaired = None
         for path in reversed(log_files(self.directory)):
@@ -235,7 +269,10 @@ class AuditLog:
                 continue
             try:
                 last = json.loads(line)
-                self._head = (int(last["seq"]), str(last["hash"]))
+                seq, digest = last["seq"], last["hash"]
+                if type(seq) is not int or not HEX64.fullmatch(digest):
+                    raise ValueError("not an entry head")
+                self._head = (seq, digest)
             except (ValueError, KeyError, TypeError):
                 lineno = line_number_at(path, start)
                 raise AuditError(
@@ -243,19 +280,10 @@ class AuditLog:
                     "extend a chain whose head cannot be read",
                     fix="run `mh audit verify` to see what happened to the log",
                 ) from None
-            self._head_file, self._head_size = path, path.stat().st_size
+            self._head_file, self._head_size = str(path), path.stat().st_size
             return repaired
         self._head, self._head_file, self._head_size = (0, GENESIS), None, -1
         return repaired
-
-    def _head_still_current(self) -> bool:
-        today = self.directory / f"{datetime.now(UTC):%Y-%m-%d}.ndjson"
-        if today != self._head_file and today.exists():
-            return False
-        try:
-            return self._head_file.stat().st_size == self._head_size  # type: ignore[union-attr]
-        except FileNotFoundError:
-            return False
 
     def _repair(self, path: Path, keep: int, torn: bytes) -> dict[str, Any]:
         """Cut a torn last line off, keeping its bytes under torn/ so nothing is lost."""
@@ -271,7 +299,7 @@ class AuditLog:
     def _checkpoint_locked(self) -> Checkpoint:
         assert self.signer is not None
         seq, digest = self._head
-        ts = utc_timestamp()
+        ts = self._now()[0]
         key_id = self.signer.key_id
         sig = self.signer.sign(checkpoint_message(seq, digest, ts, key_id))
         checkpoint = Checkpoint(seq, digest, ts, key_id, sig)
@@ -285,13 +313,13 @@ class AuditLog:
         self._unsealed = False
         return checkpoint
 
-    # -- reading ----------------------------------------------------------------------------------
-
     def head(self) -> tuple[int, str]:
         """(seq, hash) of the last entry; (0, GENESIS) for an empty log."""
         with self._locked():
-            self._refresh_head()
+            self._refresh_head(self._now()[1])
             return self._head
+
+    # -- reading ----------------------------------------------------------------------------------
 
     def entries(self) -> Iterator[AuditEntry]:
         """Every entry, oldest first. Lines that do not parse are skipped: `verify` reports them."""

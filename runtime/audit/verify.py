@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..keys import Verifier
-from .format import ENTRY_KEYS, GENESIS, checkpoint_message, hashed_body
+from .format import ENTRY_KEYS, GENESIS, HASH_FIELD, HASH_SPAN, checkpoint_message, hashed_body
 from .log import CHECKPOINTS, Checkpoint, log_files
 
 
@@ -39,34 +38,8 @@ class VerifyReport:
         return self.problem is None
 
 
-@dataclass(frozen=True)
-class _Line:
-    file: str
-    number: int
-    raw: bytes
-    entry: dict | None
-    error: str | None
-
-
-def _lines(files: list[Path], report: VerifyReport) -> Iterator[_Line]:
-    last = files[-1] if files else None
-    for path in files:
-        data = path.read_bytes()
-        lines = data.split(b"\n")
-        if lines[-1]:
-            # No newline at the end: a write torn by a crash. Never part of the chain.
-            if path == last:
-                report.warnings.append(
-                    f"{path.name}:{len(lines)}: torn last line ({len(lines[-1])} bytes) from an "
-                    "interrupted write; the next append moves it to logs/audit/torn/"
-                )
-            else:
-                yield _Line(path.name, len(lines), lines[-1], None, "a torn line in the middle of the log")
-        for number, raw in enumerate(lines[:-1], start=1):
-            yield _Line(path.name, number, raw, *_decode(raw))
-
-
 def _decode(raw: bytes) -> tuple[dict | None, str | None]:
+    """(entry, None) for a sound line, (None, why) otherwise. The slow path: only near a problem."""
     try:
         entry = json.loads(raw)
     except ValueError:
@@ -112,48 +85,59 @@ def verify(directory: Path, verifier: Verifier) -> VerifyReport:
     report.files = len(files)
     signed = _read_checkpoints(directory / CHECKPOINTS, verifier, report)
     signature_problem, report.problem = report.problem, None
+    chunks = [_split(path, path == files[-1], report) for path in files]
 
-    expected_seq, prev_hash = 1, GENESIS
+    def following(index: int, number: int) -> dict | None:
+        """The entry after line `number` of chunk `index`, across files (for classifying a gap)."""
+        for _, lines in chunks[index:]:
+            if isinstance(lines, Problem):
+                return None
+            if number < len(lines):
+                return _decode(lines[number])[0]
+            number = 0
+        return None
+
+    expected, prev_hash = 1, GENESIS
     last_where = ("(no log)", 0)
-    stream = _lines(files, report)
-    pending: list[_Line] = []
-
-    def take() -> _Line | None:
-        return pending.pop() if pending else next(stream, None)
-
-    def peek() -> _Line | None:
-        nxt = take()
-        if nxt is not None:
-            pending.append(nxt)
-        return nxt
-
-    while (line := take()) is not None:
-        entry = line.entry
-        if entry is None:
-            reason = "edited" if line.error == "content does not match its hash" else "malformed"
-            report.problem = Problem(line.file, line.number, reason, line.error or "")
+    sha256, loads = hashlib.sha256, json.loads
+    for index, (name, lines) in enumerate(chunks):
+        if isinstance(lines, Problem):
+            report.problem = lines
             return report
-        seq = entry["seq"]
-        if seq != expected_seq:
-            report.problem = _sequence_problem(line, expected_seq, prev_hash, peek(), last_where)
-            return report
-        if entry["prev"] != prev_hash:
-            report.problem = Problem(
-                *last_where, "edited",
-                f"entry seq {seq - 1} was rewritten: the next entry (seq {seq}) chains to another hash",
-            )
-            return report
-        if seq in signed and signed[seq][0] != entry["hash"]:
-            report.problem = Problem(
-                line.file, line.number, "edited",
-                f"entry seq {seq} differs from the signed checkpoint (checkpoints.ndjson:{signed[seq][1]})",
-            )
-            return report
-        expected_seq, prev_hash = seq + 1, entry["hash"]
-        last_where = (line.file, line.number)
-        report.entries += 1
-
-    report.head_seq, report.head_hash = expected_seq - 1, prev_hash
+        for number, raw in enumerate(lines, start=1):
+            # The fast path is inline on purpose: it runs once per entry of the whole log.
+            try:
+                entry = loads(raw)
+                seq, digest, prev = entry["seq"], entry["hash"], entry["prev"]
+            except (ValueError, KeyError, TypeError):
+                entry = None
+            at = raw.rfind(HASH_FIELD)
+            if entry is None or type(seq) is not int or at < 0 or sha256(raw[:at] + raw[at + HASH_SPAN :]).hexdigest() != digest:
+                entry, why = _decode(raw)
+                reason = "edited" if why == "content does not match its hash" else "malformed"
+                report.problem = Problem(name, number, reason, why or "")
+                return report
+            if seq != expected:
+                report.problem = _sequence_problem(
+                    name, number, entry, expected, following(index, number), last_where
+                )
+                return report
+            if prev != prev_hash:
+                report.problem = Problem(
+                    *last_where, "edited",
+                    f"entry seq {seq - 1} was rewritten: the next entry (seq {seq}) chains to another hash",
+                )
+                return report
+            if seq in signed and signed[seq][0] != digest:
+                report.problem = Problem(
+                    name, number, "edited",
+                    f"entry seq {seq} differs from the signed checkpoint (checkpoints.ndjson:{signed[seq][1]})",
+                )
+                return report
+            expected, prev_hash = seq + 1, digest
+            last_where = (name, number)
+    report.entries = expected - 1
+    report.head_seq, report.head_hash = expected - 1, prev_hash
     beyond = [seq for seq in signed if seq > report.head_seq]
     if beyond:
         report.problem = Problem(
@@ -165,18 +149,30 @@ def verify(directory: Path, verifier: Verifier) -> VerifyReport:
     return report
 
 
+def _split(path: Path, is_last: bool, report: VerifyReport) -> tuple[str, list[bytes] | Problem]:
+    """A file's complete lines. A torn last line of the last file is a warning, not part of the chain."""
+    lines = path.read_bytes().split(b"\n")
+    if lines[-1]:
+        if not is_last:
+            return path.name, Problem(path.name, len(lines), "malformed", "a torn line in the middle of the log")
+        report.warnings.append(
+            f"{path.name}:{len(lines)}: torn last line ({len(lines[-1])} bytes) from an "
+            "interrupted write; the next append moves it to logs/audit/torn/"
+        )
+    return path.name, lines[:-1]
+
+
 def _sequence_problem(
-    line: _Line, expected: int, prev_hash: str, following: _Line | None, last_where: tuple[str, int]
+    name: str, number: int, entry: dict, expected: int, nxt: dict | None, last_where: tuple[str, int]
 ) -> Problem:
-    seq = line.entry["seq"]  # type: ignore[index]
-    nxt = following.entry if following is not None else None
+    seq = entry["seq"]
     if seq > expected:
         if nxt is not None and nxt["seq"] == expected:
-            return Problem(line.file, line.number, "reordered", f"seq {seq} stands before seq {expected}")
+            return Problem(name, number, "reordered", f"seq {seq} stands before seq {expected}")
         missing = f"seq {expected}" if seq == expected + 1 else f"seq {expected}..{seq - 1}"
-        return Problem(line.file, line.number, "deleted", f"{missing} missing before this entry")
+        return Problem(name, number, "deleted", f"{missing} missing before this entry")
     # The same seq again: one of the two lines was inserted. The line the chain continues from is
     # the real one.
-    if seq == expected - 1 and nxt is not None and nxt["prev"] == line.entry["hash"]:  # type: ignore[index]
+    if seq == expected - 1 and nxt is not None and nxt["prev"] == entry["hash"]:
         return Problem(*last_where, "inserted", f"a second entry with seq {seq} stands before this line's twin")
-    return Problem(line.file, line.number, "inserted", f"seq {seq} appears again (expected seq {expected})")
+    return Problem(name, number, "inserted", f"seq {seq} appears again (expected seq {expected})")
