@@ -45,7 +45,33 @@ class AuditConfig(StrictModel):
     fsync_interval_ms: int = Field(default=100, ge=0, description="... or once this long has passed")
 
 
+class WebSearchConfig(StrictModel):
+    provider: Literal["none", "searxng", "brave"] = "none"
+    searxng_url: str | None = Field(default=None, description="e.g. http://127.0.0.1:8888")
+    brave_url: str = "https://api.search.brave.com/res/v1/web/search"
+    brave_key_env: str = Field(default="BRAVE_API_KEY", description="environment variable holding the key")
+    max_results: int = Field(default=5, ge=1, le=50)
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+
+
+class AgentConfig(StrictModel):
+    provider: Literal["embedded", "ollama", "openai-compatible"] = "embedded"
+    model: str | None = Field(
+        default=None,
+        description="embedded: a GGUF path (default: the shipped SmolLM2); ollama/openai-compatible: the model name",
+    )
+    base_url: str | None = Field(default=None, description="ollama: default http://127.0.0.1:11434; openai-compatible: required")
+    api_key_env: str | None = Field(default=None, description="environment variable holding the API key, if any")
+    n_ctx: int = Field(default=4096, ge=512, le=131072)
+    max_tokens: int = Field(default=256, ge=1, le=8192)
+    temperature: float = Field(default=0.2, ge=0, le=2)
+    threads: int | None = Field(default=None, ge=1, le=256)
+    timeout_s: float = Field(default=60.0, gt=0)
+    web_search: WebSearchConfig = Field(default_factory=WebSearchConfig)
+
+
 CONFIG_MODELS: dict[str, type[StrictModel]] = {
+    "agent.json": AgentConfig,
     "trust.json": TrustConfig,
     "audit.json": AuditConfig,
 }

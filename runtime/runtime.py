@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from .approvals import RESOLVED_BY_APPROVAL, Approval, ApprovalQueue, ApprovalStatus, QueueScan
 from .audit import AuditLog
-from .config import CONFIG_MODELS, ConfigCache, TrustConfig, load_config, save_config, template_text
+from .config import CONFIG_MODELS, AgentConfig, ConfigCache, TrustConfig, load_config, save_config, template_text
 from .errors import ApprovalClosed, HomeError, MhError, SkillInputError
 from .home import LAYOUT, Home
 from .jsonio import atomic_write
@@ -65,6 +65,7 @@ class Runtime:
     def __init__(self, home: Home | str | None = None) -> None:
         self.home = home if isinstance(home, Home) else Home.default() if home is None else Home.at(home)
         self._trust = ConfigCache(self.home, "trust.json")
+        self._agent = ConfigCache(self.home, "agent.json")
         self.person = Session(actor=PERSON, id="person")
 
     # -- the home ---------------------------------------------------------------------------------
@@ -146,6 +147,9 @@ class Runtime:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def agent_config(self) -> AgentConfig:
+        return self._agent.get()  # type: ignore[return-value]
 
     # -- trust ------------------------------------------------------------------------------------
 

@@ -67,7 +67,21 @@ class FsDeleteResult(BaseModel):
     deleted: Literal["file", "dir", "link"]
 
 
-@skill(risk="read", examples=("List all markdown files in docs/", "What files are in out?"))
+@skill(
+    risk="read",
+    examples=(
+        "List all markdown files in docs/",
+        "What files are in the out folder?",
+        "Show me the contents of the src directory",
+        "Which python files are there?",
+        "ls docs",
+        "Give me a listing of the files here",
+        "Find every .json file under etc",
+        "What is inside the memory folder?",
+        "Enumerate the text files in out/",
+        "Show all files in this directory",
+    ),
+)
 def fs_list(ctx: SkillContext, args: FsListInput) -> FsListResult:
     """List files in a folder inside the home, optionally filtered by a glob pattern."""
     box = ctx.sandbox
@@ -92,7 +106,23 @@ def fs_list(ctx: SkillContext, args: FsListInput) -> FsListResult:
     return FsListResult(path=box.shown(folder), entries=entries, truncated=truncated)
 
 
-@skill(risk="read", examples=("Read the README.md file", "Show me what notes.txt says"))
+@skill(
+    risk="read",
+    examples=(
+        "Read the README.md file",
+        "Show me what notes.txt says",
+        "Open docs/ARCHITECTURE.md",
+        "What does the file out/todo.txt contain?",
+        "cat pyproject.toml",
+        "Print the contents of etc/trust.json",
+        "Let me see the readme",
+        "Display the file out/report.md",
+        "Read me the changelog",
+        "What's written in notes.md?",
+        "Read the first one",
+        "Open it and show me",
+    ),
+)
 def fs_read(ctx: SkillContext, args: FsReadInput) -> FsReadResult:
     """Read a UTF-8 text file inside the home (at most 1 MiB)."""
     box = ctx.sandbox
@@ -115,7 +145,21 @@ def fs_read(ctx: SkillContext, args: FsReadInput) -> FsReadResult:
     return FsReadResult(path=box.shown(target), content=text, bytes=len(data))
 
 
-@skill(risk="low", examples=("Create a file out/test.txt containing 'hello'", "Save this note to out/a.txt"))
+@skill(
+    risk="low",
+    examples=(
+        "Create a file out/test.txt containing 'hello'",
+        "Save this note to out/a.txt",
+        "Write 'buy milk' into out/shopping.txt",
+        "Make a new file called out/ideas.md with the text 'draft'",
+        "Put the word hello in out/hello.txt",
+        "Store 'meeting at 3pm' in a file named out/reminder.txt",
+        "Create out/notes.txt and write 'first note' in it",
+        "Overwrite out/a.txt with 'new content'",
+        "Generate a file out/summary.txt that says 'all good'",
+        "Write a summary to out/summary.md",
+    ),
+)
 def fs_write(ctx: SkillContext, args: FsWriteInput) -> FsWriteResult:
     """Write a text file inside out/, creating folders as needed (atomic; refuses to overwrite unless asked)."""
     box = ctx.sandbox
@@ -133,7 +177,21 @@ def fs_write(ctx: SkillContext, args: FsWriteInput) -> FsWriteResult:
     return FsWriteResult(path=box.shown(target), bytes=len(data), created=not existed)
 
 
-@skill(risk="medium", examples=("Delete out/test.txt", "Remove the file out/old.txt"))
+@skill(
+    risk="medium",
+    examples=(
+        "Delete out/test.txt",
+        "Remove the file out/old.txt",
+        "Get rid of out/draft.md",
+        "Erase out/notes.txt",
+        "rm out/tmp.txt",
+        "Please delete the file called out/report.txt",
+        "Trash out/ideas.md",
+        "Remove out/empty-folder",
+        "Wipe the file out/cache.json",
+        "Delete that file out/a.txt, I don't need it anymore",
+    ),
+)
 def fs_delete(ctx: SkillContext, args: FsDeleteInput) -> FsDeleteResult:
     """Delete a file, a symlink or an empty folder inside out/."""
     box = ctx.sandbox

@@ -27,7 +27,21 @@ class GitStatusResult(BaseModel):
     clean: bool
 
 
-@skill(risk="read", examples=("Show me the git status", "What has changed in the repository?"))
+@skill(
+    risk="read",
+    examples=(
+        "Show me the git status",
+        "What has changed in the repository?",
+        "git status",
+        "Are there uncommitted changes?",
+        "Which files are modified in the repo?",
+        "What branch am I on?",
+        "Is the working tree clean?",
+        "Check the status of the git repository",
+        "Show untracked files in git",
+        "What's the state of version control?",
+    ),
+)
 def git_status(ctx: SkillContext, args: GitStatusInput) -> GitStatusResult:
     """Show the branch and the changed files of the git repository the home lives in."""
     root = ctx.sandbox.root

@@ -1,0 +1,168 @@
+"""Arguments from plain words, for the skills the router picks.
+
+A 135M model fills JSON badly, so the embedded path extracts arguments with precise rules; each
+function takes the request text and returns the arguments it found (missing ones are left out, and
+the agent asks for them). Larger models fill arguments themselves through tool calling.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"|“([^”]*)”|‘([^’]*)’")
+# A file (name.ext, with or without folders) or a folder written with a trailing slash.
+PATH = re.compile(r"(?<![\w@])((?:~?[\w.-]+/)+[\w.-]*|[\w-][\w.-]*\.[A-Za-z0-9]{1,8})(?![\w/])")
+FOLDER_WORD = re.compile(r"\b(?:in|under|inside|within|of|from)\s+(?:the\s+)?([\w.-]+/?)(?:\s+(?:folder|directory|dir))?\b", re.I)
+NAMED_FOLDER = re.compile(r"\b(?:the\s+)?([\w.-]+)\s+(?:folder|directory|dir)\b", re.I)
+KINDS = {
+    "markdown": "*.md", "md": "*.md", "python": "*.py", "py": "*.py", "text": "*.txt", "txt": "*.txt",
+    "json": "*.json", "yaml": "*.yaml", "yml": "*.yml", "csv": "*.csv", "html": "*.html", "toml": "*.toml",
+    "javascript": "*.js", "typescript": "*.ts", "log": "*.log", "ndjson": "*.ndjson", "shell": "*.sh",
+}
+KIND_WORD = re.compile(r"\b(" + "|".join(KINDS) + r")\b(?=[\w\s]*\b(?:files?|documents?|docs|notes|scripts?|pages?)\b)", re.I)
+GLOB = re.compile(r"(\*\*?/?\*?\.[\w]+|\*\.[\w]+)")
+DOT_EXT = re.compile(r"(?<![\w/])\.([A-Za-z0-9]{1,8})\s+files?\b", re.I)
+CONTENT_LEAD = re.compile(
+    r"\b(?:containing|contains|with the (?:text|words?|content|line)|with content|that says|saying|which says|reading)\s+(.+)$",
+    re.I,
+)
+README = re.compile(r"\breadme\b", re.I)
+SUMMARY = re.compile(r"(?:a|the|an?)\s+(?:short\s+|brief\s+)?summary(?:\s+of\s+(?:it|that|this))?", re.I)
+WRITE_INTO = re.compile(
+    r"^\s*(?:please\s+)?(?:write|put|save|store|add|append)\s+(?!a\s+file\b|the\s+file\b|file\b)(.+?)\s+"
+    r"(?:to|into|in)\s+(?:a\s+|the\s+)?(?:new\s+)?(?:file\s+)?(?:called\s+|named\s+)?[\w./-]+\.[A-Za-z0-9]{1,8}\s*[.!]?\s*$",
+    re.I,
+)
+
+
+def quoted(text: str) -> str | None:
+    match = QUOTED.search(text)
+    return next(group for group in match.groups() if group is not None) if match else None
+
+
+def unquoted(text: str) -> str:
+    return QUOTED.sub(" ", text)
+
+
+def paths(text: str) -> list[str]:
+    """File and folder tokens outside quotes, in order, without trailing sentence punctuation."""
+    found = []
+    for match in PATH.finditer(unquoted(text)):
+        token = match.group(1).rstrip(".,;:!?")
+        if token and not re.fullmatch(r"[\d.]+", token) and not token.startswith("http"):
+            found.append(token)
+    return found
+
+
+def files(text: str) -> list[str]:
+    return [p for p in paths(text) if not p.endswith("/") and re.search(r"\.[A-Za-z0-9]{1,8}$", p)]
+
+
+def in_out(path: str) -> str:
+    """Writes only land in out/: a bare file name means out/NAME."""
+    return path if "/" in path else f"out/{path}"
+
+
+def folder(text: str) -> str | None:
+    for token in paths(text):
+        if token.endswith("/"):
+            return token
+    plain = unquoted(text)
+    for pattern in (NAMED_FOLDER, FOLDER_WORD):
+        match = pattern.search(plain)
+        if match and match.group(1).lower() not in {"this", "here", "the", "my", "a", "all", "current"}:
+            return match.group(1)
+    return None
+
+
+def pattern(text: str) -> str | None:
+    plain = unquoted(text)
+    if match := GLOB.search(plain):
+        return match.group(1)
+    if match := DOT_EXT.search(plain):
+        return f"*.{match.group(1).lower()}"
+    if match := KIND_WORD.search(plain):
+        return KINDS[match.group(1).lower()]
+    return None
+
+
+def fs_list(text: str) -> dict[str, Any]:
+    args: dict[str, Any] = {"path": folder(text) or "."}
+    if found := pattern(text):
+        args["pattern"] = found
+    return args
+
+
+def fs_read(text: str) -> dict[str, Any]:
+    if found := files(text):
+        return {"path": found[0]}
+    if README.search(text):
+        return {"path": "README.md"}
+    return {}
+
+
+def fs_write(text: str) -> dict[str, Any]:
+    args: dict[str, Any] = {}
+    if found := files(text):
+        args["path"] = in_out(found[0])
+    content = quoted(text)
+    if content is None and (match := CONTENT_LEAD.search(text)):
+        content = match.group(1).strip()
+    if content is None and "path" in args and (match := WRITE_INTO.search(text)):
+        content = re.sub(r"^(?:the\s+)?(?:text|words?|line|phrase)\s+", "", match.group(1).strip(), flags=re.I)
+    if content is not None and SUMMARY.fullmatch(content):
+        return args  # "write a summary" names what to generate, not the text: the planner links it
+    if content is not None:
+        args["content"] = content
+    if re.search(r"\b(overwrite|replace)\b", unquoted(text), re.I):
+        args["overwrite"] = True
+    return args
+
+
+def fs_delete(text: str) -> dict[str, Any]:
+    found = files(text) or [p for p in paths(text) if p.startswith("out/")]
+    return {"path": in_out(found[0].rstrip("/"))} if found else {}
+
+
+SEARCH_LEAD = re.compile(
+    r"^\s*(?:please\s+|can you\s+|could you\s+)?"
+    r"(?:do\s+an?\s+(?:quick\s+)?(?:web|internet|online|google)?\s*search|search|look\s*up|find|google|browse|query|check)\b"
+    r"(?:\s+(?:the|on|in)\b)*(?:\s+(?:web|internet|net|online|search engines?)\b)?"
+    r"(?:\s+(?:for|about|on|regarding)\b)?\s*(?:information\s+(?:on|about)\s+)?",
+    re.I,
+)
+SEARCH_TAIL = re.compile(r"\s*(?:on|from|in|using)\s+(?:the\s+)?(?:web|internet|net|online|search)\b.*$|\s+online\s*[.?!]*$", re.I)
+
+
+def web_search(text: str) -> dict[str, Any]:
+    if (found := quoted(text)) is not None:
+        return {"query": found}
+    query = SEARCH_TAIL.sub("", SEARCH_LEAD.sub("", text.strip())).strip(" .?!")
+    query = re.sub(r"^(?:web\s+results\s+(?:about|for|on)|results\s+(?:about|for|on))\s+", "", query, flags=re.I)
+    return {"query": query} if query else {}
+
+
+MEMORY_LEAD = re.compile(
+    r"^.*?\b(?:for|about|mentioning|on|regarding)\s+(?:the\s+(?:word|term|phrase)\s+|anything\s+(?:about|on)\s+)?",
+    re.I,
+)
+
+
+def memory_search(text: str) -> dict[str, Any]:
+    if (found := quoted(text)) is not None:
+        return {"query": found}
+    query = MEMORY_LEAD.sub("", text.strip(), count=1).strip(" .?!")
+    return {"query": query} if query and query != text.strip(" .?!") else {}
+
+
+EXTRACTORS: dict[str, Callable[[str], dict[str, Any]]] = {
+    "fs_list": fs_list,
+    "fs_read": fs_read,
+    "fs_write": fs_write,
+    "fs_delete": fs_delete,
+    "git_status": lambda text: {},
+    "web_search": web_search,
+    "memory_search": memory_search,
+}

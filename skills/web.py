@@ -1,0 +1,106 @@
+"""Web search: the one skill that leaves the machine (medium risk). SearXNG or Brave, as configured."""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import BaseModel, Field
+
+from runtime.config import WebSearchConfig
+from runtime.errors import SkillFailed
+from runtime.plugins import hookimpl
+from runtime.skills import SkillContext, skill
+
+
+class WebSearchInput(BaseModel):
+    query: str = Field(min_length=1, max_length=500, description="what to search for")
+
+
+class WebResult(BaseModel):
+    title: str
+    url: str
+    snippet: str = ""
+
+
+class WebSearchResult(BaseModel):
+    provider: str
+    query: str
+    results: list[WebResult]
+
+
+@skill(
+    risk="medium",
+    examples=(
+        "Search the web for AI agent architectures",
+        "Look up the latest news about Rust online",
+        "Google how to bake bread",
+        "Find information on the internet about solar panels",
+        "What does the web say about llama.cpp?",
+        "Search online for cheap flights to Rome",
+        "Do a web search on quantum computing",
+        "Browse the internet for Python tutorials",
+        "Look this up on the web: best hiking boots",
+        "Search the internet for the weather in Paris",
+    ),
+)
+def web_search(ctx: SkillContext, args: WebSearchInput) -> WebSearchResult:
+    """Search the web (SearXNG or Brave, set in etc/agent.json) and return titles, links and snippets."""
+    cfg = ctx.runtime.agent_config().web_search
+    if cfg.provider == "searxng":
+        return _searxng(cfg, args.query)
+    if cfg.provider == "brave":
+        return _brave(cfg, args.query)
+    raise SkillFailed(
+        "web search is not configured",
+        fix='set web_search.provider to "searxng" (with searxng_url) or "brave" (key in $BRAVE_API_KEY) in etc/agent.json',
+    )
+
+
+def _get(url: str, *, params: dict, headers: dict, timeout: float) -> dict:
+    import httpx  # only this skill talks to the network
+
+    try:
+        response = httpx.get(url, params=params, headers=headers, timeout=timeout, follow_redirects=False)
+    except httpx.HTTPError as exc:
+        raise SkillFailed(f"the search service at {url} did not answer: {exc}", fix="check the URL in etc/agent.json") from None
+    if response.status_code != 200:
+        raise SkillFailed(f"the search service answered HTTP {response.status_code}", fix="check the URL and key")
+    try:
+        data = response.json()
+    except ValueError:
+        raise SkillFailed("the search service did not answer with JSON", fix="SearXNG needs `json` in its formats") from None
+    if not isinstance(data, dict):
+        raise SkillFailed("the search service answered with unexpected JSON", fix="check the provider setting")
+    return data
+
+
+def _searxng(cfg: WebSearchConfig, query: str) -> WebSearchResult:
+    if not cfg.searxng_url:
+        raise SkillFailed("web_search.searxng_url is not set", fix="set it in etc/agent.json, e.g. http://127.0.0.1:8888")
+    data = _get(f"{cfg.searxng_url.rstrip('/')}/search", params={"q": query, "format": "json"}, headers={},
+                timeout=cfg.timeout_s)
+    rows = data.get("results") or []
+    results = [
+        WebResult(title=str(r.get("title", "")), url=str(r.get("url", "")), snippet=str(r.get("content", "")))
+        for r in rows[: cfg.max_results] if isinstance(r, dict)
+    ]
+    return WebSearchResult(provider="searxng", query=query, results=results)
+
+
+def _brave(cfg: WebSearchConfig, query: str) -> WebSearchResult:
+    key = os.environ.get(cfg.brave_key_env)
+    if not key:
+        raise SkillFailed(f"${cfg.brave_key_env} is not set", fix=f"export {cfg.brave_key_env}=<your Brave API key>")
+    data = _get(cfg.brave_url, params={"q": query, "count": cfg.max_results},
+                headers={"X-Subscription-Token": key, "Accept": "application/json"}, timeout=cfg.timeout_s)
+    rows = (data.get("web") or {}).get("results") or []
+    results = [
+        WebResult(title=str(r.get("title", "")), url=str(r.get("url", "")), snippet=str(r.get("description", "")))
+        for r in rows[: cfg.max_results] if isinstance(r, dict)
+    ]
+    return WebSearchResult(provider="brave", query=query, results=results)
+
+
+@hookimpl
+def register_skills(register):
+    register(web_search)
