@@ -129,8 +129,9 @@ def fs_delete(text: str) -> dict[str, Any]:
 SEARCH_LEAD = re.compile(
     r"^\s*(?:please\s+|can you\s+|could you\s+)?"
     r"(?:do\s+an?\s+(?:quick\s+)?(?:web|internet|online|google)?\s*search|search|look\s*up|find|google|browse|query|check)\b"
-    r"(?:\s+(?:the|on|in)\b)*(?:\s+(?:web|internet|net|online|search engines?)\b)?"
-    r"(?:\s+(?:for|about|on|regarding)\b)?\s*(?:information\s+(?:on|about)\s+)?",
+    r"(?:\s+(?:some\s+)?(?:information|info|results|articles|pages|stuff|sources))?"
+    r"(?:\s+(?:on|in|from|across)\b)?(?:\s+the)?(?:\s+(?:web|internet|net|online|search engines?)\b)?"
+    r"(?:\s+(?:for|about|on|regarding)\b)?\s*",
     re.I,
 )
 SEARCH_TAIL = re.compile(r"\s*(?:on|from|in|using)\s+(?:the\s+)?(?:web|internet|net|online|search)\b.*$|\s+online\s*[.?!]*$", re.I)
@@ -140,7 +141,7 @@ def web_search(text: str) -> dict[str, Any]:
     if (found := quoted(text)) is not None:
         return {"query": found}
     query = SEARCH_TAIL.sub("", SEARCH_LEAD.sub("", text.strip())).strip(" .?!")
-    query = re.sub(r"^(?:web\s+results\s+(?:about|for|on)|results\s+(?:about|for|on))\s+", "", query, flags=re.I)
+    query = re.sub(r"^(?:web\s+)?(?:results|information|info)\s+(?:about|for|on)\s+", "", query, flags=re.I)
     return {"query": query} if query else {}
 
 

@@ -30,6 +30,10 @@ CHAT_EXAMPLES = (
     "What do you think about that?", "Tell me about yourself", "Why is the sky blue?", "ok", "Nice, that worked",
     "What can you do?", "Describe how photosynthesis works", "Define entropy briefly", "Summarize the plot of Hamlet",
     "Give me advice on sleeping better", "How are you doing today?",
+    # Questions about the same nouns the skills use, so that nouns alone do not pick a skill.
+    "Explain how git works", "What is a markdown file?", "How does the web work?", "What is a folder?",
+    "Explain the difference between reading and writing a file", "Why do people delete old emails?",
+    "What does a README usually contain?", "How do I make a good list of priorities?",
 )
 WORD = re.compile(r"[a-z]+")
 PLURAL_ES = re.compile(r"(s|x|z|ch|sh)es$")
@@ -75,7 +79,8 @@ def _stem(word: str) -> str:
     return word
 
 
-POLITE = {"please", "can", "could", "would", "will", "you", "kindly", "now", "just", "hey", "ok", "so", "i", "want", "to", "me", "let"}
+POLITE = {"please", "can", "could", "would", "will", "you", "kindly", "now", "just", "hey", "ok", "so", "i", "want",
+          "to", "me", "let", "d", "like", "m", "need", "go", "ahead", "and", "also"}
 
 
 def _words(text: str) -> list[str]:
@@ -153,9 +158,13 @@ class Router:
         scores = (features @ self.weights + self.bias)[0]
         probs = np.exp(scores - scores.max())
         probs /= probs.sum()
-        best = int(probs.argmax())
-        label, confidence = self.classes[best], float(probs[best])
-        if not any(w in self.vocab for w in _words(text)) or confidence < self.min_confidence:
+        ranked = [int(i) for i in probs.argsort()[::-1]]
+        floor = self.min_confidence
+        if self.classes[ranked[0]] == CHAT and extract.paths(text):
+            # Words that name a concrete file or folder are about that file or folder.
+            ranked, floor = ranked[1:], floor / 2
+        label, confidence = self.classes[ranked[0]], float(probs[ranked[0]])
+        if not any(w in self.vocab for w in _words(text)) or confidence < floor:
             return Route(skill=CHAT, confidence=confidence)  # no evidence for any skill: just talk
         return Route(skill=label, confidence=confidence)
 
@@ -164,7 +173,11 @@ class Router:
         if len(clauses) > 1:
             routes = [self.classify(c) for c in clauses]
             if all(r.skill != CHAT for r in routes):
-                return Plan(steps=[self._step(c, r.skill, i, routes) for i, (c, r) in enumerate(zip(clauses, routes))])
+                steps = [self._step(c, r.skill, i, routes) for i, (c, r) in enumerate(zip(clauses, routes))]
+                # Several steps only when each clause is a whole step; otherwise the commas were
+                # just commas ("I don't need out/a.txt anymore, please delete it").
+                if not any(step.missing for step in steps):
+                    return Plan(steps=steps)
         route = self.classify(text)
         return Plan() if route.skill == CHAT else Plan(steps=[self._step(text, route.skill, 0, [route])])
 
