@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, get_type_hints
@@ -50,6 +51,13 @@ class Skill:
     handler: Handler = field(repr=False)
     requires_approval: bool = False
     examples: tuple[str, ...] = ()
+    describe: Callable[[Any], str] | None = field(default=None, repr=False)
+
+    def say(self, result: Any) -> str:
+        """One short line a person can read about a result (compact JSON when the skill has no words)."""
+        if self.describe is not None:
+            return self.describe(result)
+        return json.dumps(result, ensure_ascii=False, default=str)[:2000]
 
     def manifest(self) -> dict[str, Any]:
         return {
@@ -63,7 +71,8 @@ class Skill:
 
 
 def skill(
-    *, risk: Risk | str, requires_approval: bool = False, examples: tuple[str, ...] = ()
+    *, risk: Risk | str, requires_approval: bool = False, examples: tuple[str, ...] = (),
+    describe: Callable[[Any], str] | None = None,
 ) -> Callable[[Handler], Skill]:
     def build(function: Handler) -> Skill:
         params = list(inspect.signature(function).parameters)
@@ -81,6 +90,7 @@ def skill(
             handler=function,
             requires_approval=requires_approval,
             examples=examples,
+            describe=describe,
         )
 
     return build

@@ -67,8 +67,18 @@ class FsDeleteResult(BaseModel):
     deleted: Literal["file", "dir", "link"]
 
 
+def _say_list(result: dict) -> str:
+    entries = result.get("entries", [])
+    if not entries:
+        return f"{result.get('path')}: nothing matches."
+    names = ", ".join(e["path"] + ("/" if e["type"] == "dir" else "") for e in entries[:25])
+    more = f" and {len(entries) - 25} more" if len(entries) > 25 else ""
+    return f"{result.get('path')}: {len(entries)} found: {names}{more}."
+
+
 @skill(
     risk="read",
+    describe=_say_list,
     examples=(
         "List all markdown files in docs/",
         "What files are in the out folder?",
@@ -108,6 +118,7 @@ def fs_list(ctx: SkillContext, args: FsListInput) -> FsListResult:
 
 @skill(
     risk="read",
+    describe=lambda r: f"{r['path']} ({r['bytes']} bytes):\n{r['content'][:1500]}" + ("\n[...]" if len(r["content"]) > 1500 else ""),
     examples=(
         "Read the README.md file",
         "Show me what notes.txt says",
@@ -147,6 +158,7 @@ def fs_read(ctx: SkillContext, args: FsReadInput) -> FsReadResult:
 
 @skill(
     risk="low",
+    describe=lambda r: f"{'Created' if r['created'] else 'Replaced'} {r['path']} ({r['bytes']} bytes).",
     examples=(
         "Create a file out/test.txt containing 'hello'",
         "Save this note to out/a.txt",
@@ -179,6 +191,7 @@ def fs_write(ctx: SkillContext, args: FsWriteInput) -> FsWriteResult:
 
 @skill(
     risk="medium",
+    describe=lambda r: f"Deleted {r['path']}" + (" (a link)." if r["deleted"] == "link" else "."),
     examples=(
         "Delete out/test.txt",
         "Remove the file out/old.txt",

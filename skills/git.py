@@ -27,8 +27,16 @@ class GitStatusResult(BaseModel):
     clean: bool
 
 
+def _say_status(r: dict) -> str:
+    if r["clean"]:
+        return f"On {r['branch']}: the working tree is clean."
+    changes = ", ".join(f"{c['path']} ({c['status']})" for c in r["changes"][:25])
+    return f"On {r['branch']}: {len(r['changes'])} changed: {changes}."
+
+
 @skill(
     risk="read",
+    describe=_say_status,
     examples=(
         "Show me the git status",
         "What has changed in the repository?",

@@ -28,8 +28,16 @@ class WebSearchResult(BaseModel):
     results: list[WebResult]
 
 
+def _say_results(r: dict) -> str:
+    if not r["results"]:
+        return f"No web results for {r['query']!r}."
+    lines = [f"- {x['title']} — {x['url']}" + (f"\n  {x['snippet'][:200]}" if x["snippet"] else "") for x in r["results"]]
+    return f"Web results for {r['query']!r} ({r['provider']}):\n" + "\n".join(lines)
+
+
 @skill(
     risk="medium",
+    describe=_say_results,
     examples=(
         "Search the web for AI agent architectures",
         "Look up the latest news about Rust online",

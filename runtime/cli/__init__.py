@@ -7,7 +7,7 @@ import sys
 import typer
 
 from ..errors import MhError
-from . import approvals_cmd, audit_cmd, home_cmd, skills_cmd, trust_cmd
+from . import approvals_cmd, audit_cmd, chat_cmd, home_cmd, skills_cmd, trust_cmd
 from .common import err_console, root_callback
 
 app = typer.Typer(
@@ -19,6 +19,7 @@ app = typer.Typer(
     callback=root_callback,
 )
 home_cmd.register(app)
+chat_cmd.register(app)
 trust_cmd.register(app)
 skills_cmd.register(app)
 app.add_typer(audit_cmd.app, name="audit")

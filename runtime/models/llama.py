@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import importlib.resources
 import os
+import sys
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,20 @@ def check_gguf(path: Path) -> Path:
     return path
 
 
+@contextmanager
+def _stderr_silenced() -> Iterator[None]:
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 class EmbeddedLlama:
     def __init__(
         self, gguf: Path | None = None, *, n_ctx: int = 4096, threads: int | None = None, lora: Path | None = None
@@ -71,17 +87,22 @@ class EmbeddedLlama:
     def embed_model(self):
         from llama_cpp import LLAMA_POOLING_TYPE_MEAN
 
-        return self._load(n_ctx=512, embedding=True, pooling_type=LLAMA_POOLING_TYPE_MEAN)
+        # llama.cpp logs at error level that the GGUF names no pooling type while we ask for mean
+        # pooling: expected, and not for the person's screen. Load failures still raise.
+        with _stderr_silenced():
+            return self._load(n_ctx=512, embedding=True, pooling_type=LLAMA_POOLING_TYPE_MEAN)
 
     def count_tokens(self, text: str) -> int:
         return len(self.chat_model.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def stream_chat(
-        self, messages: Sequence[dict[str, str]], *, max_tokens: int = 256, temperature: float = 0.2
+        self, messages: Sequence[dict[str, str]], *, max_tokens: int = 256, temperature: float = 0.2,
+        repeat_penalty: float = 1.2,
     ) -> Iterator[str]:
         """Text deltas of one chat completion with the GGUF's own chat template."""
         chunks = self.chat_model.create_chat_completion(
-            messages=list(messages), max_tokens=max_tokens, temperature=temperature, stream=True
+            messages=list(messages), max_tokens=max_tokens, temperature=temperature, stream=True,
+            repeat_penalty=repeat_penalty,
         )
         for chunk in chunks:
             delta = chunk["choices"][0]["delta"].get("content")

@@ -1,0 +1,149 @@
+"""`mh chat` and `mh plan`."""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+import typer
+
+from ..errors import MhError
+from ..trust import TrustLevel
+from .common import console, err_console, get_runtime, print_json
+
+HELP = """commands:
+  /help                 this text
+  /trust [LEVEL]        show or set the trust level (observe, suggest, supervised_auto, bounded_auto)
+  /approvals            pending approvals
+  /approve ID           approve (and run) a pending request; the turn that waited for it resumes
+  /reject ID [REASON]   reject a pending request
+  /yolo on|off          let this session's queued calls run without approval (never lifts a deny)
+  /exit                 leave (Ctrl-D works too)"""
+
+
+def _print_delta(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def chat(
+    ctx: typer.Context,
+    once: Optional[str] = typer.Option(None, "--once", help="Send one message, print the reply, exit."),
+    model: Optional[str] = typer.Option(None, "--model", help="Model for this chat: a GGUF path (embedded) or a model name."),
+    as_json: bool = typer.Option(False, "--json", help="With --once: print the turn as JSON (reply, tool calls, pending approvals)."),
+    yolo: bool = typer.Option(False, "--yolo", help="Calls that would wait for approval run at once (audited; denies still hold)."),
+) -> None:
+    """Talk to the agent. It answers with the configured model (by default the embedded SmolLM2,
+    no server, no download) and uses skills through the trust gate: calls your trust level does not
+    allow alone wait in the approval queue, and the turn resumes when you approve them.
+
+    Every exchange is saved to memory/episodic/ as a `conversation` memory.
+    """
+    from ..agent import ChatAgent
+
+    runtime = get_runtime(ctx)
+    agent = ChatAgent(runtime, model=model)
+    if yolo:
+        runtime.set_yolo(agent.session, True)
+    if once is not None:
+        turn = agent.turn(once, on_text=None if as_json else _print_delta)
+        if as_json:
+            print_json(turn.model_dump(mode="json"))
+        else:
+            _print_delta("\n")
+        return
+    _interactive(runtime, agent)
+
+
+def _interactive(runtime, agent) -> None:
+    console.print(f"mh chat — session {agent.session.id}, trust {runtime.trust_level()}. /help for commands, /exit to leave.")
+    while True:
+        _resume_if_ready(agent)
+        try:
+            line = input("you> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            _print_delta("\n")
+            return
+        if not line:
+            continue
+        try:
+            if line.startswith("/"):
+                if _command(runtime, agent, line) == "exit":
+                    return
+                continue
+            agent.turn(line, on_text=_print_delta)
+            _print_delta("\n")
+        except MhError as exc:
+            err_console.print(f"[bold red]error:[/] {exc.message}")
+            if exc.fix:
+                err_console.print(f"  [bold]fix:[/] {exc.fix}")
+
+
+def _resume_if_ready(agent) -> None:
+    if agent.pending and agent.resume(on_text=_print_delta) is not None:
+        _print_delta("\n")
+
+
+def _command(runtime, agent, line: str) -> str | None:
+    name, _, rest = line.partition(" ")
+    rest = rest.strip()
+    if name in ("/exit", "/quit"):
+        return "exit"
+    if name == "/help":
+        console.print(HELP)
+    elif name == "/trust":
+        if rest:
+            runtime.set_trust(TrustLevel(rest) if rest in TrustLevel.__members__ else _bad_level(rest))
+        console.print(f"trust level: {runtime.trust_level()}")
+    elif name == "/approvals":
+        pending = [a for a in runtime.list_approvals().items if a.status == "pending"]
+        for a in pending:
+            console.print(f"{a.id}  {a.skill} {a.args}  ({a.risk}, asked by {a.requested_by})")
+        if not pending:
+            console.print("no pending approvals")
+    elif name == "/approve" and rest:
+        approval, outcome = runtime.approve(rest, by="person@chat")
+        console.print(f"{approval.id}: {approval.status}")
+    elif name == "/reject" and rest:
+        approval_id, _, reason = rest.partition(" ")
+        runtime.reject(approval_id, by="person@chat", reason=reason or None)
+        console.print(f"{approval_id}: rejected")
+    elif name == "/yolo" and rest in ("on", "off"):
+        runtime.set_yolo(agent.session, rest == "on")
+        console.print(f"yolo is {rest} for this session")
+    else:
+        console.print(f"unknown or incomplete command {line!r}\n{HELP}")
+    return None
+
+
+def _bad_level(text: str) -> TrustLevel:
+    raise MhError(f"{text!r} is not a trust level", fix="use observe, suggest, supervised_auto or bounded_auto")
+
+
+def plan(
+    ctx: typer.Context,
+    text: str = typer.Argument(..., help="The request to plan."),
+    as_json: bool = typer.Option(False, "--json", help='Print {"steps": [{"skill": ..., "args": {...}}]}.'),
+    model: Optional[str] = typer.Option(None, "--model", help="Plan with this model instead of the configured one."),
+) -> None:
+    """Show the skill calls the agent would make for TEXT, executing nothing.
+
+    An argument that an earlier step fills in at run time reads {"from_step": N, "take": ...}.
+    """
+    from ..agent import ChatAgent
+
+    result = ChatAgent(get_runtime(ctx), model=model).plan(text)
+    if as_json:
+        print_json({"steps": [{"skill": s.skill, "args": s.args, **({"missing": s.missing} if s.missing else {})}
+                              for s in result.steps]})
+        return
+    if not result.steps:
+        console.print("no skill: the agent would just answer")
+    for number, step in enumerate(result.steps, start=1):
+        missing = f"  (missing: {', '.join(step.missing)})" if step.missing else ""
+        console.print(f"{number}. {step.skill} {step.args}{missing}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(chat)
+    app.command()(plan)

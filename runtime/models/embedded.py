@@ -1,0 +1,190 @@
+"""The embedded model as a pydantic-ai model: the router chooses skills, llama.cpp writes the words.
+
+pydantic-ai runs the loop (tools, deferred approvals, history); this decides each model turn from
+the messages alone: a new request is planned by the router; while steps remain, the next one is
+returned as a tool call (references to earlier results filled in); then llama.cpp answers, with the
+results in its context. Nothing is stored between turns, so a resumed run continues correctly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic_ai import ModelResponse, TextPart, ToolCallPart
+from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse as Response, ToolReturnPart, UserPromptPart
+from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel
+
+from ..router import Plan, PlanStep, Router
+from .llama import EmbeddedLlama
+
+SUMMARY_TOKENS = 160
+
+
+@dataclass
+class TurnState:
+    request: str
+    history: list[dict[str, str]]
+    results: list[tuple[str, Any]] = field(default_factory=list)  # (skill, returned content)
+
+
+def read_turn(messages: list[ModelMessage]) -> TurnState:
+    """The current request, the earlier exchanges as chat messages, and this turn's tool results."""
+    start = max(i for i, m in enumerate(messages) if isinstance(m, ModelRequest) and any(isinstance(p, UserPromptPart) for p in m.parts))
+    history: list[dict[str, str]] = []
+    for message in messages[:start]:
+        for part in message.parts:
+            if isinstance(part, UserPromptPart) and isinstance(part.content, str):
+                history.append({"role": "user", "content": part.content})
+            elif isinstance(part, TextPart) and part.content:
+                history.append({"role": "assistant", "content": part.content})
+    request = next(p.content for p in messages[start].parts if isinstance(p, UserPromptPart))
+    state = TurnState(request=str(request), history=history)
+    for message in messages[start + 1 :]:
+        for part in message.parts:
+            if isinstance(part, ToolReturnPart):
+                state.results.append((part.tool_name, part.content))
+    return state
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One model turn: a tool call, or fixed text, or a prompt for llama.cpp (after any fixed text)."""
+
+    call: tuple[str, dict[str, Any]] | None = None
+    text: str = ""
+    prompt: list[dict[str, str]] | None = None
+
+
+def failure_of(content: Any) -> str | None:
+    if isinstance(content, dict) and content.get("error"):
+        fix = f" ({content['fix']})" if content.get("fix") else ""
+        return f"{content['error']}{fix}"
+    return None
+
+
+class EmbeddedAgentModel:
+    def __init__(self, llama: EmbeddedLlama, router: Router, *, max_tokens: int, temperature: float) -> None:
+        self.llama = llama
+        self.router = router
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self._plans: dict[str, Plan] = {}
+
+    def pydantic_model(self) -> FunctionModel:
+        return FunctionModel(self._respond, stream_function=self._stream, model_name=f"embedded:{self.llama.gguf.name}")
+
+    def plan(self, request: str) -> Plan:
+        if request not in self._plans:
+            self._plans[request] = self.router.plan(request)
+        return self._plans[request]
+
+    # -- deciding a model turn -----------------------------------------------------------------------
+
+    def _decide(self, messages: list[ModelMessage], info: AgentInfo) -> Decision:
+        state = read_turn(messages)
+        steps = self.plan(state.request).steps
+        for skill, content in state.results:
+            if (problem := failure_of(content)) is not None:
+                return Decision(text=f"{skill} did not work: {problem}")
+        done = len(state.results)
+        if done < len(steps):
+            step = steps[done]
+            if step.missing:
+                return Decision(text=_ask_for(step))
+            return Decision(call=(step.skill, self._resolve(step, state)))
+        if not state.results:
+            return Decision(prompt=self._chat_prompt(state, info.instructions))
+        last_skill, last = state.results[-1]
+        if last_skill == "fs_read" and len(steps) == 1:
+            # Answering from the file is the point of the request: the model reads it for the person.
+            return Decision(text=f"{last['path']} ({last['bytes']} bytes): ", prompt=self._read_prompt(state, last, info.instructions))
+        # Actions are reported in fixed words: a 135M model retelling a JSON result only adds errors.
+        return Decision(text="\n".join(self.router.skills.get(skill).say(content) for skill, content in state.results))
+
+    def _resolve(self, step: PlanStep, state: TurnState) -> dict[str, Any]:
+        args = {}
+        for name, value in step.args.items():
+            if isinstance(value, dict) and "from_step" in value:
+                value = self._take(state.results[value["from_step"]][1], value["take"])
+            args[name] = value
+        return args
+
+    def _take(self, result: Any, take: str) -> Any:
+        if take == "first_path":
+            entries = [e for e in (result or {}).get("entries", []) if e.get("type") == "file"]
+            return entries[0]["path"] if entries else "(no file found)"
+        content = str((result or {}).get("content", ""))
+        if take == "content":
+            return content
+        prompt = [
+            {"role": "system", "content": "You write short, faithful summaries."},
+            {"role": "user", "content": f"Summarise this in a few sentences:\n\n{self._fit(content, SUMMARY_TOKENS)}"},
+        ]
+        return "".join(self.llama.stream_chat(prompt, max_tokens=SUMMARY_TOKENS, temperature=0.1)).strip()
+
+    def _chat_prompt(self, state: TurnState, instructions: str | None) -> list[dict[str, str]]:
+        system = instructions or ""
+        request = self._fit(state.request, self.max_tokens)
+        return [{"role": "system", "content": system}, *self._fit_history(state.history, system + request),
+                {"role": "user", "content": request}]
+
+    def _read_prompt(self, state: TurnState, result: dict, instructions: str | None) -> list[dict[str, str]]:
+        system = f"{instructions or ''} Answer from the document only; if it does not say, say so."
+        document = self._fit(str(result.get("content", "")), self.max_tokens + self.llama.count_tokens(state.request))
+        user = f"Document {result.get('path')}:\n\"\"\"\n{document}\n\"\"\"\n\n{state.request}. What does it say? Answer briefly."
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+    def _fit(self, text: str, reserve: int) -> str:
+        """Cut text so that it, the answer (`reserve` tokens) and some framing fit the context."""
+        budget = self.llama.n_ctx - reserve - 256
+        if len(text) < budget:  # fewer characters than tokens available: it fits for sure
+            return text
+        tokens = self.llama.count_tokens(text)
+        if tokens <= budget:
+            return text
+        keep = int(len(text) * budget / tokens * 0.95)
+        return text[:keep] + f"\n[... cut: the text was {tokens} tokens, more than the model's context holds]"
+
+    def _fit_history(self, history: list[dict[str, str]], current: str) -> list[dict[str, str]]:
+        budget = self.llama.n_ctx - self.max_tokens - 256 - self.llama.count_tokens(current)
+        kept: list[dict[str, str]] = []
+        for message in reversed(history):
+            cost = len(message["content"]) // 2 + 8  # cheap upper-ish bound; exact counting is not needed
+            if cost > budget:
+                break
+            budget -= cost
+            kept.insert(0, message)
+        return kept
+
+    # -- pydantic-ai entry points ---------------------------------------------------------------------
+
+    def _respond(self, messages: list[ModelMessage], info: AgentInfo) -> Response:
+        decision = self._decide(messages, info)
+        if decision.call is not None:
+            return ModelResponse(parts=[ToolCallPart(*decision.call)])
+        generated = "".join(self._generate(decision.prompt)) if decision.prompt else ""
+        return ModelResponse(parts=[TextPart(decision.text + generated)])
+
+    async def _stream(self, messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str | dict[int, DeltaToolCall]]:
+        decision = self._decide(messages, info)
+        if decision.call is not None:
+            yield {0: DeltaToolCall(name=decision.call[0], json_args=json.dumps(decision.call[1]))}
+            return
+        if decision.text:
+            yield decision.text
+        if decision.prompt:
+            for delta in self._generate(decision.prompt):
+                yield delta
+
+    def _generate(self, messages: list[dict[str, str]]) -> Iterator[str]:
+        return self.llama.stream_chat(messages, max_tokens=self.max_tokens, temperature=self.temperature)
+
+
+def _ask_for(step: PlanStep) -> str:
+    names = " and ".join(step.missing)
+    examples = {"path": "a file name such as out/notes.txt", "content": "the text in quotes", "query": "what to look for"}
+    hints = "; ".join(examples.get(name, name) for name in step.missing)
+    return f"I can do that with {step.skill}, but I need the {names}: {hints}."
