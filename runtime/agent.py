@@ -58,8 +58,15 @@ def waiting_line(pending: list[PendingApproval]) -> str:
 
 
 class ChatAgent:
-    def __init__(self, runtime: Runtime, *, session: Session | None = None, model: str | None = None) -> None:
+    def __init__(
+        self, runtime: Runtime, *, session: Session | None = None, model: str | None = None, pydantic_model=None
+    ) -> None:
+        """`model` overrides etc/agent.json's model name or GGUF path; `pydantic_model` replaces the
+        model outright (a pydantic-ai test double such as FunctionModel, in tests)."""
         self.runtime = runtime
+        self._routed = pydantic_model is None  # the router plans only for the embedded model it drives
+        if pydantic_model is not None:
+            self.model = pydantic_model
         self.session = session or Session(actor="agent")
         cfg = runtime.agent_config()
         self.config = cfg.model_copy(update={"model": model}) if model else cfg
@@ -258,7 +265,7 @@ class ChatAgent:
 
     def plan(self, text: str) -> Plan:
         """The skill calls the agent would make, executing nothing."""
-        if self.config.provider == "embedded":
+        if self.config.provider == "embedded" and self._routed:
             return self.embedded.plan(text)
         return asyncio.run(self._dry_run(text))
 

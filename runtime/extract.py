@@ -42,8 +42,12 @@ def quoted(text: str) -> str | None:
     return next(group for group in match.groups() if group is not None) if match else None
 
 
+URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.I)
+
+
 def unquoted(text: str) -> str:
-    return QUOTED.sub(" ", text)
+    """The text without quoted strings and URLs: what is left can name paths and intent."""
+    return URL.sub(" ", QUOTED.sub(" ", text))
 
 
 def paths(text: str) -> list[str]:

@@ -23,6 +23,7 @@ from . import extract
 from .skills import SkillRegistry
 
 CHAT = "chat"
+BAG_WEIGHT = 2.0  # words weigh twice the embedding: measured best on the three routing sets
 CHAT_EXAMPLES = (
     "hi", "Hello, how are you?", "Tell me a joke", "What is the capital of France?", "Thanks!",
     "Who are you?", "Explain what a neural network is", "Good morning", "Can you help me think through a decision?",
@@ -151,7 +152,7 @@ class Router:
                 if (col := self.vocab.get(word)) is not None:
                     bag[row, col] = 1.0
         bag /= np.maximum(np.linalg.norm(bag, axis=1, keepdims=True), 1e-9)
-        return np.hstack([centred, bag]).astype(np.float32)
+        return np.hstack([centred, BAG_WEIGHT * bag]).astype(np.float32)
 
     def classify(self, text: str) -> Route:
         features = self._features(self.embed([text]), [text])

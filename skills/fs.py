@@ -90,6 +90,8 @@ def _say_list(result: dict) -> str:
         "What is inside the memory folder?",
         "Enumerate the text files in out/",
         "Show all files in this directory",
+        "List the files",
+        "What files do I have?",
     ),
 )
 def fs_list(ctx: SkillContext, args: FsListInput) -> FsListResult:
@@ -132,6 +134,8 @@ def fs_list(ctx: SkillContext, args: FsListInput) -> FsListResult:
         "What's written in notes.md?",
         "Read the first one",
         "Open it and show me",
+        "Read a file for me",
+        "Open the file",
     ),
 )
 def fs_read(ctx: SkillContext, args: FsReadInput) -> FsReadResult:
@@ -170,6 +174,8 @@ def fs_read(ctx: SkillContext, args: FsReadInput) -> FsReadResult:
         "Overwrite out/a.txt with 'new content'",
         "Generate a file out/summary.txt that says 'all good'",
         "Write a summary to out/summary.md",
+        "Create a new file",
+        "Write some text into a file",
     ),
 )
 def fs_write(ctx: SkillContext, args: FsWriteInput) -> FsWriteResult:
@@ -203,6 +209,8 @@ def fs_write(ctx: SkillContext, args: FsWriteInput) -> FsWriteResult:
         "Remove out/empty-folder",
         "Wipe the file out/cache.json",
         "Delete that file out/a.txt, I don't need it anymore",
+        "Delete the file",
+        "Remove a file for me",
     ),
 )
 def fs_delete(ctx: SkillContext, args: FsDeleteInput) -> FsDeleteResult:

@@ -96,7 +96,10 @@ class EmbeddedAgentModel:
                 return Decision(text=_ask_for(step))
             return Decision(call=(step.skill, self._resolve(step, state)))
         if not state.results:
-            return Decision(prompt=self._chat_prompt(state, info.instructions))
+            prompt = self._chat_prompt(state, info.instructions)
+            cut = prompt[-1]["content"] != state.request
+            notice = f"(Your message is longer than my context of {self.llama.n_ctx} tokens; I read only its start.)\n"
+            return Decision(text=notice if cut else "", prompt=prompt)
         last_skill, last = state.results[-1]
         if last_skill == "fs_read" and len(steps) == 1:
             # Answering from the file is the point of the request: the model reads it for the person.
