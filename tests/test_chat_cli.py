@@ -1,0 +1,90 @@
+"""`mh chat` and `mh plan` as a person runs them, in child processes on the real embedded model."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+from .conftest import ROOT, run_mh
+
+
+def test_done_when_read_queue_approve_verify(chat_rt):
+    home = chat_rt.home.root
+    chat_rt.close()
+    read = run_mh(home, "chat", "--once", "Read the README.md file", check=True)
+    assert read.stdout.startswith("README.md (")
+
+    (home / "out" / "test.txt").write_text("x")
+    queued = run_mh(home, "chat", "--once", "Delete out/test.txt", "--json", check=True)
+    turn = json.loads(queued.stdout)
+    (pending,) = turn["pending"]
+    assert pending["skill"] == "fs_delete" and (home / "out" / "test.txt").exists()
+
+    approved = run_mh(home, "approvals", "approve", pending["approval_id"], check=True)
+    assert "approved and executed" in approved.stdout
+    assert not (home / "out" / "test.txt").exists()
+    assert run_mh(home, "audit", "verify", check=True).stdout.startswith("ok:")
+    events = [json.loads(line) for line in run_mh(home, "audit", "tail", "-n", "50", "--json", check=True).stdout.splitlines()]
+    kinds = [(e["category"], e["event"]) for e in events]
+    for expected in [("skill", "result"), ("approval", "created"), ("approval", "approved"), ("approval", "executed"), ("agent", "turn")]:
+        assert expected in kinds
+
+
+def test_plan_json_prints_steps_and_runs_nothing(chat_rt):
+    home = chat_rt.home.root
+    chat_rt.close()
+    proc = run_mh(home, "plan", "--json", "Read the README.md file", check=True)
+    assert json.loads(proc.stdout) == {"steps": [{"skill": "fs_read", "args": {"path": "README.md"}}]}
+    human = run_mh(home, "plan", "hi", check=True)
+    assert "no skill" in human.stdout
+
+
+def test_interactive_chat_with_slash_commands(chat_rt):
+    home = chat_rt.home.root
+    chat_rt.close()
+    script = "\n".join([
+        "/help", "/trust supervised_auto", "/trust", "Create a file out/hello.txt containing 'hi there'",
+        "Delete out/hello.txt", "/approvals", "/nonsense", "/trust godmode", "/yolo on", "/exit",
+    ]) + "\n"
+    env = {**os.environ, "MH_HOME": str(home), "COLUMNS": "200"}
+    proc = subprocess.run([sys.executable, "-m", "runtime.cli", "chat"], input=script, capture_output=True,
+                          text=True, env=env, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "/approve ID" in out and "trust level: supervised_auto" in out
+    assert "Created out/hello.txt (8 bytes)." in out
+    approval_id = re.search(r"Waiting for your approval: (apr-[0-9a-f]+)", out).group(1)
+    assert f"{approval_id}  fs_delete" in out
+    assert "unknown or incomplete command" in out
+    assert "'godmode' is not a trust level" in proc.stderr  # a bad command is an error, and the chat goes on
+    assert "yolo is on" in out
+
+
+def test_chat_resumes_a_turn_once_its_approval_is_given_in_the_chat(chat_rt):
+    home = chat_rt.home.root
+    (home / "out" / "x.txt").write_text("x")
+    chat_rt.close()
+    env = {**os.environ, "MH_HOME": str(home), "COLUMNS": "200"}
+    proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", "chat"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    proc.stdin.write("Delete out/x.txt\n")
+    proc.stdin.flush()
+    line = ""
+    while "Waiting for your approval" not in line:
+        line = proc.stdout.readline()
+    approval_id = re.search(r"(apr-[0-9a-f]+)", line).group(1)
+    out, err = proc.communicate(f"/approve {approval_id}\n/exit\n", timeout=60)
+    assert "Deleted out/x.txt." in out
+    assert not (home / "out" / "x.txt").exists()
+
+
+def test_a_missing_model_file_is_a_clear_cli_error(home, mh):
+    proc = mh("chat", "--once", "hi", "--model", "/nope/model.gguf")
+    assert proc.returncode == 1 and "no model file at /nope/model.gguf" in proc.stderr and "fix:" in proc.stderr
+
+
+def test_the_chat_path_imports_nothing_heavy():
+    code = "import sys, runtime.cli, runtime.agent, runtime.models.embedded; print(sorted(m for m in ('torch', 'transformers', 'trl', 'peft') if m in sys.modules))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert proc.stdout.strip() == "[]", proc.stderr
