@@ -84,6 +84,11 @@ class ChatAgent:
         lora = self._active_adapter()
         return EmbeddedLlama(Path(cfg.model) if cfg.model else None, n_ctx=cfg.n_ctx, threads=cfg.threads, lora=lora)
 
+    def warm_up(self) -> None:
+        """Start loading the embedded model now, in the background (see EmbeddedLlama.preload)."""
+        if self.config.provider == "embedded" and self._routed:
+            self.llama.preload()
+
     def _active_adapter(self):
         from .jsonio import read_json_file
 

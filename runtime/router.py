@@ -123,25 +123,25 @@ class Router:
         labels = np.array([self.classes.index(label) for label, _ in examples])
         texts = [text for _, text in examples]
         self.vocab = {w: i for i, w in enumerate(sorted({w for t in texts for w in _words(t)}))}
-        raw = self._embed_cached(texts, cache_dir)
-        self.mean = raw.mean(axis=0)
-        self.weights, self.bias = _train(self._features(raw, texts), labels, len(self.classes))
+        self.mean, self.weights, self.bias = self._trained(texts, labels, cache_dir)
 
-    def _embed_cached(self, texts: list[str], cache_dir: Path | None) -> np.ndarray:
-        if cache_dir is None:
-            return self.embed(texts)
-        key = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
-        path = cache_dir / f"router-{key}.npy"
-        if path.exists():
-            cached = np.load(path)
-            if cached.shape[0] == len(texts):
-                return cached
-        rows = self.embed(texts)
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npy")
-        np.save(tmp, rows)
-        tmp.replace(path)
-        return rows
+    def _trained(self, texts: list[str], labels: np.ndarray, cache_dir: Path | None) -> tuple[np.ndarray, ...]:
+        """(mean, weights, bias), from the cache when it was made from these very examples."""
+        tagged = "\n".join(f"{self.classes[label]}\t{text}" for label, text in zip(labels, texts))
+        key = hashlib.sha256(f"{BAG_WEIGHT}\n{tagged}".encode()).hexdigest()[:16]
+        path = cache_dir / f"router-{key}.npz" if cache_dir is not None else None
+        if path is not None and path.exists():
+            with np.load(path) as cached:
+                return cached["mean"], cached["weights"], cached["bias"]
+        raw = self.embed(texts)
+        self.mean = raw.mean(axis=0)
+        weights, bias = _train(self._features(raw, texts), labels, len(self.classes))
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.tmp.npz")
+            np.savez(tmp, mean=self.mean, weights=weights, bias=bias)
+            tmp.replace(path)
+        return self.mean, weights, bias
 
     def _features(self, raw: np.ndarray, texts: Sequence[str]) -> np.ndarray:
         centred = raw - self.mean

@@ -57,4 +57,4 @@ def test_requests_without_paths_still_route_and_name_what_is_missing(router):
 
 
 def test_examples_are_cached_per_home(router_cache):
-    assert list(router_cache.glob("router-*.npy"))
+    assert list(router_cache.glob("router-*.npz"))

