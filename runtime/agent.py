@@ -16,7 +16,6 @@ from pydantic import BaseModel, Field
 
 from .approvals import ApprovalStatus
 from .errors import MhError
-from .memory import write_event
 from .models.llama import EmbeddedLlama, ModelError
 from .persona import load_persona
 from .router import Plan, PlanStep, Router
@@ -227,8 +226,8 @@ class ChatAgent:
         return turn
 
     def _remember(self, text: str | None, turn: TurnResult) -> str:
-        event = write_event(
-            self.runtime.home, type="conversation", content=text or "(resumed after approval)", response=turn.reply,
+        event = self.runtime.memory.add(
+            type="conversation", content=text or "(resumed after approval)", response=turn.reply,
             source="chat", metadata={"session": self.session.id, "provider": self.config.provider,
                                      "tools": [c.skill for c in turn.calls]},
         )

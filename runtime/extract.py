@@ -162,6 +162,69 @@ def memory_search(text: str) -> dict[str, Any]:
     return {"query": query} if query and query != text.strip(" .?!") else {}
 
 
+CAPTURE_LEAD = re.compile(
+    r"^\s*(?:please\s+)?(?:remember|note|capture|jot\s+down|keep\s+in\s+mind|store\s+a\s+memory|save\s+this(?:\s+thought)?"
+    r"(?:\s+to\s+memory)?|make\s+a\s+note|add\s+to\s+my\s+memories)\b(?:\s+(?:this|that|down))?\s*[:,-]?\s*(?:that\s+)?",
+    re.I,
+)
+
+
+def memory_capture(text: str) -> dict[str, Any]:
+    if (found := quoted(text)) is not None and found.strip():
+        return {"content": found}
+    content = CAPTURE_LEAD.sub("", text.strip(), count=1).strip()
+    return {"content": content} if content and content != text.strip() else {}
+
+
+TASK_ID = re.compile(r"\btask-[0-9a-z-]+\b")
+TASK_LEAD = re.compile(
+    r"^\s*(?:please\s+)?remind\s+me\s+to\s+"
+    r"|^\s*(?:please\s+)?(?:add|create|make|new|put)?\s*(?:a\s+|an\s+)?(?:new\s+)?(?:task|todo|to-do|reminder)?"
+    r"(?:\s+(?:to|for|called|named))?\s*[:,-]?\s*",
+    re.I,
+)
+STATUS_WORDS = (
+    (re.compile(r"\b(cancel|drop|abandon)", re.I), "cancelled"),
+    (re.compile(r"\b(block|stuck)", re.I), "blocked"),
+    (re.compile(r"\b(done|finish|complete|closed?)", re.I), "done"),
+    (re.compile(r"\b(start|begin|working on|in progress)", re.I), "in_progress"),
+    (re.compile(r"\b(reopen|todo|to do)", re.I), "todo"),
+)
+
+
+def task_create(text: str) -> dict[str, Any]:
+    args: dict[str, Any] = {}
+    title = quoted(text)
+    if title is None:
+        title = TASK_LEAD.sub("", text.strip(), count=1)
+        title = re.sub(r"\s+(?:to|on)\s+my\s+(?:todo\s+list|tasks?)\b.*$|,?\s*add it as a task.*$|\s+as a task.*$", "", title, flags=re.I)
+        title = re.sub(r"\s+with\s+priority\s+P[0-3]\b", "", title, flags=re.I).strip(" .!")
+    if title:
+        args["title"] = title
+    if match := re.search(r"\bP([0-3])\b", unquoted(text)):
+        args["priority"] = f"P{match.group(1)}"
+    return args
+
+
+def task_update_status(text: str) -> dict[str, Any]:
+    args: dict[str, Any] = {}
+    if match := TASK_ID.search(text):
+        args["id"] = match.group(0)
+    rest = TASK_ID.sub(" ", text)
+    for pattern, status in STATUS_WORDS:
+        if pattern.search(rest):
+            args["status"] = status
+            break
+    return args
+
+
+def task_find(text: str) -> dict[str, Any]:
+    if (found := quoted(text)) is not None:
+        return {"query": found}
+    match = re.search(r"\b(?:about|for|called|named|mentioning|mentions)\s+(?:the\s+)?(.+?)[.?!]?$", text, re.I)
+    return {"query": match.group(1)} if match else {}
+
+
 EXTRACTORS: dict[str, Callable[[str], dict[str, Any]]] = {
     "fs_list": fs_list,
     "fs_read": fs_read,
@@ -170,4 +233,9 @@ EXTRACTORS: dict[str, Callable[[str], dict[str, Any]]] = {
     "git_status": lambda text: {},
     "web_search": web_search,
     "memory_search": memory_search,
+    "memory_capture": memory_capture,
+    "task_list": lambda text: {},
+    "task_find": task_find,
+    "task_create": task_create,
+    "task_update_status": task_update_status,
 }

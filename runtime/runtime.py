@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -22,6 +22,10 @@ from .keys import Signer, create_signer, load_signer, load_verifier
 from .sandbox import Sandbox
 from .skills import Skill, SkillContext, SkillRegistry
 from .trust import Decision, Risk, TrustLevel, Verdict, decide
+
+if TYPE_CHECKING:
+    from .memory import MemoryStore
+    from .tasks import TaskStore
 
 PERSON = "person"
 LONG_TEXT = 200  # longer strings are summarised in audit details (length + sha256), not copied
@@ -136,6 +140,18 @@ class Runtime:
     @cached_property
     def approvals(self) -> ApprovalQueue:
         return ApprovalQueue(self.home.approvals_dir)
+
+    @cached_property
+    def memory(self) -> MemoryStore:
+        from .memory import MemoryStore
+
+        return MemoryStore(self.home)
+
+    @cached_property
+    def tasks(self) -> TaskStore:
+        from .tasks import TaskStore
+
+        return TaskStore(self.home)
 
     def close(self) -> None:
         """Seal and sync the audit log. Call once when a process is done with the home."""

@@ -37,7 +37,7 @@ def test_the_seed_sequence_is_in_the_dev_set():
     seed = [
         "List all markdown files in docs/", "Read the README.md file",
         "Create a file out/test.txt containing 'MetaHuman Operator Test'", "Delete out/test.txt",
-        "Show me the git status", "Search the web for AI agent architectures",
+        "Show me the git status", "Search my memories for the word 'operator'", "Search the web for AI agent architectures",
         "List markdown files in docs/, read the first one, and create a summary in out/doc-summary.txt",
     ]
     texts = {case["text"] for case in cases("routing_dev.jsonl")}

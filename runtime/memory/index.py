@@ -1,0 +1,140 @@
+"""The search index: memory/index.db (SQLite, FTS5 via sqlite-utils). Always rebuildable from files."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlite_utils
+
+from .events import MemoryEvent
+
+TABLE = "memories"
+COLUMNS = {
+    "id": str, "timestamp": str, "type": str, "content": str, "response": str, "tags": str, "entities": str,
+    "importance": float, "source": str, "content_sha256": str, "processed": int, "consent": int, "path": str,
+}
+FTS_COLUMNS = ["content", "response", "tags", "entities"]
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    id: str
+    timestamp: str
+    type: str
+    snippet: str
+    score: float
+    tags: list[str]
+
+
+def row_of(event: MemoryEvent, path: Path) -> dict:
+    return {
+        "id": event.id,
+        "timestamp": event.timestamp.isoformat(),
+        "type": event.type,
+        "content": event.content,
+        "response": event.response or "",
+        "tags": " ".join(event.tags),
+        "entities": " ".join(event.entities),
+        "importance": event.importance,
+        "source": event.metadata.source,
+        "content_sha256": getattr(event.metadata, "content_sha256", None) or "",
+        "processed": int(event.metadata.processed),
+        "consent": int(event.metadata.training_consent),
+        "path": str(path),
+    }
+
+
+class MemoryIndex:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def connect(self) -> sqlite_utils.Database:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=30)
+        db = sqlite_utils.Database(conn)
+        db.execute("pragma busy_timeout = 30000")
+        if db.journal_mode != "wal":
+            db.enable_wal()
+        if TABLE not in db.table_names():
+            self._create(db)
+        return db
+
+    @staticmethod
+    def _create(db: sqlite_utils.Database) -> None:
+        table = db[TABLE]
+        table.create(COLUMNS, pk="id", if_not_exists=True)
+        table.create_index(["timestamp"], if_not_exists=True)
+        table.create_index(["content_sha256"], if_not_exists=True)
+        table.enable_fts(FTS_COLUMNS, create_triggers=True, tokenize="porter unicode61", replace=True)
+
+    def upsert(self, rows: list[dict]) -> None:
+        db = self.connect()
+        try:
+            with db.conn:
+                db[TABLE].upsert_all(rows, pk="id", columns=COLUMNS)
+        finally:
+            db.close()
+
+    def rebuild(self, rows: list[dict]) -> None:
+        """Replace the whole index atomically: a new file, filled, then renamed over the old one."""
+        tmp = self.path.with_name(f".{self.path.name}.rebuild")
+        for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+            leftover.unlink(missing_ok=True)
+        db = sqlite_utils.Database(sqlite3.connect(tmp))
+        try:
+            self._create(db)
+            with db.conn:
+                db[TABLE].insert_all(rows, pk="id", batch_size=500)
+        finally:
+            db.close()
+        tmp.replace(self.path)
+        for stale in (Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
+            stale.unlink(missing_ok=True)
+
+    def search(self, query: str, *, type: str | None, tag: str | None, since: str | None, until: str | None,
+               limit: int) -> list[SearchHit]:
+        db = self.connect()
+        try:
+            where, args = ["memories_fts match :q"], {"q": db.quote_fts(query), "limit": limit}
+            for clause, name, value in (("m.type = :type", "type", type), ("m.timestamp >= :since", "since", since),
+                                        ("m.timestamp < :until", "until", until)):
+                if value:
+                    where.append(clause)
+                    args[name] = value
+            if tag:
+                where.append("(' ' || m.tags || ' ') like :tag")
+                args["tag"] = f"% {tag} %"
+            sql = (
+                "select m.id, m.timestamp, m.type, m.tags, "
+                "snippet(memories_fts, -1, '[', ']', '…', 12) as snippet, bm25(memories_fts) as score "
+                f"from memories_fts join {TABLE} m on m.rowid = memories_fts.rowid "
+                f"where {' and '.join(where)} order by score, m.timestamp desc, m.id limit :limit"
+            )
+            return [SearchHit(r[0], r[1], r[2], r[4], -float(r[5]), r[3].split()) for r in db.execute(sql, args).fetchall()]
+        finally:
+            db.close()
+
+    def has_hash(self, content_sha256: str) -> bool:
+        db = self.connect()
+        try:
+            return db.execute(f"select 1 from {TABLE} where content_sha256 = ? limit 1", [content_sha256]).fetchone() is not None
+        finally:
+            db.close()
+
+    def stats(self) -> dict:
+        db = self.connect()
+        try:
+            total, processed = db.execute(f"select count(*), coalesce(sum(processed), 0) from {TABLE}").fetchone()
+            by_type = dict(db.execute(f"select type, count(*) from {TABLE} group by type order by 2 desc").fetchall())
+        finally:
+            db.close()
+        return {"total": total, "processed": processed, "unprocessed": total - processed, "by_type": by_type}
+
+    def all_ids(self) -> list[str]:
+        db = self.connect()
+        try:
+            return [r[0] for r in db.execute(f"select id from {TABLE} order by id").fetchall()]
+        finally:
+            db.close()

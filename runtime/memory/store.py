@@ -1,0 +1,107 @@
+"""MemoryStore: the one way to write, read and search memories. Files first, then the index."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ..home import Home
+from .events import EventFiles, MemoryCorrupt, MemoryEvent, MemoryMetadata, MemoryNotFound, new_event_id
+from .index import MemoryIndex, SearchHit, row_of
+
+__all__ = ["MemoryStore", "SearchHit", "ReindexReport"]
+
+
+@dataclass
+class ReindexReport:
+    indexed: int = 0
+    broken: list[str] = field(default_factory=list)
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class MemoryStore:
+    def __init__(self, home: Home) -> None:
+        self.home = home
+        self.files = EventFiles(home.root / "memory" / "episodic")
+        self.index = MemoryIndex(home.root / "memory" / "index.db")
+
+    def new_event(self, *, type: str, content: str, source: str, response: str | None = None,
+                  tags: list[str] | None = None, metadata: dict[str, Any] | None = None,
+                  event_id: str | None = None, timestamp: datetime | None = None, links: list[str] | None = None) -> MemoryEvent:
+        now = timestamp or datetime.now(UTC)
+        meta = {"content_sha256": sha256_text(content), **(metadata or {})}
+        return MemoryEvent(
+            id=event_id or new_event_id(now), timestamp=now, type=type, content=content, response=response,
+            tags=tags or [], links=links or [], metadata=MemoryMetadata(source=source, **meta),
+        )
+
+    def add(self, **fields: Any) -> MemoryEvent:
+        """Create, write and index one memory (see new_event for the fields)."""
+        event = self.new_event(**fields)
+        self.save([event])
+        return event
+
+    def save(self, events: list[MemoryEvent], *, durable: bool = True) -> list[Path]:
+        """Write events to their files, then index them. The files are the truth: if the index
+        update is lost (a crash), `reindex` or the next save of the same id puts it right."""
+        paths = [self.files.write(event, durable=durable) for event in events]
+        self.index.upsert([row_of(event, path) for event, path in zip(events, paths)])
+        return paths
+
+    def get(self, event_id: str) -> MemoryEvent:
+        path = self.files.find(event_id)
+        if path is None:
+            raise MemoryNotFound(f"no memory {event_id}", fix="find ids with `mh remember QUERY`")
+        return self.files.read(path)
+
+    def exists(self, event_id: str) -> bool:
+        return self.files.find(event_id) is not None
+
+    def search(self, query: str, *, type: str | None = None, tag: str | None = None, since: str | None = None,
+               until: str | None = None, limit: int = 10) -> list[SearchHit]:
+        if not query.strip():
+            return []
+        return self.index.search(query, type=type, tag=tag, since=since, until=until, limit=limit)
+
+    def stats(self) -> dict:
+        return self.index.stats()
+
+    def events(self) -> Iterator[tuple[Path, MemoryEvent | MemoryCorrupt]]:
+        """Every memory file, oldest year first: the event, or why it cannot be read."""
+        for path in self.files.paths():
+            try:
+                yield path, self.files.read(path)
+            except MemoryCorrupt as exc:
+                yield path, exc
+
+    def reindex(self) -> ReindexReport:
+        """Rebuild memory/index.db from the files alone. Broken files are reported, never touched."""
+        report = ReindexReport()
+        rows = []
+        for path, event in self.events():
+            if isinstance(event, MemoryCorrupt):
+                report.broken.append(event.message)
+                continue
+            rows.append(row_of(event, path))
+        rows.sort(key=lambda row: (row["timestamp"], row["id"]))
+        self.index.rebuild(rows)
+        report.indexed = len(rows)
+        return report
+
+    def mark_processed(self, event: MemoryEvent, *, tags: list[str], entities: list[str]) -> MemoryEvent:
+        meta = event.metadata.model_dump()
+        meta.update(processed=True, organized_at=datetime.now(UTC).isoformat())
+        updated = event.model_copy(update={
+            "tags": sorted(set(event.tags) | set(tags)),
+            "entities": sorted(set(event.entities) | set(entities)),
+            "metadata": MemoryMetadata(**meta),
+        })
+        self.save([updated])
+        return updated

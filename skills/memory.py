@@ -1,0 +1,97 @@
+"""Memory skills: search and capture."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from runtime.plugins import hookimpl
+from runtime.skills import SkillContext, skill
+
+
+class MemorySearchInput(BaseModel):
+    query: str = Field(min_length=1, max_length=500, description="words to look for")
+    type: str | None = Field(default=None, description="only memories of this type (note, conversation, ...)")
+    tag: str | None = None
+    limit: int = Field(default=10, ge=1, le=100)
+
+
+class MemoryHit(BaseModel):
+    id: str
+    timestamp: str
+    type: str
+    snippet: str
+    tags: list[str]
+
+
+class MemorySearchResult(BaseModel):
+    query: str
+    hits: list[MemoryHit]
+
+
+class MemoryCaptureInput(BaseModel):
+    content: str = Field(min_length=1, max_length=100_000, description="what to remember")
+    type: str = Field(default="note", min_length=1, max_length=64)
+    tags: list[str] = Field(default_factory=list)
+
+
+class MemoryCaptureResult(BaseModel):
+    id: str
+    type: str
+
+
+def _say_hits(r: dict) -> str:
+    if not r["hits"]:
+        return f"No memories match {r['query']!r}."
+    lines = [f"- {h['timestamp'][:16]} [{h['type']}] {h['snippet']}" for h in r["hits"]]
+    return f"{len(r['hits'])} memories match {r['query']!r}:\n" + "\n".join(lines)
+
+
+@skill(
+    risk="read",
+    describe=_say_hits,
+    examples=(
+        "Search my memories for the word 'operator'",
+        "What do I remember about the meeting with Anna?",
+        "Find notes in my memory about taxes",
+        "Recall what I said about the garden",
+        "Look through my memories for 'vacation'",
+        "Did I ever write down anything about passwords?",
+        "Search memory for project ideas",
+        "What did I capture about the dentist?",
+        "Find my memories mentioning Berlin",
+        "Search what I remember about the budget",
+    ),
+)
+def memory_search(ctx: SkillContext, args: MemorySearchInput) -> MemorySearchResult:
+    """Search memories (notes, conversations, ingested files) by words, best matches first."""
+    hits = ctx.runtime.memory.search(args.query, type=args.type, tag=args.tag, limit=args.limit)
+    return MemorySearchResult(query=args.query, hits=[
+        MemoryHit(id=h.id, timestamp=h.timestamp, type=h.type, snippet=h.snippet, tags=h.tags) for h in hits])
+
+
+@skill(
+    risk="low",
+    describe=lambda r: f"Remembered as {r['id']}.",
+    examples=(
+        "Remember that the wifi password is on the fridge",
+        "Note that Anna's birthday is on May 3rd",
+        "Capture this: buy more basil seeds",
+        "Make a note: the car needs new tyres",
+        "Save this thought to memory: try the new bakery",
+        "Remember I parked on level 3",
+        "Add to my memories that the meeting moved to Friday",
+        "Jot down that I owe Sam 20 euros",
+        "Keep in mind that the dentist called",
+        "Store a memory: finished reading Dune today",
+    ),
+)
+def memory_capture(ctx: SkillContext, args: MemoryCaptureInput) -> MemoryCaptureResult:
+    """Remember something: save it as a new memory."""
+    event = ctx.runtime.memory.add(type=args.type, content=args.content, source=f"capture:{ctx.actor}", tags=args.tags)
+    return MemoryCaptureResult(id=event.id, type=event.type)
+
+
+@hookimpl
+def register_skills(register):
+    register(memory_search)
+    register(memory_capture)

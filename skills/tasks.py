@@ -1,0 +1,117 @@
+"""Task skills: list, find, create, update status."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, Field
+
+from runtime.plugins import hookimpl
+from runtime.skills import SkillContext, skill
+from runtime.tasks import CLOSED, Priority, Task, TaskStatus
+
+
+class TaskListInput(BaseModel):
+    status: TaskStatus | None = Field(default=None, description="only tasks with this status")
+    tag: str | None = None
+    include_closed: bool = Field(default=False, description="also done and cancelled tasks")
+
+
+class TaskFindInput(BaseModel):
+    query: str = Field(min_length=1, max_length=300, description="words in the title, description or tags")
+
+
+class TaskCreateInput(BaseModel):
+    title: str = Field(min_length=1, max_length=300)
+    description: str = ""
+    priority: Priority = Priority.P2
+    due: date | None = None
+    tags: list[str] = Field(default_factory=list)
+    dependencies: list[str] = Field(default_factory=list)
+
+
+class TaskUpdateStatusInput(BaseModel):
+    id: str = Field(min_length=1, description="task id, or a unique start of it")
+    status: TaskStatus
+
+
+class TaskListResult(BaseModel):
+    tasks: list[Task]
+
+
+def _say_tasks(r: dict) -> str:
+    if not r["tasks"]:
+        return "No tasks."
+    return "\n".join(f"- {t['id']} [{t['status']}] {t['priority']} {t['title']}" + (f" (due {t['due']})" if t["due"] else "")
+                     for t in r["tasks"])
+
+
+def _say_task(t: dict) -> str:
+    return f"{t['id']} [{t['status']}] {t['priority']} {t['title']}"
+
+
+@skill(
+    risk="read",
+    describe=_say_tasks,
+    examples=(
+        "What are my tasks?", "Show my todo list", "List open tasks", "What do I have to do?",
+        "Which tasks are in progress?", "Show all my tasks including finished ones", "List my tasks tagged home",
+        "What's on my plate?", "Show the task list",
+    ),
+)
+def task_list(ctx: SkillContext, args: TaskListInput) -> TaskListResult:
+    """List tasks, open ones first by priority and due date."""
+    tasks, _ = ctx.runtime.tasks.all()
+    chosen = [
+        t for t in tasks
+        if (args.status is None or t.status is args.status)
+        and (args.tag is None or args.tag in t.tags)
+        and (args.include_closed or args.status in CLOSED or t.status not in CLOSED)
+    ]
+    return TaskListResult(tasks=chosen)
+
+
+@skill(
+    risk="read",
+    describe=_say_tasks,
+    examples=(
+        "Find the task about taxes", "Is there a task for the dentist?", "Search my tasks for 'garden'",
+        "Which task mentions the report?", "Look for a task called invoices",
+    ),
+)
+def task_find(ctx: SkillContext, args: TaskFindInput) -> TaskListResult:
+    """Find tasks whose title, description or tags contain all the words."""
+    return TaskListResult(tasks=ctx.runtime.tasks.find(args.query))
+
+
+@skill(
+    risk="low",
+    describe=lambda t: f"Added {_say_task(t)}.",
+    examples=(
+        "Add a task to call the plumber", "Create a task: renew passport", "Remind me to water the plants",
+        "New task 'file taxes' with priority P1", "Put 'buy milk' on my todo list", "I need to book a dentist appointment, add it as a task",
+        "Add 'write report' to my tasks", "Make a todo for cleaning the garage",
+    ),
+)
+def task_create(ctx: SkillContext, args: TaskCreateInput) -> Task:
+    """Create a task (title, optional description, priority P0-P3, due date, tags, dependencies)."""
+    return ctx.runtime.tasks.create(**args.model_dump())
+
+
+@skill(
+    risk="low",
+    describe=lambda t: f"Now {_say_task(t)}.",
+    examples=(
+        "Mark task-20261122-abc123 as done", "Start task-20261122-abc123", "I finished task-20261122-abc123",
+        "Set task-20261122-abc123 to blocked", "Cancel task-20261122-abc123", "I'm working on task-20261122-abc123 now",
+    ),
+)
+def task_update_status(ctx: SkillContext, args: TaskUpdateStatusInput) -> Task:
+    """Change a task's status: todo, in_progress, blocked, done or cancelled."""
+    return ctx.runtime.tasks.set_status(args.id, args.status)
+
+
+@hookimpl
+def register_skills(register):
+    for item in (task_list, task_find, task_create, task_update_status):
+        register(item)
