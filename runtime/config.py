@@ -70,7 +70,16 @@ class AgentConfig(StrictModel):
     web_search: WebSearchConfig = Field(default_factory=WebSearchConfig)
 
 
+class MemoryConfig(StrictModel):
+    max_file_bytes: int = Field(default=10 << 20, ge=1, description="inbox files larger than this go to _failed/")
+    chunk_chars: int = Field(default=2000, ge=200, le=100_000, description="long files become memories of about this size")
+    settle_ms: int = Field(default=500, ge=0, le=600_000, description="a file must be unchanged this long before it is read")
+    batch_files: int = Field(default=64, ge=1, le=10_000, description="files per ingest batch (one sync per batch)")
+    organize_batch: int = Field(default=20, ge=1, le=10_000, description="memories the organizer tags per run")
+
+
 CONFIG_MODELS: dict[str, type[StrictModel]] = {
+    "memory.json": MemoryConfig,
     "agent.json": AgentConfig,
     "trust.json": TrustConfig,
     "audit.json": AuditConfig,

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from ..errors import MhError
-from . import approvals_cmd, audit_cmd, chat_cmd, home_cmd, skills_cmd, trust_cmd
+from . import agent_cmd, approvals_cmd, audit_cmd, chat_cmd, home_cmd, memory_cmd, skills_cmd, task_cmd, trust_cmd
 from .common import err_console, root_callback
 
 app = typer.Typer(
@@ -24,6 +24,9 @@ trust_cmd.register(app)
 skills_cmd.register(app)
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(approvals_cmd.app, name="approvals")
+memory_cmd.register(app)
+task_cmd.register(app)
+app.add_typer(agent_cmd.app, name="agent")
 
 
 def main(argv: list[str] | None = None) -> int:

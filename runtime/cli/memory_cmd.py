@@ -1,0 +1,100 @@
+"""`mh capture`, `mh remember`, `mh ingest` and `mh memory show|stats|reindex`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..runtime import CallStatus
+from .common import console, err_console, get_runtime, print_json
+
+app = typer.Typer(help="Memories: JSON files in memory/episodic/ and their search index memory/index.db.", no_args_is_help=True)
+
+
+def capture(
+    ctx: typer.Context,
+    text: str = typer.Argument(..., help="What to remember."),
+    type: str = typer.Option("note", "--type", help="Kind of memory: note, observation, reflection, ..."),
+    tag: list[str] = typer.Option([], "--tag", "-t", help="A tag; repeatable."),
+) -> None:
+    """Remember something now (the memory_capture skill, as you)."""
+    outcome = get_runtime(ctx).call("memory_capture", {"content": text, "type": type, "tags": tag})
+    if outcome.status is not CallStatus.ok:
+        err_console.print(f"[bold red]{outcome.status}:[/] {outcome.error or outcome.reason}")
+        raise typer.Exit(1)
+    console.print(f"remembered {outcome.result['id']}")
+
+
+def remember(
+    ctx: typer.Context,
+    query: str = typer.Argument(..., help="Words to look for (any characters are fine; they are matched as words)."),
+    type: Optional[str] = typer.Option(None, "--type", help="Only this kind of memory."),
+    tag: Optional[str] = typer.Option(None, "--tag", "-t", help="Only memories with this tag."),
+    since: Optional[str] = typer.Option(None, "--since", help="From this date (YYYY-MM-DD) on."),
+    until: Optional[str] = typer.Option(None, "--until", help="Before this date (YYYY-MM-DD)."),
+    limit: int = typer.Option(10, "-n", min=1, max=1000, help="How many results."),
+    as_json: bool = typer.Option(False, "--json", help="Print the hits as JSON."),
+) -> None:
+    """Search memories, best match first, with a snippet of each."""
+    hits = get_runtime(ctx).memory.search(query, type=type, tag=tag, since=since, until=until, limit=limit)
+    if as_json:
+        print_json([hit.__dict__ for hit in hits])
+        return
+    if not hits:
+        console.print("nothing found")
+    for hit in hits:
+        tags = f" #{' #'.join(hit.tags)}" if hit.tags else ""
+        console.print(f"{hit.id} {hit.timestamp[:16]} [{hit.type}]{tags}\n  {hit.snippet}", soft_wrap=True, markup=False)
+
+
+def ingest(ctx: typer.Context, paths: list[Path] = typer.Argument(..., exists=True, dir_okay=False, help="Files to copy into the inbox.")) -> None:
+    """Copy files into memory/inbox/ (safely: no half file is ever visible); the ingestor takes them from there."""
+    from ..ingest import copy_into_inbox
+
+    for target in copy_into_inbox(get_runtime(ctx), paths):
+        console.print(f"queued {target.name} (run `mh agent run ingestor --once`, or keep the ingestor running)")
+
+
+@app.command()
+def show(ctx: typer.Context, memory_id: str = typer.Argument(..., metavar="ID"), as_json: bool = typer.Option(False, "--json")) -> None:
+    """Show one memory in full."""
+    event = get_runtime(ctx).memory.get(memory_id)
+    if as_json:
+        print_json(event.model_dump(mode="json"))
+        return
+    console.print(f"{event.id} {event.timestamp:%Y-%m-%d %H:%M} [{event.type}] from {event.metadata.source}", markup=False)
+    if event.tags or event.entities:
+        console.print(f"tags: {', '.join(event.tags) or '-'}; entities: {', '.join(event.entities) or '-'}", markup=False)
+    console.print(event.content, soft_wrap=True, markup=False)
+    if event.response:
+        console.print(f"\nresponse: {event.response}", soft_wrap=True, markup=False)
+
+
+@app.command()
+def stats(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Counts: total, processed by the organizer, unprocessed, by type."""
+    numbers = get_runtime(ctx).memory.stats()
+    if as_json:
+        print_json(numbers)
+        return
+    console.print(f"{numbers['total']} memories: {numbers['processed']} processed, {numbers['unprocessed']} unprocessed")
+    for kind, count in numbers["by_type"].items():
+        console.print(f"  {kind}: {count}")
+
+
+@app.command()
+def reindex(ctx: typer.Context) -> None:
+    """Rebuild memory/index.db from the memory files alone. Files that are not valid are listed, never changed."""
+    report = get_runtime(ctx).memory.reindex()
+    console.print(f"indexed {report.indexed} memories")
+    for problem in report.broken:
+        err_console.print(f"[yellow]skipped:[/] {problem}")
+
+
+def register(root: typer.Typer) -> None:
+    root.command()(capture)
+    root.command()(remember)
+    root.command()(ingest)
+    root.add_typer(app, name="memory")

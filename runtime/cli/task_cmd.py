@@ -1,0 +1,103 @@
+"""`mh task add|list|start|done|show`."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Optional
+
+import typer
+
+from ..runtime import CallStatus
+from ..tasks import CLOSED, Priority, TaskStatus
+from .common import console, err_console, get_runtime, print_json
+
+app = typer.Typer(help="Tasks in memory/tasks/active/ and memory/tasks/completed/.", no_args_is_help=True)
+
+
+def _call(ctx: typer.Context, skill: str, args: dict) -> dict:
+    outcome = get_runtime(ctx).call(skill, args)
+    if outcome.status is not CallStatus.ok:
+        err_console.print(f"[bold red]{outcome.status}:[/] {outcome.error or outcome.reason}")
+        if outcome.fix:
+            err_console.print(f"  [bold]fix:[/] {outcome.fix}")
+        raise typer.Exit(1)
+    return outcome.result
+
+
+def _line(t: dict) -> str:
+    due = f" due {t['due']}" if t.get("due") else ""
+    return f"{t['id']}  [{t['status']}] {t['priority']} {t['title']}{due}"
+
+
+@app.command()
+def add(
+    ctx: typer.Context,
+    title: str = typer.Argument(...),
+    description: str = typer.Option("", "--description", "-d"),
+    priority: Priority = typer.Option(Priority.P2, "--priority", "-p"),
+    due: Optional[str] = typer.Option(None, "--due", help="YYYY-MM-DD"),
+    tag: list[str] = typer.Option([], "--tag", "-t"),
+    depends: list[str] = typer.Option([], "--depends", help="Id of a task this one waits for; repeatable."),
+) -> None:
+    """Add a task."""
+    task = _call(ctx, "task_create", {"title": title, "description": description, "priority": priority,
+                                      "due": date.fromisoformat(due) if due else None, "tags": tag, "dependencies": depends})
+    console.print(f"added {_line(task)}", markup=False)
+
+
+@app.command("list")
+def list_tasks(
+    ctx: typer.Context,
+    show_all: bool = typer.Option(False, "--all", help="Include done and cancelled tasks."),
+    status: Optional[TaskStatus] = typer.Option(None, "--status"),
+    tag: Optional[str] = typer.Option(None, "--tag", "-t"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """List tasks: open ones first, by priority and due date."""
+    runtime = get_runtime(ctx)
+    tasks, problems = runtime.tasks.all()
+    for problem in problems:
+        err_console.print(f"[yellow]skipped:[/] {problem}")
+    chosen = [t for t in tasks if (status is None or t.status is status) and (tag is None or tag in t.tags)
+              and (show_all or status in CLOSED or t.status not in CLOSED)]
+    if as_json:
+        print_json([t.model_dump(mode="json") for t in chosen])
+        return
+    for task in chosen:
+        console.print(_line(task.model_dump(mode="json")), markup=False)
+    if not chosen:
+        console.print("no tasks")
+
+
+def _set(ctx: typer.Context, task_id: str, status: TaskStatus) -> None:
+    task = _call(ctx, "task_update_status", {"id": task_id, "status": status})
+    console.print(_line(task), markup=False)
+
+
+@app.command()
+def start(ctx: typer.Context, task_id: str = typer.Argument(..., metavar="ID")) -> None:
+    """Mark a task in progress (its dependencies must be done)."""
+    _set(ctx, task_id, TaskStatus.in_progress)
+
+
+@app.command()
+def done(ctx: typer.Context, task_id: str = typer.Argument(..., metavar="ID")) -> None:
+    """Mark a task done (it moves to memory/tasks/completed/)."""
+    _set(ctx, task_id, TaskStatus.done)
+
+
+@app.command()
+def show(ctx: typer.Context, task_id: str = typer.Argument(..., metavar="ID"), as_json: bool = typer.Option(False, "--json")) -> None:
+    """Show a task in full (an id, or a unique start of one)."""
+    task = get_runtime(ctx).tasks.get(task_id).model_dump(mode="json")
+    if as_json:
+        print_json(task)
+        return
+    console.print(_line(task), markup=False)
+    for key in ("description", "tags", "dependencies", "created_at", "started_at", "completed_at"):
+        if task[key]:
+            console.print(f"  {key}: {task[key]}", markup=False)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="task")
