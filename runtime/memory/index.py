@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
+import re
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,58 +50,74 @@ def row_of(event: MemoryEvent, path: Path) -> dict:
     }
 
 
+WORDS = re.compile(r"\w+", re.UNICODE)
+
+
+def fts_query(text: str) -> str:
+    """Every word of the person's query as an FTS5 string literal, all required. No operator,
+    column filter or stray quote in the text can reach FTS5's query syntax."""
+    return " ".join(f'"{word}"' for word in WORDS.findall(text))
+
+
 class MemoryIndex:
     def __init__(self, path: Path) -> None:
         self.path = path
 
     def connect(self) -> sqlite_utils.Database:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=30)
-        db = sqlite_utils.Database(conn)
+        # Autocommit: writes take their lock up front with BEGIN IMMEDIATE (see `write`), because a
+        # deferred transaction that has to upgrade fails at once under a concurrent writer.
+        db = sqlite_utils.Database(sqlite3.connect(self.path, timeout=30, isolation_level=None))
         db.execute("pragma busy_timeout = 30000")
-        if db.journal_mode != "wal":
-            db.enable_wal()
         if TABLE not in db.table_names():
-            self._create(db)
+            with open(self.path.with_name(f".{self.path.name}.lock"), "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)  # one process creates; the others wait, then see it
+                if TABLE not in db.table_names():
+                    db.enable_wal()
+                    self._create(db)
         return db
 
+    @contextmanager
+    def write(self) -> Iterator[sqlite_utils.Database]:
+        db = self.connect()
+        try:
+            db.execute("begin immediate")
+            try:
+                yield db
+            except BaseException:
+                db.execute("rollback")
+                raise
+            db.execute("commit")
+        finally:
+            db.close()
+
     @staticmethod
-    def _create(db: sqlite_utils.Database) -> None:
+    def _create(db: sqlite_utils.Database, rows: list[dict] | None = None) -> None:
         table = db[TABLE]
         table.create(COLUMNS, pk="id", if_not_exists=True)
         table.create_index(["timestamp"], if_not_exists=True)
         table.create_index(["content_sha256"], if_not_exists=True)
+        if rows:
+            table.insert_all(rows, pk="id", batch_size=500)
+        # After the rows: FTS5 is filled in one pass, then triggers keep it current.
         table.enable_fts(FTS_COLUMNS, create_triggers=True, tokenize="porter unicode61", replace=True)
 
     def upsert(self, rows: list[dict]) -> None:
-        db = self.connect()
-        try:
-            with db.conn:
-                db[TABLE].upsert_all(rows, pk="id", columns=COLUMNS)
-        finally:
-            db.close()
+        with self.write() as db:
+            db[TABLE].upsert_all(rows, pk="id", columns=COLUMNS)
 
     def rebuild(self, rows: list[dict]) -> None:
-        """Replace the whole index atomically: a new file, filled, then renamed over the old one."""
-        tmp = self.path.with_name(f".{self.path.name}.rebuild")
-        for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
-            leftover.unlink(missing_ok=True)
-        db = sqlite_utils.Database(sqlite3.connect(tmp))
-        try:
-            self._create(db)
-            with db.conn:
-                db[TABLE].insert_all(rows, pk="id", batch_size=500)
-        finally:
-            db.close()
-        tmp.replace(self.path)
-        for stale in (Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
-            stale.unlink(missing_ok=True)
+        """Replace the whole index in one transaction: readers see the old index or the new one."""
+        with self.write() as db:
+            for name in (f"{TABLE}_fts", TABLE):
+                db.execute(f"drop table if exists [{name}]")
+            self._create(db, rows)
 
     def search(self, query: str, *, type: str | None, tag: str | None, since: str | None, until: str | None,
                limit: int) -> list[SearchHit]:
         db = self.connect()
         try:
-            where, args = ["memories_fts match :q"], {"q": db.quote_fts(query), "limit": limit}
+            where, args = ["memories_fts match :q"], {"q": fts_query(query), "limit": limit}
             for clause, name, value in (("m.type = :type", "type", type), ("m.timestamp >= :since", "since", since),
                                         ("m.timestamp < :until", "until", until)):
                 if value:

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..home import Home
 from .events import EventFiles, MemoryCorrupt, MemoryEvent, MemoryMetadata, MemoryNotFound, new_event_id
-from .index import MemoryIndex, SearchHit, row_of
+from .index import MemoryIndex, SearchHit, fts_query, row_of
 
 __all__ = ["MemoryStore", "SearchHit", "ReindexReport"]
 
@@ -66,8 +66,8 @@ class MemoryStore:
 
     def search(self, query: str, *, type: str | None = None, tag: str | None = None, since: str | None = None,
                until: str | None = None, limit: int = 10) -> list[SearchHit]:
-        if not query.strip():
-            return []
+        if not fts_query(query):
+            return []  # nothing word-like to look for
         return self.index.search(query, type=type, tag=tag, since=since, until=until, limit=limit)
 
     def stats(self) -> dict:
