@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from ..errors import MhError
 from ..runtime import CallStatus
 from ..tasks import CLOSED, Priority, TaskStatus
 from .common import console, err_console, get_runtime, print_json
@@ -40,8 +41,12 @@ def add(
     depends: list[str] = typer.Option([], "--depends", help="Id of a task this one waits for; repeatable."),
 ) -> None:
     """Add a task."""
+    try:
+        due_date = date.fromisoformat(due) if due else None
+    except ValueError:
+        raise MhError(f"--due {due!r} is not a date", fix="write it as YYYY-MM-DD, e.g. 2027-01-31") from None
     task = _call(ctx, "task_create", {"title": title, "description": description, "priority": priority,
-                                      "due": date.fromisoformat(due) if due else None, "tags": tag, "dependencies": depends})
+                                      "due": due_date, "tags": tag, "dependencies": depends})
     console.print(f"added {_line(task)}", markup=False)
 
 
