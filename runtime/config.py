@@ -78,7 +78,35 @@ class MemoryConfig(StrictModel):
     organize_batch: int = Field(default=20, ge=1, le=10_000, description="memories the organizer tags per run")
 
 
+class DatasetConfig(StrictModel):
+    half_life_days: float = Field(default=90.0, gt=0, description="time-weighted sampling: a memory this old weighs half")
+    max_pairs: int = Field(default=5000, ge=1, description="build samples at most this many pairs")
+    max_pair_chars: int = Field(default=4000, ge=100, description="clean drops longer pairs")
+    secrets: Literal["redact", "drop"] = Field(default="redact", description="what clean does with a pair that holds a secret")
+    pii: bool = Field(default=False, description="clean also redacts emails and phone numbers")
+    near_duplicate_jaccard: float = Field(default=0.8, gt=0, le=1, description="shingle overlap that counts as a near duplicate")
+    seed: int = 0
+
+
+class TrainingConfig(StrictModel):
+    dataset: DatasetConfig = Field(default_factory=DatasetConfig)
+
+
+class DatasetGates(StrictModel):
+    min_pairs: int = Field(default=10, ge=1, description="verify refuses a smaller dataset")
+    max_low_confidence_share: float = Field(default=0.5, ge=0, le=1, description="pairs with confidence < 0.5, at most this share")
+    eval_share: float = Field(default=0.1, gt=0, lt=1, description="held-out share for evaluation")
+    min_eval_pairs: int = Field(default=2, ge=1)
+
+
+class AutoApprovalConfig(StrictModel):
+    dataset: DatasetGates = Field(default_factory=DatasetGates)
+    activate_adapter: bool = Field(default=False, description="the nightly run may activate an adapter whose gates passed")
+
+
 CONFIG_MODELS: dict[str, type[StrictModel]] = {
+    "auto-approval.json": AutoApprovalConfig,
+    "training.json": TrainingConfig,
     "memory.json": MemoryConfig,
     "agent.json": AgentConfig,
     "trust.json": TrustConfig,

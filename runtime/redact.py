@@ -5,25 +5,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .secrets import redact_secrets
+
 REDACTED = "[REDACTED]"
 
 _SECRET_KEY = re.compile(
     r"(passw(or)?d|passphrase|secret|token|api[_-]?key|authorization|private[_-]?key|credential|cookie)",
     re.IGNORECASE,
 )
-_SECRET_VALUE = re.compile(
-    r"(-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)"
-    r"|\bBearer\s+[A-Za-z0-9._~+/=-]{8,}"
-    r"|\b(sk|pk|rk)-[A-Za-z0-9_-]{16,}"
-    r"|\bgh[pousr]_[A-Za-z0-9]{20,}"
-    r"|\bxox[abprs]-[A-Za-z0-9-]{10,}"
-    r"|\bAKIA[0-9A-Z]{16}\b"
-    r"|\bAIza[0-9A-Za-z_-]{35}\b"
-    r"|\b[a-z][a-z0-9+.-]*://[^\s:/@]+:[^\s@/]+@)"
-)
-
-
-MIN_SECRET_CHARS = 8  # no pattern above matches fewer characters
+MIN_SECRET_CHARS = 8  # no pattern in runtime.secrets matches fewer characters
 _secret_keys: dict[str, bool] = {}
 
 
@@ -38,7 +28,9 @@ def _is_secret_key(key: str) -> bool:
 
 
 def redact_text(text: str) -> str:
-    return text if len(text) < MIN_SECRET_CHARS else _SECRET_VALUE.sub(REDACTED, text)
+    if len(text) < MIN_SECRET_CHARS:
+        return text
+    return redact_secrets(text, high_entropy=False, label=lambda kind: REDACTED)[0]
 
 
 def redact(value: Any, key: str | None = None) -> Any:

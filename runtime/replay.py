@@ -13,11 +13,15 @@ from .errors import MhError
 from .jsonio import read_json_file
 
 
+DATASET_STAGES = {"built": "raw", "cleaned": "clean", "verified": "verified"}
+
+
 @dataclass
 class ReplayState:
     trust_level: str | None = None
     approvals: dict[str, str] = field(default_factory=dict)
     active_adapter: dict[str, Any] | None = None
+    datasets: dict[str, str] = field(default_factory=dict)
     entries: int = 0
 
 
@@ -43,6 +47,8 @@ def rebuild(entries) -> ReplayState:
             state.trust_level = details.get("to")
         elif entry.category == "approval" and "id" in details:
             state.approvals[details["id"]] = "pending" if entry.event == "created" else entry.event
+        elif entry.category == "dataset" and entry.event in DATASET_STAGES and "id" in details:
+            state.datasets[details["id"]] = DATASET_STAGES[entry.event]
         elif key == ("adapter", "activated"):
             state.active_adapter = {k: details.get(k) for k in ("name", "version")}
         elif key == ("adapter", "deactivated"):
@@ -67,6 +73,14 @@ def replay(runtime) -> ReplayReport:
             differences.append(
                 f"approval {approval_id}: the log says {logged or 'nothing'}, state/approvals/ says {stored or 'nothing'}"
             )
+
+    from .datasets.store import DatasetStore
+
+    store = DatasetStore(runtime.home)
+    for dataset_id in sorted(set(state.datasets) | set(store.ids())):
+        logged, stored = state.datasets.get(dataset_id), store.stage_of(dataset_id)
+        if logged != stored:
+            differences.append(f"dataset {dataset_id}: the log says {logged or 'nothing'}, state/datasets/ says {stored or 'nothing'}")
 
     path = runtime.home.active_adapter_file
     try:

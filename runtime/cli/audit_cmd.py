@@ -63,19 +63,21 @@ def seal(ctx: typer.Context) -> None:
 
 @app.command()
 def replay(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print state and differences as JSON.")) -> None:
-    """Rebuild trust level, approval states and active adapter from the log; report differences from disk.
+    """Rebuild trust level, approval states, dataset stages and active adapter from the log; report
+    differences from disk.
 
     Exits 1 when the files on disk disagree with the log.
     """
     report = replay_log(get_runtime(ctx))
     state = report.state
     if as_json:
-        print_json({"trust_level": state.trust_level, "approvals": state.approvals,
+        print_json({"trust_level": state.trust_level, "approvals": state.approvals, "datasets": state.datasets,
                     "active_adapter": state.active_adapter, "differences": report.differences})
     else:
         console.print(f"replayed {state.entries} entries")
         console.print(f"  trust level: {state.trust_level}")
         console.print(f"  approvals: {len(state.approvals)} ({', '.join(sorted(set(state.approvals.values()))) or 'none'})")
+        console.print(f"  datasets: {len(state.datasets)} ({', '.join(sorted(set(state.datasets.values()))) or 'none'})")
         console.print(f"  active adapter: {state.active_adapter}")
         for difference in report.differences:
             err_console.print(f"[bold red]difference:[/] {difference}")

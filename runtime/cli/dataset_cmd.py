@@ -1,0 +1,109 @@
+"""`mh dataset build|clean|verify|list|show|receipt verify`."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import typer
+
+from ..datasets.receipts import check
+from ..datasets.store import DatasetStore
+from ..keys import load_verifier
+from ..runtime import CallStatus
+from .common import console, err_console, get_runtime, print_json
+
+app = typer.Typer(help="Training datasets: build (raw) -> clean -> verify (frozen, signed receipt).", no_args_is_help=True)
+receipt_app = typer.Typer(help="Dataset receipts in state/receipts/.", no_args_is_help=True)
+app.add_typer(receipt_app, name="receipt")
+
+
+def _call(ctx: typer.Context, skill: str, args: dict, as_json: bool) -> dict:
+    runtime = get_runtime(ctx)
+    outcome = runtime.call(skill, args)
+    if outcome.status is not CallStatus.ok:
+        err_console.print(f"[bold red]{outcome.status}:[/] {outcome.error or outcome.reason}")
+        if outcome.fix:
+            err_console.print(f"  [bold]fix:[/] {outcome.fix}")
+        raise typer.Exit(1)
+    if as_json:
+        print_json(outcome.result)
+    else:
+        console.print(runtime.skills.get(skill).say(outcome.result), markup=False)
+    return outcome.result
+
+
+@app.command()
+def build(
+    ctx: typer.Context,
+    days: Optional[float] = typer.Option(None, "--days", help="Only memories from the last N days."),
+    max_pairs: Optional[int] = typer.Option(None, "--max", help="At most N pairs (default: etc/training.json)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Turn memories into instruction pairs in state/datasets/raw/<id>.jsonl.
+
+    Memories whose metadata refuses training consent are never used; newer memories are more likely
+    to be drawn (half-life in etc/training.json); a few identity pairs come from persona/core.json.
+    """
+    result = _call(ctx, "dataset_build", {"days": days, "max": max_pairs}, as_json)
+    if not as_json:
+        for reason, count in result["skipped"].items():
+            console.print(f"  skipped {count}: {reason}", markup=False)
+
+
+@app.command()
+def clean(ctx: typer.Context, dataset_id: str = typer.Argument(..., metavar="ID"), as_json: bool = typer.Option(False, "--json")) -> None:
+    """Normalise, drop empty/over-long/duplicate/near-duplicate pairs, redact or drop secrets (counted by kind)."""
+    result = _call(ctx, "dataset_clean", {"id": dataset_id}, as_json)
+    if not as_json:
+        report = result["report"]
+        for reason, count in report["dropped"].items():
+            console.print(f"  dropped {count}: {reason}", markup=False)
+        for kind, count in report["secrets"].items():
+            console.print(f"  secret {kind}: {count}", markup=False)
+
+
+@app.command()
+def verify(ctx: typer.Context, dataset_id: str = typer.Argument(..., metavar="ID"), as_json: bool = typer.Option(False, "--json")) -> None:
+    """Check schema and thresholds (etc/auto-approval.json), split off a held-out set, freeze it in
+    state/datasets/verified/<id>/ and sign a receipt with this home's key."""
+    _call(ctx, "dataset_verify", {"id": dataset_id}, as_json)
+
+
+@app.command("list")
+def list_datasets(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Every dataset: id, stage, pairs, receipt."""
+    store = DatasetStore(get_runtime(ctx).home)
+    infos = [store.info(i) for i in store.ids()]
+    if as_json:
+        print_json([i.__dict__ for i in infos])
+        return
+    for info in infos:
+        console.print(f"{info.id}  {info.stage:<8} {info.pairs:>6} pairs  receipt {info.receipt}", markup=False)
+    if not infos:
+        console.print("no datasets; `mh dataset build` makes one")
+
+
+@app.command()
+def show(ctx: typer.Context, dataset_id: str = typer.Argument(..., metavar="ID"), sample: int = typer.Option(3, "--sample")) -> None:
+    """Counts, a few pairs, and the clean report."""
+    store = DatasetStore(get_runtime(ctx).home)
+    info = store.info(dataset_id)
+    console.print(f"{info.id}: {info.stage}, {info.pairs} pairs, receipt {info.receipt}", markup=False)
+    source = {"raw": store.raw, "clean": store.clean}.get(info.stage, lambda i: store.verified(i) / "train.jsonl")(dataset_id)
+    for _n, row in list(store.read_pairs(source))[:sample]:
+        console.print(f"  - {json.dumps(row, ensure_ascii=False)[:300]}", markup=False)
+    if store.clean_report(dataset_id).exists():
+        console.print(f"clean report: {store.clean_report(dataset_id).read_text().strip()}", markup=False)
+
+
+@receipt_app.command("verify")
+def receipt_verify(ctx: typer.Context, dataset_id: str = typer.Argument(..., metavar="ID")) -> None:
+    """Check the receipt's signature (this home's key) and that the frozen files still match it."""
+    runtime = get_runtime(ctx)
+    store = DatasetStore(runtime.home)
+    receipt, problem = check(store.receipt(dataset_id), store.verified(dataset_id), load_verifier(runtime.home), dataset_id)
+    if problem:
+        err_console.print(f"[bold red]FAILED[/] {dataset_id}: {problem}")
+        raise typer.Exit(1)
+    console.print(f"ok: {dataset_id} sha256 {receipt.sha256} signed by {receipt.key_id}")

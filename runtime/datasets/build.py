@@ -1,0 +1,73 @@
+"""Build: memories -> raw instruction pairs, time-weighted, consent respected."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from ..config import DatasetConfig
+from ..memory import MemoryCorrupt
+from ..persona import load_persona
+from .pairs import Pair, identity_pairs, pairs_from_memory
+from .store import DatasetStore
+
+
+@dataclass
+class BuildReport:
+    dataset_id: str
+    pairs: int
+    memories: int
+    skipped: Counter = field(default_factory=Counter)  # reason -> count
+
+
+def build_dataset(runtime, cfg: DatasetConfig, *, days: float | None = None, max_pairs: int | None = None,
+                  now: datetime | None = None) -> BuildReport:
+    now = now or datetime.now(UTC)
+    since = now - timedelta(days=days) if days else None
+    limit = max_pairs or cfg.max_pairs
+    skipped: Counter = Counter()
+    weighted: list[tuple[float, Pair]] = []
+    used = 0
+    for _path, event in runtime.memory.events():
+        if isinstance(event, MemoryCorrupt):
+            skipped["unreadable memory file"] += 1
+            continue
+        if since and event.timestamp < since:
+            skipped["older than --days"] += 1
+            continue
+        if not event.metadata.training_consent:
+            skipped["no training consent"] += 1
+            continue
+        pairs = pairs_from_memory(event)
+        if not pairs:
+            skipped["nothing to learn (empty, or a conversation without a response)"] += 1
+            continue
+        used += 1
+        age_days = max((now - event.timestamp).total_seconds() / 86400, 0.0)
+        weight = 0.5 ** (age_days / cfg.half_life_days)
+        weighted += [(weight, pair) for pair in pairs]
+    chosen = _weighted_sample(weighted, limit, random.Random(cfg.seed))
+    skipped["not drawn by the time-weighted sample"] += len(weighted) - len(chosen)
+    pairs = identity_pairs(load_persona(runtime.home)) + chosen
+    store = DatasetStore(runtime.home)
+    dataset_id = store.new_id()
+    path = store.raw(dataset_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        for pair in pairs:
+            handle.write(json.dumps(pair.model_dump(), ensure_ascii=False) + "\n")
+    tmp.replace(path)
+    return BuildReport(dataset_id, len(pairs), used, +skipped)
+
+
+def _weighted_sample(items: list[tuple[float, Pair]], limit: int, rng: random.Random) -> list[Pair]:
+    """At most `limit` items, each drawn with probability growing with its weight (Efraimidis–Spirakis),
+    kept in their original (oldest first) order."""
+    if len(items) <= limit:
+        return [pair for _, pair in items]
+    keyed = sorted(range(len(items)), key=lambda i: rng.random() ** (1 / max(items[i][0], 1e-12)), reverse=True)
+    return [items[i][1] for i in sorted(keyed[:limit])]

@@ -1,0 +1,87 @@
+"""Verify: strict schema, the thresholds of etc/auto-approval.json, a held-out split; then freeze the
+dataset read-only in verified/<id>/ and sign a receipt with the home's key."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from ..config import DatasetGates
+from ..errors import MhError
+from ..jsonio import atomic_write, pretty
+from .pairs import LOW_CONFIDENCE, Pair, pair_sha256
+from .receipts import TOOL, Receipt, dataset_sha256, file_hashes, sign
+from .store import DatasetNotFound, DatasetStore
+
+
+class VerifyFailed(MhError):
+    """The dataset does not pass verification; nothing was frozen or signed."""
+
+
+def verify_dataset(runtime, dataset_id: str, gates: DatasetGates) -> Receipt:
+    store = DatasetStore(runtime.home)
+    source = store.clean(dataset_id)
+    if store.verified(dataset_id).exists():
+        raise VerifyFailed(f"{dataset_id} is verified already", fix=f"see `mh dataset receipt verify {dataset_id}`")
+    if not source.exists():
+        raise DatasetNotFound(f"no clean dataset {dataset_id}", fix=f"run `mh dataset clean {dataset_id}` first")
+    pairs: list[dict] = []
+    try:
+        for number, row in store.read_pairs(source):
+            if isinstance(row, Exception):
+                raise VerifyFailed(f"line {number} is not JSON: {row}", fix="rebuild and clean the dataset")
+            try:
+                Pair.model_validate(row)
+            except ValidationError as exc:
+                raise VerifyFailed(f"line {number} breaks the schema: {str(exc).splitlines()[1].strip()}",
+                                   fix="pairs are {instruction, input, output, meta} with text values") from None
+            pairs.append(row)
+    except UnicodeDecodeError as exc:
+        raise VerifyFailed(f"not UTF-8 at byte {exc.start}", fix="rebuild and clean the dataset") from None
+    checks = ["schema: every line is {instruction, input, output, meta}"]
+    if len(pairs) < gates.min_pairs:
+        raise VerifyFailed(f"{len(pairs)} pairs, fewer than min_pairs {gates.min_pairs}",
+                           fix="capture or ingest more memories, or lower dataset.min_pairs in etc/auto-approval.json")
+    checks.append(f"pairs {len(pairs)} >= min_pairs {gates.min_pairs}")
+    low = sum(1 for p in pairs if float(p["meta"].get("confidence", 1.0)) < LOW_CONFIDENCE) / len(pairs)
+    if low > gates.max_low_confidence_share:
+        raise VerifyFailed(f"{low:.0%} of pairs are low-confidence, more than {gates.max_low_confidence_share:.0%}",
+                           fix="add fuller memories, or raise dataset.max_low_confidence_share")
+    checks.append(f"low-confidence share {low:.3f} <= {gates.max_low_confidence_share}")
+    train, held_out = split(pairs, gates)
+    checks.append(f"held-out split: {len(held_out)} eval, {len(train)} train")
+
+    final = store.verified(dataset_id)
+    staging = final.with_name(f".{final.name}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for name, rows in (("train.jsonl", train), ("eval.jsonl", held_out)):
+        (staging / name).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    files = file_hashes(staging)
+    receipt = sign(Receipt(
+        dataset_id=dataset_id, stage="verified", files=files, sha256=dataset_sha256(files),
+        counts={"pairs": len(pairs), "train": len(train), "eval": len(held_out)}, checks=checks,
+        thresholds=gates.model_dump(), tool=TOOL, created_at=datetime.now(UTC).isoformat(), key_id="",
+    ), runtime.signer)
+    atomic_write(staging / "manifest.json", pretty({"dataset_id": dataset_id, "files": files, "sha256": receipt.sha256}))
+    for path in staging.iterdir():
+        os.chmod(path, 0o444)
+    os.chmod(staging, 0o555)
+    os.sync()
+    staging.rename(final)  # frozen in one step: there is never a half-verified dataset
+    store.receipts.mkdir(parents=True, exist_ok=True)
+    atomic_write(store.receipt(dataset_id), pretty(receipt.model_dump()))
+    return receipt
+
+
+def split(pairs: list[dict], gates: DatasetGates) -> tuple[list[dict], list[dict]]:
+    """A held-out share chosen by each pair's content hash: the same pairs always land on the same side."""
+    ranked = sorted(pairs, key=pair_sha256)
+    count = max(gates.min_eval_pairs, round(len(pairs) * gates.eval_share))
+    count = min(count, len(pairs) - 1)
+    held = {pair_sha256(p) for p in ranked[:count]}
+    return [p for p in pairs if pair_sha256(p) not in held], [p for p in pairs if pair_sha256(p) in held]
