@@ -75,8 +75,7 @@ def test_skills_lists_risk_and_what_the_level_does(home, mh):
     out = mh("skills", check=True).stdout
     assert "fs_delete" in out and "medium" in out and "git_status" in out
     manifests = {m["id"]: m for m in json.loads(mh("skills", "--json", check=True).stdout)}
-    assert set(manifests) == {"fs_list", "fs_read", "fs_write", "fs_delete", "git_status", "web_search", "memory_search",
-                              "memory_capture", "task_list", "task_find", "task_create", "task_update_status"}
+    assert {"fs_list", "fs_read", "fs_write", "fs_delete", "git_status", "web_search"} <= set(manifests)
     assert manifests["fs_write"]["agent_verdict"] == "queue" and manifests["fs_read"]["agent_verdict"] == "run"
     assert manifests["fs_write"]["input_schema"]["required"] == ["path", "content"]
 
