@@ -88,8 +88,15 @@ class DatasetConfig(StrictModel):
     seed: int = 0
 
 
+def _default_run():
+    from .training.settings import RunConfig
+
+    return RunConfig()
+
+
 class TrainingConfig(StrictModel):
     dataset: DatasetConfig = Field(default_factory=DatasetConfig)
+    run: "RunConfig" = Field(default_factory=_default_run, description="defaults of every training run")
 
 
 class DatasetGates(StrictModel):
@@ -195,3 +202,8 @@ class ConfigCache:
 
     def path(self) -> Path:
         return self._home.config_file(self._name)
+
+
+from .training.settings import RunConfig  # noqa: E402  (RunConfig builds on StrictModel above)
+
+TrainingConfig.model_rebuild()

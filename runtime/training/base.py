@@ -1,0 +1,61 @@
+"""The base model for training: by default the very GGUF the person chats with, converted once to a
+cached Hugging Face folder (state/models/hf-<sha>/); a Hugging Face folder is used as it is."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import MhError
+from ..models.llama import check_gguf, shipped_gguf
+
+
+@dataclass(frozen=True)
+class BaseModel:
+    hf_dir: Path
+    gguf: Path | None  # the GGUF it came from (needed for GGUF exports), if any
+    sha256: str  # of the GGUF file, or of the HF folder's weights
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def resolve_base(home_root: Path, base: str | None) -> BaseModel:
+    source = Path(base).expanduser() if base else shipped_gguf()
+    if source.is_dir():
+        weights = sorted(source.glob("*.safetensors"))
+        if not (source / "config.json").exists() or not weights:
+            raise MhError(f"{source} is not a Hugging Face model folder (config.json + *.safetensors)",
+                          fix="point `base` at a GGUF file or a saved Hugging Face model folder")
+        return BaseModel(source, None, file_sha256(weights[0]))
+    gguf = check_gguf(source)
+    sha = file_sha256(gguf)
+    cached = home_root / "state" / "models" / f"hf-{sha[:16]}"
+    if not (cached / "config.json").exists():
+        _convert(gguf, cached)
+    return BaseModel(cached, gguf, sha)
+
+
+def _convert(gguf: Path, target: Path) -> None:
+    """transformers dequantizes the GGUF; the result is flagged as quantized and refuses training and
+    saving until that flag is cleared, so it is cleared once here and saved as plain weights."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    staging = target.with_name(f".{target.name}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    staging.rename(target)

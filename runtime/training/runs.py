@@ -1,0 +1,117 @@
+"""Run directories (state/runs/<run_id>/) and the exit-code table."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import secrets
+from datetime import UTC, datetime
+from enum import IntEnum
+from pathlib import Path
+from typing import Any
+
+from ..errors import MhError
+from ..jsonio import atomic_write, pretty, read_json_file
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    CONFIG = 1
+    TRAINING_FAILED = 10
+    NAN = 11
+    INF = 12
+    GATE_FAILED = 14
+    INTERRUPTED = 30
+
+
+STAGES = ("INIT", "DATASET", "MODEL_LOAD", "PREPROCESSING", "LORA_SETUP", "TRAINING", "SAVE_ADAPTER", "GGUF_EXPORT", "COMPLETE")
+
+
+class RunNotFound(MhError):
+    """No run with that id."""
+
+
+class RunDir:
+    """One run's folder. Every file of the layout is really written (the tests read them)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @classmethod
+    def create(cls, runs_root: Path) -> RunDir:
+        run_id = f"run-{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(2)}"
+        run = cls(runs_root / run_id)
+        for sub in ("logs", "metrics", "checkpoints", "eval", "exports"):
+            (run.path / sub).mkdir(parents=True, exist_ok=True)
+        for name in ("logs/train.log", "logs/events.jsonl", "metrics/metrics.jsonl"):
+            (run.path / name).touch()
+        return run
+
+    @classmethod
+    def find(cls, runs_root: Path, run_id: str) -> RunDir:
+        if not run_id.startswith("run-") or "/" in run_id:
+            raise RunNotFound(f"{run_id!r} is not a run id", fix="see `mh runs`")
+        path = runs_root / run_id
+        if not path.is_dir():
+            raise RunNotFound(f"no run {run_id}", fix="see `mh runs`")
+        return cls(path)
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def write_json(self, name: str, value: Any) -> None:
+        atomic_write(self.path / name, pretty(value))
+
+    def read_json(self, name: str) -> Any:
+        try:
+            return read_json_file(self.path / name, 64 << 20)
+        except FileNotFoundError:
+            return None
+
+    def append(self, name: str, record: dict[str, Any]) -> None:
+        with open(self.path / name, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+
+    def event(self, stage: str, message: str, **extra: Any) -> None:
+        now = datetime.now(UTC).isoformat()
+        self.append("logs/events.jsonl", {"ts": now, "stage": stage, "message": message, **extra})
+        with open(self.path / "logs" / "train.log", "a", encoding="utf-8") as handle:
+            handle.write(f"{now} {stage:<13} {message}\n")
+
+    def finish(self, code: ExitCode, **fields: Any) -> dict[str, Any]:
+        """Record the attempt's terminal code. Within one attempt the first one sticks."""
+        report = self.read_json("report.json") or {"run_id": self.id, "attempts": []}
+        attempt = report["attempts"][-1] if report["attempts"] and "exit_code" not in report["attempts"][-1] else None
+        if attempt is None:
+            attempt = {"started_at": datetime.now(UTC).isoformat()}
+            report["attempts"].append(attempt)
+        attempt.update({"exit_code": int(code), "status": code.name.lower(), "ended_at": datetime.now(UTC).isoformat(), **fields})
+        report.update({"exit_code": int(code), "status": code.name.lower(), **fields})
+        self.write_json("report.json", report)
+        return report
+
+    def begin_attempt(self) -> None:
+        report = self.read_json("report.json") or {"run_id": self.id, "attempts": []}
+        report["attempts"].append({"started_at": datetime.now(UTC).isoformat()})
+        report.update({"status": "running", "exit_code": None})
+        self.write_json("report.json", report)
+
+
+def environment() -> dict[str, Any]:
+    import torch
+
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for name in ("torch", "transformers", "peft", "trl", "gguf", "llama-cpp-python"):
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = None
+    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
+            "cuda": torch.cuda.is_available(), "device": "cuda" if torch.cuda.is_available() else "cpu", **versions}

@@ -1,0 +1,109 @@
+"""Run configuration: defaults from etc/training.json, then a YAML/JSON file with `_base`
+inheritance (deep-merged dicts), then command-line overrides; validated strictly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError
+
+from ..config import StrictModel, load_config
+from ..errors import ConfigError
+from ..home import Home
+
+DEFAULT_PROBES = ["Who are you?", "What do you value?", "What have I noted about the garden?"]
+
+
+class LoraSettings(StrictModel):
+    r: int = Field(default=8, ge=1, le=256)
+    alpha: float = Field(default=16.0, gt=0)
+    dropout: float = Field(default=0.0, ge=0, lt=1)
+    target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"], min_length=1)
+
+
+class GateSettings(StrictModel):
+    max_eval_loss: float | None = Field(default=None, gt=0, description="the adapter's eval loss must be at most this")
+    min_improvement: float | None = Field(default=0.0, description="base eval loss minus adapter eval loss, at least this")
+
+
+class FaultInjection(StrictModel):
+    """For tests of the failure paths: report this loss at this step instead of the real one."""
+
+    loss: Literal["nan", "inf"]
+    at_step: int = Field(ge=1)
+
+
+class RunConfig(StrictModel):
+    base: str | None = Field(default=None, description="a GGUF file or a Hugging Face folder; default: the chat model's GGUF")
+    backend: Literal["auto", "trl", "unsloth"] = "auto"
+    steps: int = Field(default=20, ge=1)
+    batch_size: int = Field(default=4, ge=1)
+    learning_rate: float = Field(default=2e-4, gt=0, lt=1)
+    max_seq_len: int = Field(default=128, ge=16, le=8192)
+    seed: int = 0
+    checkpoint_every: int = Field(default=10, ge=1)
+    threads: int | None = Field(default=None, ge=1)
+    lora: LoraSettings = Field(default_factory=LoraSettings)
+    gates: GateSettings = Field(default_factory=GateSettings)
+    probes: list[str] = Field(default_factory=lambda: list(DEFAULT_PROBES))
+    merged_type: Literal["f16", "q8_0"] = "f16"
+    fault: FaultInjection | None = None
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        merged[key] = deep_merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged
+
+
+def _read(path: Path) -> dict[str, Any]:
+    shown = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(shown, None, "no such file", fix="check the path given to --config or _base") from None
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except (ValueError, ImportError) as exc:
+        raise ConfigError(shown, None, f"cannot be parsed: {str(exc).splitlines()[0]}", fix="fix the syntax") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(shown, None, "must hold a mapping", fix="write the settings as key: value pairs")
+    return data
+
+
+def resolve_file(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A config file with its `_base` chain merged in (the file's own keys win)."""
+    path = path.resolve()
+    if path in seen:
+        chain = " -> ".join(str(p.name) for p in (*seen, path))
+        raise ConfigError(str(path), "_base", f"the _base chain loops: {chain}", fix="remove the loop")
+    data = _read(path)
+    base = data.pop("_base", None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise ConfigError(str(path), "_base", "must be a file path", fix="write _base: other.yaml")
+    return deep_merge(resolve_file((path.parent / base), (*seen, path)), data)
+
+
+def load_run_config(home: Home, file: Path | None = None, overrides: dict[str, Any] | None = None) -> RunConfig:
+    defaults = load_config(home, "training.json").run.model_dump()  # type: ignore[attr-defined]
+    merged = deep_merge(defaults, resolve_file(file) if file else {})
+    merged = deep_merge(merged, {k: v for k, v in (overrides or {}).items() if v is not None})
+    try:
+        return RunConfig.model_validate(merged)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(str(file or "etc/training.json"), key, first["msg"],
+                          fix="remove unknown keys and use the types in docs/ARCHITECTURE.md ('Training')") from None

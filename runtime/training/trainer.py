@@ -1,0 +1,263 @@
+"""`mh train` and `mh resume`: TRL's SFTTrainer + a PEFT LoRA on CPU or CUDA (Unsloth's QLoRA on
+CUDA when asked for), through the trainer firewall, into a run directory.
+
+Checkpoints are the Trainer's own (adapter safetensors, optimizer/scheduler/RNG state as torch
+tensors), minus training_args.bin, a pickled Python object that resuming does not need. Resuming
+restores the RNG and data order, so a resumed run ends where an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..datasets.firewall import open_for_training
+from ..errors import MhError
+from .base import resolve_base
+from .runs import ExitCode, RunDir, environment
+from .settings import RunConfig
+
+
+class TrainingFailed(MhError):
+    exit_code = int(ExitCode.TRAINING_FAILED)
+
+
+@dataclass
+class TrainResult:
+    run_id: str
+    exit_code: ExitCode
+    final_loss: float | None
+    steps: int
+    tokens_per_second: float | None
+    path: Path
+
+
+def pick_backend(requested: str) -> str:
+    import torch
+
+    if requested == "unsloth" and not torch.cuda.is_available():
+        raise MhError("the unsloth backend needs a CUDA GPU and none is visible",
+                      fix='use backend "trl" (or "auto"), which trains on the CPU')
+    if requested == "auto":
+        try:
+            import unsloth  # noqa: F401
+
+            return "unsloth" if torch.cuda.is_available() else "trl"
+        except ImportError:
+            return "trl"
+    return requested
+
+
+def _examples(path: Path) -> list[dict[str, Any]]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [{"messages": [{"role": "user", "content": r["instruction"] + (f"\n\n{r['input']}" if r["input"] else "")},
+                          {"role": "assistant", "content": r["output"]}]} for r in rows]
+
+
+class _Reporter:
+    """Stages, loss and ETA to the terminal; metrics and events into the run; stop requests in."""
+
+    def __init__(self, run: RunDir, total: int, quiet: bool) -> None:
+        self.run, self.total, self.quiet = run, total, quiet
+        self.started = time.monotonic()
+        self.stop_requested = threading.Event()
+        self.code: ExitCode | None = None
+        self.last_loss: float | None = None
+        self.tokens = 0
+
+    def stage(self, name: str, message: str = "") -> None:
+        self.run.event(name, message or name.lower())
+        if not self.quiet:
+            print(f"[{name}] {message}", flush=True)
+
+    def step(self, step: int, loss: float | None) -> None:
+        elapsed = time.monotonic() - self.started
+        eta = elapsed / max(step, 1) * (self.total - step)
+        if not self.quiet:
+            width = 30
+            done = int(width * step / self.total)
+            shown = f"{loss:.4f}" if loss is not None else "-"
+            print(f"\r[TRAINING] [{'#' * done}{'.' * (width - done)}] {step}/{self.total} loss {shown} eta {eta:5.0f}s",
+                  end="" if step < self.total else "\n", flush=True)
+
+
+def _callback(reporter: _Reporter, config: RunConfig):
+    from transformers import TrainerCallback
+
+    class MhCallback(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            logs = dict(logs or {})
+            if "loss" not in logs:
+                return
+            loss = float(logs["loss"])
+            fault = config.fault
+            if fault is not None and state.global_step >= fault.at_step:
+                loss = math.nan if fault.loss == "nan" else math.inf
+            reporter.tokens = int(logs.get("num_tokens", reporter.tokens) or reporter.tokens)
+            reporter.run.append("metrics/metrics.jsonl", {"step": state.global_step, "loss": loss,
+                                "learning_rate": logs.get("learning_rate"), "num_tokens": reporter.tokens,
+                                "elapsed_s": round(time.monotonic() - reporter.started, 3)})
+            if reporter.code is None and math.isnan(loss):
+                reporter.code = ExitCode.NAN  # the first terminal code sticks
+            elif reporter.code is None and math.isinf(loss):
+                reporter.code = ExitCode.INF
+            if reporter.code is not None:
+                control.should_training_stop = True
+            else:
+                reporter.last_loss = loss
+            reporter.step(state.global_step, loss)
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if reporter.stop_requested.is_set() and reporter.code is None:
+                reporter.code = ExitCode.INTERRUPTED
+                control.should_save = True  # the checkpoint that `mh resume` continues from
+                control.should_training_stop = True
+
+        def on_save(self, args, state, control, **kwargs):
+            checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            (checkpoint / "training_args.bin").unlink(missing_ok=True)  # pickled code: not kept
+            reporter.run.event("TRAINING", f"checkpoint at step {state.global_step}", checkpoint=checkpoint.name)
+
+    return MhCallback()
+
+
+def _trainer(config: RunConfig, run: RunDir, base, train_rows, reporter: _Reporter):
+    import datasets
+    import torch
+    import transformers
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback
+    from trl import SFTConfig, SFTTrainer
+
+    datasets.disable_progress_bars()
+    transformers.logging.set_verbosity_error()
+
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    reporter.stage("MODEL_LOAD", f"base {base.hf_dir.name}")
+    tokenizer = AutoTokenizer.from_pretrained(base.hf_dir)
+    model = AutoModelForCausalLM.from_pretrained(base.hf_dir, dtype=torch.float32)
+    reporter.stage("PREPROCESSING", f"{len(train_rows)} pairs, chat template of the base")
+    dataset = Dataset.from_list(train_rows)
+    reporter.stage("LORA_SETUP", f"r={config.lora.r} alpha={config.lora.alpha} on {', '.join(config.lora.target_modules)}")
+    lora = LoraConfig(r=config.lora.r, lora_alpha=config.lora.alpha, lora_dropout=config.lora.dropout,
+                      target_modules=config.lora.target_modules, task_type="CAUSAL_LM")
+    args = SFTConfig(
+        output_dir=str(run.file("checkpoints")), max_steps=config.steps, per_device_train_batch_size=config.batch_size,
+        learning_rate=config.learning_rate, logging_steps=1, save_strategy="steps", save_steps=config.checkpoint_every,
+        seed=config.seed, data_seed=config.seed, report_to=[], max_length=config.max_seq_len,
+        use_cpu=not torch.cuda.is_available(), disable_tqdm=True, save_only_model=False, dataloader_num_workers=0,
+    )
+    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, peft_config=lora, processing_class=tokenizer,
+                         callbacks=[_callback(reporter, config)])
+    trainer.remove_callback(PrinterCallback)  # our reporter prints; the default one would print raw dicts
+    return trainer
+
+
+def train(runtime, config: RunConfig, dataset_id: str, *, actor: str = "person", quiet: bool = False,
+          resume_run: RunDir | None = None, checkpoint: int | None = None) -> TrainResult:
+    """One attempt of a run (a new one, or a resumed one). Returns its exit code; never half-registers."""
+    runs_root = runtime.home.root / "state" / "runs"
+    run = resume_run or RunDir.create(runs_root)
+    reporter = _Reporter(run, config.steps, quiet)
+    run.begin_attempt()
+    reporter.stage("INIT", f"run {run.id}" + (" (resumed)" if resume_run else ""))
+    run.write_json("resolved_config.json", {"dataset": dataset_id, **config.model_dump(mode="json")})
+    run.write_json("env.json", environment())
+    backend = pick_backend(config.backend)
+    if backend == "unsloth":
+        raise TrainingFailed("the unsloth backend is only wired on a CUDA machine with the `gpu` extra",
+                             fix='use backend "trl"')
+    reporter.stage("DATASET", f"{dataset_id} through the trainer firewall")
+    dataset = open_for_training(runtime, dataset_id, actor=actor)
+    base = resolve_base(runtime.home.root, config.base)
+    run.write_json("resolved_config.json", {"dataset": dataset_id, "dataset_sha256": dataset.receipt.sha256,
+                                           "base_sha256": base.sha256, "base_gguf": str(base.gguf) if base.gguf else None,
+                                           "backend": backend, **config.model_dump(mode="json")})
+    resume_from = _checkpoint_path(run, checkpoint) if resume_run else None
+    trainer = _trainer(config, run, base, _examples(dataset.train), reporter)
+
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    if threading.current_thread() is threading.main_thread():
+        for sig in previous:
+            signal.signal(sig, lambda *_: reporter.stop_requested.set())
+    runtime.audit.append("train", "started", details={"run": run.id, "dataset": dataset_id, "backend": backend,
+                         "resumed_from": resume_from.name if resume_from else None}, actor=actor)
+    started = time.monotonic()
+    try:
+        reporter.stage("TRAINING", f"{config.steps} steps, batch {config.batch_size}, lr {config.learning_rate}")
+        trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    except Exception as exc:
+        report = run.finish(ExitCode.TRAINING_FAILED, error=f"{type(exc).__name__}: {exc}")
+        runtime.audit.append("train", "failed", details={"run": run.id, "error": report["error"]}, actor=actor, level="error")
+        raise TrainingFailed(f"training failed: {type(exc).__name__}: {exc}", fix=f"see {run.file('logs/train.log')}") from exc
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+    seconds = time.monotonic() - started
+    step = trainer.state.global_step
+    tokens_per_second = reporter.tokens / seconds if reporter.tokens and seconds else None
+    code = reporter.code or ExitCode.OK
+    if code is ExitCode.OK:
+        reporter.stage("SAVE_ADAPTER", "adapter/ (PEFT safetensors)")
+        trainer.model.save_pretrained(run.file("adapter"))
+        trainer.processing_class.save_pretrained(run.file("adapter"))
+        if base.gguf is not None:
+            from .export import export_gguf_lora
+
+            reporter.stage("GGUF_EXPORT", "exports/adapter.gguf")
+            export_gguf_lora(run.file("adapter"), base, run.file("exports/adapter.gguf"))
+        reporter.stage("COMPLETE", f"final loss {reporter.last_loss:.4f}" if reporter.last_loss is not None else "done")
+    summary = {"run_id": run.id, "steps": step, "final_loss": reporter.last_loss, "seconds": round(seconds, 3),
+               "tokens": reporter.tokens, "tokens_per_second": tokens_per_second, "exit_code": int(code)}
+    run.write_json("metrics/summary.json", summary)
+    run.finish(code, final_loss=reporter.last_loss, steps=step)
+    runtime.audit.append("train", code.name.lower(), details={"run": run.id, "exit_code": int(code), "steps": step,
+                         "final_loss": reporter.last_loss}, actor=actor, level="info" if code is ExitCode.OK else "warning")
+    return TrainResult(run.id, code, reporter.last_loss, step, tokens_per_second, run.path)
+
+
+def _checkpoint_path(run: RunDir, step: int | None) -> Path:
+    found = sorted((p for p in run.file("checkpoints").glob("checkpoint-*") if p.is_dir()),
+                   key=lambda p: int(p.name.split("-")[1]))
+    if step is not None:
+        found = [p for p in found if p.name == f"checkpoint-{step}"]
+    if not found:
+        raise MhError(f"run {run.id} has no checkpoint{f' at step {step}' if step else ''}",
+                      fix="resume needs a checkpoint: list them in state/runs/<run>/checkpoints/")
+    chosen = found[-1]
+    for name in ("adapter_model.safetensors", "trainer_state.json", "optimizer.pt"):
+        if not (chosen / name).exists():
+            raise MhError(f"checkpoint {chosen.name} of {run.id} is incomplete: {name} is missing",
+                          fix="resume from an earlier checkpoint with --checkpoint STEP")
+    try:
+        json.loads((chosen / "trainer_state.json").read_text())
+        from safetensors import safe_open
+
+        with safe_open(str(chosen / "adapter_model.safetensors"), "pt") as handle:
+            list(handle.keys())
+    except Exception as exc:  # any decoding failure means the checkpoint cannot be trusted
+        raise MhError(f"checkpoint {chosen.name} of {run.id} is corrupt: {type(exc).__name__}: {exc}",
+                      fix="resume from an earlier checkpoint with --checkpoint STEP") from None
+    return chosen
+
+
+def resume(runtime, run_id: str, *, checkpoint: int | None = None, actor: str = "person", quiet: bool = False) -> TrainResult:
+    run = RunDir.find(runtime.home.root / "state" / "runs", run_id)
+    saved = run.read_json("resolved_config.json")
+    if not saved:
+        raise MhError(f"run {run_id} has no resolved_config.json", fix="it never got past INIT; start a new run")
+    dataset_id = saved.pop("dataset")
+    for key in ("dataset_sha256", "base_sha256", "base_gguf", "backend"):
+        saved.pop(key, None)
+    _checkpoint_path(run, checkpoint)  # fail before anything starts
+    return train(runtime, RunConfig.model_validate(saved), dataset_id, actor=actor, quiet=quiet,
+                 resume_run=run, checkpoint=checkpoint)
