@@ -108,7 +108,7 @@ class DatasetGates(StrictModel):
 
 class AutoApprovalConfig(StrictModel):
     dataset: DatasetGates = Field(default_factory=DatasetGates)
-    activate_adapter: bool = Field(default=False, description="the nightly run may activate an adapter whose gates passed")
+    activate_adapter: bool = Field(default=True, description="the nightly run activates an adapter whose gates passed")
 
 
 CONFIG_MODELS: dict[str, type[StrictModel]] = {

@@ -12,7 +12,7 @@ from .skills import Skill, SkillRegistry
 hookspec = pluggy.HookspecMarker("mh")
 hookimpl = pluggy.HookimplMarker("mh")
 
-BUILTIN_PLUGINS = ("skills.fs", "skills.git", "skills.web", "skills.memory", "skills.tasks", "skills.dataset")
+BUILTIN_PLUGINS = ("skills.fs", "skills.git", "skills.web", "skills.memory", "skills.tasks", "skills.dataset", "skills.train")
 
 
 class Hookspecs:

@@ -38,9 +38,9 @@ class FaultInjection(StrictModel):
 class RunConfig(StrictModel):
     base: str | None = Field(default=None, description="a GGUF file or a Hugging Face folder; default: the chat model's GGUF")
     backend: Literal["auto", "trl", "unsloth"] = "auto"
-    steps: int = Field(default=20, ge=1)
+    steps: int = Field(default=30, ge=1)
     batch_size: int = Field(default=4, ge=1)
-    learning_rate: float = Field(default=2e-4, gt=0, lt=1)
+    learning_rate: float = Field(default=1e-3, gt=0, lt=1)
     max_seq_len: int = Field(default=128, ge=16, le=8192)
     seed: int = 0
     checkpoint_every: int = Field(default=10, ge=1)

@@ -169,7 +169,7 @@ def train(runtime, config: RunConfig, dataset_id: str, *, actor: str = "person",
     reporter = _Reporter(run, config.steps, quiet)
     run.begin_attempt()
     reporter.stage("INIT", f"run {run.id}" + (" (resumed)" if resume_run else ""))
-    run.write_json("resolved_config.json", {"dataset": dataset_id, **config.model_dump(mode="json")})
+    run.write_json("resolved_config.json", {**config.model_dump(mode="json"), "dataset": dataset_id})
     run.write_json("env.json", environment())
     backend = pick_backend(config.backend)
     if backend == "unsloth":
@@ -178,9 +178,7 @@ def train(runtime, config: RunConfig, dataset_id: str, *, actor: str = "person",
     reporter.stage("DATASET", f"{dataset_id} through the trainer firewall")
     dataset = open_for_training(runtime, dataset_id, actor=actor)
     base = resolve_base(runtime.home.root, config.base)
-    run.write_json("resolved_config.json", {"dataset": dataset_id, "dataset_sha256": dataset.receipt.sha256,
-                                           "base_sha256": base.sha256, "base_gguf": str(base.gguf) if base.gguf else None,
-                                           "backend": backend, **config.model_dump(mode="json")})
+    run.write_json("resolved_config.json", {**config.model_dump(mode="json"), **_resolved(dataset_id, dataset, base, backend)})
     resume_from = _checkpoint_path(run, checkpoint) if resume_run else None
     trainer = _trainer(config, run, base, _examples(dataset.train), reporter)
 
@@ -225,6 +223,15 @@ def train(runtime, config: RunConfig, dataset_id: str, *, actor: str = "person",
     return TrainResult(run.id, code, reporter.last_loss, step, tokens_per_second, run.path)
 
 
+RESOLVED_KEYS = ("dataset", "dataset_sha256", "base_sha256", "base_gguf", "backend_used")
+
+
+def _resolved(dataset_id: str, dataset, base, backend: str) -> dict[str, Any]:
+    """What the run actually used, beside its settings (the keys of RESOLVED_KEYS)."""
+    return {"dataset": dataset_id, "dataset_sha256": dataset.receipt.sha256, "base_sha256": base.sha256,
+            "base_gguf": str(base.gguf) if base.gguf else None, "backend_used": backend}
+
+
 def _checkpoint_path(run: RunDir, step: int | None) -> Path:
     found = sorted((p for p in run.file("checkpoints").glob("checkpoint-*") if p.is_dir()),
                    key=lambda p: int(p.name.split("-")[1]))
@@ -255,8 +262,8 @@ def resume(runtime, run_id: str, *, checkpoint: int | None = None, actor: str = 
     saved = run.read_json("resolved_config.json")
     if not saved:
         raise MhError(f"run {run_id} has no resolved_config.json", fix="it never got past INIT; start a new run")
-    dataset_id = saved.pop("dataset")
-    for key in ("dataset_sha256", "base_sha256", "base_gguf", "backend"):
+    dataset_id = saved["dataset"]
+    for key in RESOLVED_KEYS:
         saved.pop(key, None)
     _checkpoint_path(run, checkpoint)  # fail before anything starts
     return train(runtime, RunConfig.model_validate(saved), dataset_id, actor=actor, quiet=quiet,

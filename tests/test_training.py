@@ -1,0 +1,247 @@
+"""Training on the real SmolLM2 base, on CPU: runs, exit codes, resume, eval and gates, promotion,
+activation in the chat, rollback, and the nightly pipeline."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytest.importorskip("torch")
+
+from runtime import CallStatus  # noqa: E402
+from runtime.datasets.firewall import FirewallRefused  # noqa: E402
+from runtime.errors import ConfigError, MhError  # noqa: E402
+from runtime.training.evaluate import evaluate  # noqa: E402
+from runtime.training.registry import AdapterError, TrainingReceipt, activate, promote, rollback  # noqa: E402
+from runtime.training.runs import ExitCode  # noqa: E402
+from runtime.training.settings import load_run_config  # noqa: E402
+from runtime.training.trainer import resume, train  # noqa: E402
+
+from .conftest import ROOT, run_mh  # noqa: E402
+
+FAST = {"steps": 4, "checkpoint_every": 2, "batch_size": 2, "max_seq_len": 64}
+
+
+def verified_dataset(rt) -> str:
+    for i in range(16):
+        rt.memory.add(type="note", content=f"Garden log {i}: the basil bed number {i} got water and a little compost today.", source="t")
+    dataset_id = rt.call("dataset_build", {}).result["id"]
+    rt.call("dataset_clean", {"id": dataset_id})
+    assert rt.call("dataset_verify", {"id": dataset_id}).status is CallStatus.ok
+    return dataset_id
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, router_cache):
+    """One real training run shared by the tests that only read it."""
+    from runtime import Runtime
+
+    rt = Runtime(tmp_path_factory.mktemp("train") / "home")
+    rt.init()
+    dataset_id = verified_dataset(rt)
+    result = train(rt, load_run_config(rt.home, overrides=FAST), dataset_id, quiet=True)
+    yield rt, dataset_id, result
+    rt.close()
+
+
+def test_a_run_writes_the_whole_layout(trained):
+    rt, dataset_id, result = trained
+    assert result.exit_code is ExitCode.OK and result.steps == 4 and result.final_loss > 0
+    run = result.path
+    for name in ("resolved_config.json", "env.json", "logs/train.log", "logs/events.jsonl", "metrics/metrics.jsonl",
+                 "metrics/summary.json", "report.json", "exports/adapter.gguf", "adapter/adapter_model.safetensors"):
+        assert (run / name).is_file() and (run / name).stat().st_size > 0, name
+    assert sorted(p.name for p in (run / "checkpoints").glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]
+    for checkpoint in (run / "checkpoints").glob("checkpoint-*"):
+        names = {p.name for p in checkpoint.iterdir()}
+        assert {"adapter_model.safetensors", "optimizer.pt", "trainer_state.json"} <= names
+        assert "training_args.bin" not in names  # no pickled code is kept
+    stages = [json.loads(line)["stage"] for line in (run / "logs" / "events.jsonl").read_text().splitlines()]
+    assert [s for s in dict.fromkeys(stages)] == ["INIT", "DATASET", "MODEL_LOAD", "PREPROCESSING", "LORA_SETUP",
+                                                  "TRAINING", "SAVE_ADAPTER", "GGUF_EXPORT", "COMPLETE"]
+    metrics = [json.loads(line) for line in (run / "metrics" / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in metrics] == [1, 2, 3, 4]
+    report = json.loads((run / "report.json").read_text())
+    assert (report["exit_code"], report["status"]) == (0, "ok")
+    config = json.loads((run / "resolved_config.json").read_text())
+    assert config["dataset"] == dataset_id and len(config["base_sha256"]) == 64 and config["backend_used"] == "trl"
+    events = [(e.category, e.event) for e in rt.audit.entries()]
+    assert ("dataset", "opened_for_training") in events and ("train", "ok") in events
+
+
+def test_eval_gates_and_an_empty_gate_set(trained):
+    rt, _, result = trained
+    outcome = evaluate(rt, result.run_id)
+    saved = json.loads((result.path / "eval" / "results.json").read_text())
+    assert saved == outcome["results"] and saved["base"]["eval_loss"] > 0 and saved["probes"]
+    assert json.loads((result.path / "eval" / "gates.json").read_text()) == outcome["gates"]
+    config = result.path / "resolved_config.json"
+    original = config.read_text()
+    changed = json.loads(original)
+    changed["gates"] = {"max_eval_loss": None, "min_improvement": None}
+    config.write_text(json.dumps(changed))
+    try:
+        empty = evaluate(rt, result.run_id)
+        assert empty["gates"]["passed"] is False and "empty gate set fails" in empty["gates"]["reason"]
+        assert empty["exit_code"] == ExitCode.GATE_FAILED
+    finally:
+        config.write_text(original)
+        evaluate(rt, result.run_id)
+
+
+def test_promote_activate_chat_and_rollback(trained):
+    rt, _, result = trained
+    evaluate(rt, result.run_id)
+    receipt = promote(rt, result.run_id, "garden", ["test"])
+    assert receipt.version == 1 and receipt.gates["passed"] and len(receipt.adapter_sha256) == 64
+    record = activate(rt, "garden", actor="person")
+    assert json.loads(rt.home.active_adapter_file.read_text())["gguf"] == record["gguf"]
+
+    from runtime.agent import ChatAgent
+
+    agent = ChatAgent(rt)
+    assert str(agent.llama.lora) == record["gguf"]
+    assert agent.turn("Who are you?").reply  # the chat answers with the adapter loaded
+    rollback(rt, actor="person")
+    assert not rt.home.active_adapter_file.exists() and ChatAgent(rt).llama.lora is None
+    activate(rt, "garden@1", actor="person")
+    rt.home.active_adapter_file.unlink()  # deleting the record by hand also falls back to the base
+    assert ChatAgent(rt).llama.lora is None
+    events = [e.event for e in rt.audit.entries() if e.category == "adapter"]
+    assert events == ["promoted", "activated", "deactivated", "activated"]
+    assert rt.verify_audit().ok
+
+
+def test_activation_refuses_foreign_or_mismatched_adapters(trained):
+    rt, _, result = trained
+    evaluate(rt, result.run_id)
+    receipt = promote(rt, result.run_id, "other", [])
+    path = rt.home.root / "state" / "models" / "adapters" / "other" / f"v{receipt.version}" / "receipt.json"
+    forged = receipt.model_copy(update={"base_sha256": "0" * 64})
+    path.write_text(forged.model_dump_json())
+    with pytest.raises(AdapterError, match="not signed by this home's key"):
+        activate(rt, "other", actor="person")
+    resigned = forged.model_copy(update={"signature": rt.signer.sign(forged.body())})
+    path.write_text(resigned.model_dump_json())
+    with pytest.raises(AdapterError, match="trained for another base model"):
+        activate(rt, "other", actor="person")
+    with pytest.raises(AdapterError, match="no adapter named"):
+        activate(rt, "nothing", actor="person")
+    assert rt.call("adapter_activate", {"adapter": "garden"}, session=__import__("runtime").Session(actor="agent")).status is CallStatus.queued
+
+
+def test_training_refuses_what_the_firewall_refuses_and_bad_configs(rt, tmp_path):
+    for i in range(12):
+        rt.memory.add(type="note", content=f"note {i} about the orchard and the plums in the north corner", source="t")
+    raw_id = rt.call("dataset_build", {}).result["id"]
+    with pytest.raises(FirewallRefused, match="not verified"):
+        train(rt, load_run_config(rt.home, overrides=FAST), raw_id, quiet=True)
+    assert rt.audit.tail(1)[0].event == "refused"
+    (tmp_path / "base.yaml").write_text("steps: 3\nlora:\n  r: 4\n")
+    (tmp_path / "child.yaml").write_text("_base: base.yaml\nlora:\n  alpha: 8\n")
+    merged = load_run_config(rt.home, tmp_path / "child.yaml")
+    assert (merged.steps, merged.lora.r, merged.lora.alpha) == (3, 4, 8.0)
+    (tmp_path / "typo.yaml").write_text("stepz: 3\n")
+    with pytest.raises(ConfigError, match="stepz"):
+        load_run_config(rt.home, tmp_path / "typo.yaml")
+    (tmp_path / "broken.yaml").write_text("_base: missing.yaml\n")
+    with pytest.raises(ConfigError, match="no such file"):
+        load_run_config(rt.home, tmp_path / "broken.yaml")
+    (tmp_path / "loop.yaml").write_text("_base: loop.yaml\n")
+    with pytest.raises(ConfigError, match="loops"):
+        load_run_config(rt.home, tmp_path / "loop.yaml")
+    proc = run_mh(rt.home.root, "train", "--config", str(tmp_path / "typo.yaml"))
+    assert proc.returncode == 1 and "stepz" in proc.stderr
+
+
+def test_a_missing_base_is_a_clear_error(trained):
+    rt, dataset_id, _ = trained
+    with pytest.raises(MhError, match="no model file"):
+        train(rt, load_run_config(rt.home, overrides={**FAST, "base": "/nope/base.gguf"}), dataset_id, quiet=True)
+
+
+@pytest.mark.parametrize("loss, code", [("nan", ExitCode.NAN), ("inf", ExitCode.INF)])
+def test_nan_and_inf_stop_the_run_with_their_codes(trained, loss, code):
+    rt, dataset_id, _ = trained
+    config = load_run_config(rt.home, overrides={**FAST, "steps": 3, "fault": {"loss": loss, "at_step": 2}})
+    result = train(rt, config, dataset_id, quiet=True)
+    assert result.exit_code is code and result.steps == 2
+    report = json.loads((result.path / "report.json").read_text())
+    assert report["exit_code"] == int(code) and not (result.path / "adapter").exists()
+
+
+def test_sigterm_saves_a_checkpoint_exits_30_and_resume_matches_an_uninterrupted_run(trained):
+    rt, dataset_id, _ = trained
+    settings = {**FAST, "steps": 6, "checkpoint_every": 100, "seed": 5}
+    reference = train(rt, load_run_config(rt.home, overrides=settings), dataset_id, quiet=True)
+
+    config_file = rt.home.root / "run.json"
+    config_file.write_text(json.dumps(settings))
+    env = {**os.environ, "MH_HOME": str(rt.home.root)}
+    proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", "train", "--dataset", dataset_id, "--config", str(config_file)],
+                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    runs_root = rt.home.root / "state" / "runs"
+    before = {p.name for p in runs_root.iterdir()}
+    deadline = time.monotonic() + 240
+    metrics = None
+    while time.monotonic() < deadline and proc.poll() is None:
+        new = [p for p in runs_root.iterdir() if p.name not in before]
+        if new and (new[0] / "metrics" / "metrics.jsonl").exists() and (new[0] / "metrics" / "metrics.jsonl").read_text().strip():
+            metrics = new[0] / "metrics" / "metrics.jsonl"
+            break
+        time.sleep(0.1)
+    assert metrics is not None, proc.communicate()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=240)
+    assert proc.returncode == 30, err[-2000:]
+    run_dir = metrics.parent.parent
+    stopped_at = len(metrics.read_text().splitlines())
+    assert stopped_at < 6 and (run_dir / "checkpoints" / f"checkpoint-{stopped_at}").is_dir()
+    assert json.loads((run_dir / "report.json").read_text())["exit_code"] == 30
+
+    resumed = resume(rt, run_dir.name, quiet=True)
+    assert resumed.exit_code is ExitCode.OK and resumed.steps == 6
+    assert resumed.final_loss == pytest.approx(reference.final_loss, abs=1e-3)
+    attempts = json.loads((run_dir / "report.json").read_text())["attempts"]
+    assert [a["exit_code"] for a in attempts] == [30, 0]
+
+
+def test_a_corrupt_checkpoint_is_refused_on_resume(trained):
+    rt, dataset_id, _ = trained
+    result = train(rt, load_run_config(rt.home, overrides={**FAST, "steps": 2}), dataset_id, quiet=True)
+    checkpoint = result.path / "checkpoints" / "checkpoint-2" / "adapter_model.safetensors"
+    checkpoint.write_bytes(b"not safetensors")
+    with pytest.raises(MhError, match="corrupt"):
+        resume(rt, result.run_id, checkpoint=2)
+    with pytest.raises(MhError, match="no checkpoint at step 9"):
+        resume(rt, result.run_id, checkpoint=9)
+
+
+def test_nightly_ends_with_an_active_adapter_and_a_verifiable_log(tmp_path, router_cache):
+    import shutil
+
+    home = tmp_path / "home"
+    run_mh(home, "init", check=True)
+    for cached in router_cache.iterdir():
+        shutil.copy(cached, home / "state" / "models" / cached.name)
+    for i in range(16):
+        run_mh(home, "capture", f"Orchard note {i}: the plum tree {i} flowered early and the bees came by.", check=True)
+    proc = run_mh(home, "nightly", "--steps", "6", "--report", str(tmp_path / "report.json"), timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["outcome"].startswith("activated nightly@1")
+    assert [s["step"] for s in report["steps"]] == ["build", "clean", "verify", "train", "eval", "export", "activate"]
+    assert json.loads((home / "persona" / "overrides" / "active-adapter.json").read_text())["name"] == "nightly"
+    assert run_mh(home, "chat", "--once", "Who are you?", check=True).stdout.strip()
+    assert "* nightly@1" in run_mh(home, "adapter", "list", check=True).stdout
+    assert "back to the base model" in run_mh(home, "adapter", "rollback", check=True).stdout
+    assert not (home / "persona" / "overrides" / "active-adapter.json").exists()
+    assert run_mh(home, "audit", "verify", check=True).stdout.startswith("ok:")
+    assert run_mh(home, "audit", "replay", check=True).returncode == 0
+    runs = json.loads(run_mh(home, "runs", "--json", check=True).stdout)
+    assert runs[0]["status"] == "ok" and runs[0]["gates_passed"] is True
+    assert json.loads(run_mh(home, "runs", "show", runs[0]["run_id"], "--json", check=True).stdout)["report.json"]["exit_code"] == 0
