@@ -245,3 +245,24 @@ def test_nightly_ends_with_an_active_adapter_and_a_verifiable_log(tmp_path, rout
     runs = json.loads(run_mh(home, "runs", "--json", check=True).stdout)
     assert runs[0]["status"] == "ok" and runs[0]["gates_passed"] is True
     assert json.loads(run_mh(home, "runs", "show", runs[0]["run_id"], "--json", check=True).stdout)["report.json"]["exit_code"] == 0
+
+
+def test_cli_eval_export_promote_and_runs(trained):
+    rt, _, result = trained
+    home = rt.home.root
+    evaluated = run_mh(home, "eval", result.run_id, "--json", timeout=300)
+    assert evaluated.returncode == 0 and json.loads(evaluated.stdout)["gates"]["passed"]
+    for fmt, name in (("gguf-lora", "adapter.gguf"), ("peft", "peft"), ("modelfile", "Modelfile"), ("gguf-merged", "merged-f16.gguf")):
+        proc = run_mh(home, "export", result.run_id, "--format", fmt, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        assert (result.path / "exports" / name).exists()
+    modelfile = (result.path / "exports" / "Modelfile").read_text()
+    assert modelfile.startswith("FROM ") and "\nADAPTER " in modelfile and 'SYSTEM """You are Mira' in modelfile
+    assert run_mh(home, "export", result.run_id, "--format", "onnx").returncode == 1
+    promoted = run_mh(home, "promote", result.run_id, "--name", "cli", "--tags", "a,b", check=True).stdout
+    assert promoted.startswith("promoted cli@1")
+    assert "cli@1" in run_mh(home, "adapter", "list", check=True).stdout
+    assert run_mh(home, "adapter", "activate", "cli@9").returncode == 1
+    listed = json.loads(run_mh(home, "runs", "--status", "ok", "--json", check=True).stdout)
+    assert result.run_id in [r["run_id"] for r in listed]
+    assert run_mh(home, "runs", "show", "run-nope").returncode == 1
