@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .tasks import TaskStore
 
 PERSON = "person"
+PERSON_ACTORS = ("person", "human")  # the person acting directly, from the CLI or console ("person") or the API ("human")
 LONG_TEXT = 200  # longer strings are summarised in audit details (length + sha256), not copied
 
 
@@ -52,11 +53,17 @@ class SkillOutcome(BaseModel):
 
 @dataclass
 class Session:
-    """One conversation or surface connection. `yolo` turns queue into run for its calls only."""
+    """One conversation or surface connection. `yolo` turns queue into run for its calls only;
+    `source` (cli, api, console, chat) is recorded with every call it makes."""
 
     actor: str
     id: str = field(default_factory=lambda: f"ses-{secrets.token_hex(4)}")
     yolo: bool = False
+    source: str | None = None
+
+    @property
+    def is_person(self) -> bool:
+        return self.actor.split("@")[0] in PERSON_ACTORS
 
 
 @dataclass(frozen=True)
@@ -194,7 +201,7 @@ class Runtime:
         return decide(
             skill=item.id, risk=item.risk, requires_approval=item.requires_approval, args=args,
             level=cfg.level, rules=cfg.rules, now=datetime.now(UTC),
-            by_person=session.actor.startswith(PERSON), yolo=session.yolo,
+            by_person=session.is_person, yolo=session.yolo,
         )
 
     # -- skills: the one execution path ------------------------------------------------------------
@@ -206,7 +213,8 @@ class Runtime:
         parsed = self._parse_args(item, args or {}, session)
         plain = parsed.model_dump(mode="json")
         decision = self.decide(item, plain, session)
-        base = {"skill": item.id, "args": summarise(plain), "session": session.id}
+        base = {"skill": item.id, "args": summarise(plain), "session": session.id,
+                **({"source": session.source} if session.source else {})}
         if decision.verdict is Verdict.deny:
             self.audit.append("skill", "denied", details={**base, "reason": decision.reason},
                               actor=session.actor, level="warning")

@@ -1,0 +1,188 @@
+"""The localhost API, driven over HTTP against a real `mh serve` on 127.0.0.1."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from runtime import Runtime, Session
+from runtime.api.security import host_allowed
+
+from .conftest import ROOT, run_mh
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(chat_rt, tmp_path):
+    home = chat_rt.home.root
+    chat_rt.close()
+    token = run_mh(home, "api", "token", check=True).stdout.strip()
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", "serve", "--port", str(port)], cwd=ROOT,
+                            env={**os.environ, "MH_HOME": str(home)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if client.get("/api/trust").status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
+        time.sleep(0.1)
+    yield {"url": url, "token": token, "client": client, "home": home, "port": port}
+    client.close()
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def ops(server, **body):
+    return server["client"].post("/api/file_operations", json=body)
+
+
+def test_the_seed_contract(server):
+    created = ops(server, action="create", filename="hello.txt", content="Hello, World!")
+    assert created.status_code == 200 and created.json()["success"] is True and created.json()["path"] == "out/hello.txt"
+    again = ops(server, action="create", filename="hello.txt", content="x")
+    assert again.json()["success"] is False and "exists" in again.json()["error"]
+    assert ops(server, action="write", filename="hello.txt", content="Hi again").json()["success"]
+    read = ops(server, action="read", filename="hello.txt").json()
+    assert read["success"] and read["content"] == "Hi again"
+    status = server["client"].get("/api/file_operations", params={"action": "status"}).json()
+    assert set(status) == {"status", "trustLevel", "canWrite", "canRead", "basePath"} and status["canRead"] is True
+
+
+def test_beyond_the_seed_subfolders_list_stat_search_delete(server):
+    assert ops(server, action="create", filename="notes/today.md", content="plums").json()["success"]
+    listed = ops(server, action="list", filename="notes", pattern="*.md").json()
+    assert [e["path"] for e in listed["entries"]] == ["out/notes/today.md"]
+    stat = ops(server, action="stat", filename="notes/today.md").json()
+    assert stat["entries"][0]["size"] == 5
+    assert [e["path"] for e in ops(server, action="search", query="today").json()["entries"]] == ["out/notes/today.md"]
+    assert ops(server, action="delete", filename="notes/today.md").json()["success"]
+    assert ops(server, action="stat", filename="notes/today.md").json()["success"] is False
+
+
+HOSTILE_NAMES = ["../secret.txt", "../../etc/passwd", "..%2f..%2fetc%2fpasswd", "%2e%2e/%2e%2e/x", "/etc/passwd",
+                 "notes/../../x", "a\x00b", "．．/．．/x", "..\\..\\x", "link/secret.txt", "x" * 300, "../state/keys/signing.key"]
+
+
+def test_hostile_file_requests_never_leave_out(server, tmp_path):
+    home = server["home"]
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("outside")
+    os.symlink(outside, home / "out" / "link")
+    for name in HOSTILE_NAMES:
+        for action in ("create", "write", "read", "delete", "list", "stat"):
+            response = ops(server, action=action, filename=name, content="pwned")
+            assert response.status_code in (200, 400), (name, action, response.text)
+            body = response.json()
+            if action == "read" and body.get("success"):
+                assert "outside" not in (body["content"] or "")
+    assert (outside / "secret.txt").read_text() == "outside" and sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
+    assert not any("pwned" in p.read_text(errors="ignore") for p in home.rglob("*") if p.is_file()
+                   and "out" not in p.relative_to(home).parts[:1] and p.suffix != ".ndjson" and p.stat().st_size < 1 << 20)
+    assert server["client"].get("/api/trust").status_code == 200  # still serving
+
+
+@pytest.mark.parametrize("host, ok", [("localhost", True), ("localhost:8000", True), ("127.0.0.1:8000", True),
+                                       ("[::1]:8000", True), ("[::1]", True), ("localhost.evil.com", False),
+                                       ("evil.com", False), ("127.0.0.1.nip.io", False), ("localhost:abc", False),
+                                       ("evil.com:8000", False), ("", False)])
+def test_host_header_check(server, host, ok):
+    assert host_allowed(host) is ok
+    response = httpx.get(f"{server['url']}/api/trust", headers={"Host": host, "Authorization": f"Bearer {server['token']}"})
+    assert (response.status_code == 200) is ok, response.text
+
+
+def test_token_is_required_and_only_its_hash_is_stored(server):
+    assert httpx.get(f"{server['url']}/api/trust").status_code == 401
+    assert httpx.get(f"{server['url']}/api/trust", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert httpx.get(f"{server['url']}/schema/openapi.json").status_code == 401
+    stored = (server["home"] / "state" / "api" / "token.json").read_text()
+    assert server["token"] not in stored and len(json.loads(stored)["sha256"]) == 64
+    log = "".join(p.read_text() for p in (server["home"] / "logs" / "audit").glob("*.ndjson"))
+    assert server["token"] not in log
+
+
+def test_bad_bodies_get_clear_errors_and_the_server_keeps_serving(server):
+    client = server["client"]
+    big = client.post("/api/file_operations", content=b"{" + b" " * (2 << 20) + b"}", headers={"Content-Type": "application/json"})
+    assert big.status_code == 413
+    malformed = client.post("/api/file_operations", content=b'{"action": "read", "filename": ', headers={"Content-Type": "application/json"})
+    assert malformed.status_code == 400 and malformed.json()["success"] is False
+    wrong = ops(server, action="explode", filename=5)
+    assert wrong.status_code == 400 and "schema" in wrong.json()["error"]
+    assert client.post("/api/approvals/apr-00000000", json={"decision": "approve"}).status_code == 404
+    assert client.post("/api/approvals/..%2f..%2fetc", json={"decision": "approve"}).status_code in (400, 404)
+    assert client.get("/api/nothing").status_code == 404
+    assert client.get("/api/trust").status_code == 200
+
+
+def test_control_surface_and_the_audit_names_the_human_and_the_api(server):
+    client = server["client"]
+    assert client.post("/api/trust", json={"level": "supervised_auto"}).json() == {"level": "supervised_auto"}
+    assert client.post("/api/trust", json={"level": "god"}).status_code == 400
+    with Runtime(server["home"]) as rt:
+        queued = rt.call("fs_delete", {"path": "out/x.txt"}, session=Session(actor="agent"))
+    (server["home"] / "out" / "x.txt").write_text("x")
+    pending = client.get("/api/approvals", params={"status": "pending"}).json()
+    assert [a["id"] for a in pending] == [queued.approval_id]
+    decided = client.post(f"/api/approvals/{queued.approval_id}", json={"decision": "approve"}).json()
+    assert decided["ran"] is True and decided["approval"]["status"] == "executed"
+    status = client.get("/api/status").json()
+    assert status["trust"] == "supervised_auto" and status["queue_depth"] == 0 and status["audit_head"]["seq"] > 0
+    page = client.get("/api/audit", params={"category": "skill", "per_page": 5}).json()
+    assert page["total"] >= 1 and len(page["entries"]) <= 5
+    assert client.get("/api/audit/verify").json()["ok"] is True
+    ops(server, action="create", filename="audited.txt", content="x")
+    entries = client.get("/api/audit", params={"category": "skill", "per_page": 2}).json()["entries"]
+    assert entries[0]["actor"] == "human" and entries[0]["details"]["source"] == "api"
+    trust_entry = client.get("/api/audit", params={"category": "trust"}).json()["entries"][0]
+    assert trust_entry["actor"] == "human"
+
+
+def test_memories_tasks_chat_and_train_now(server):
+    client = server["client"]
+    captured = client.post("/api/memories", json={"content": "The API remembers plums", "tags": ["fruit"]})
+    assert captured.status_code == 201
+    found = client.get("/api/memories", params={"q": "plums"}).json()
+    assert found["hits"][0]["id"] == captured.json()["id"]
+    task = client.post("/api/tasks", json={"title": "prune the plum tree", "priority": "P1"}).json()
+    assert client.patch(f"/api/tasks/{task['id']}", json={"status": "done"}).json()["status"] == "done"
+    assert client.get("/api/tasks", params={"include_closed": True}).json()["tasks"][0]["id"] == task["id"]
+    with client.stream("POST", "/api/chat", json={"message": "hi"}) as stream:
+        text = "".join(stream.iter_text())
+    assert "event: delta" in text and "event: done" in text
+    job = client.post("/actions/train-now").json()  # a home this small fails verification, quickly
+    deadline = time.monotonic() + 120
+    while client.get(f"/api/runs/{job['id']}").json()["status"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    followed = client.get(f"/api/runs/{job['id']}").json()
+    assert followed["status"] == "failed" and "fewer than min_pairs" in followed["error"]
+
+
+def test_schemathesis_finds_no_server_error(server):
+    proc = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "st"), "run", f"{server['url']}/schema/openapi.json",
+         "-H", f"Authorization: Bearer {server['token']}", "--checks", "not_a_server_error", "-n", "15",
+         "--exclude-path", "/api/chat", "--exclude-path", "/actions/train-now", "--generation-deterministic"],
+        capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+
+
+def test_serve_refuses_a_remote_address_without_allow_remote(home):
+    proc = run_mh(home, "serve", "--host", "0.0.0.0", "--port", str(free_port()))
+    assert proc.returncode == 1 and "--allow-remote" in proc.stderr
