@@ -1,0 +1,146 @@
+"""The operator console, driven with Textual's pilot against a real home."""
+
+import asyncio
+import json
+
+import pytest
+
+from runtime import Runtime, Session
+from runtime.console.app import MhConsole
+
+
+async def settle(pilot, condition, timeout=15.0):
+    """Wait until `condition()` holds: the console refreshes on file-system events, not on a timer."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "the console did not update"
+        await pilot.pause(0.1)
+
+
+def text_of(app, selector):
+    return str(app.query_one(selector).render())
+
+
+def queue(rt, name):
+    (rt.home.out / name).write_text("x")
+    return rt.call("fs_delete", {"path": f"out/{name}"}, session=Session(actor="agent")).approval_id
+
+
+def test_opens_on_a_new_home_shows_help_and_quits(home):
+    rt = Runtime(home)
+    rt.init()
+
+    async def run():
+        app = MhConsole(rt)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot, lambda: "verified" in text_of(app, "#status-body"))
+            assert "trust level   suggest" in text_of(app, "#status-body")
+            await pilot.press("question_mark")
+            assert "change the trust level" in str(app.screen.query_one("Static").render())
+            await pilot.press("escape")
+            await pilot.press("q")
+        assert app.return_code in (0, None)
+
+    asyncio.run(run())
+
+
+def test_approve_and_reject_with_keys(rt):
+    first, second = queue(rt, "a.txt"), queue(rt, "b.txt")
+
+    async def run():
+        app = MhConsole(rt)
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.query_one("#tabs").active = "approvals"
+            table = app.query_one("#approvals-table")
+            await settle(pilot, lambda: table.row_count == 2)
+            await pilot.press("enter")
+            assert first in str(app.screen.query_one("Static").render())
+            await pilot.press("escape")
+            await pilot.press("a")
+            await settle(pilot, lambda: rt.approvals.get(first).status == "executed")
+            await settle(pilot, lambda: table.row_count == 1)
+            await pilot.press("r")
+            await pilot.press(*"not now")
+            await pilot.press("enter")
+            await settle(pilot, lambda: rt.approvals.get(second).status == "rejected")
+        assert rt.approvals.get(second).note == "not now" and rt.approvals.get(second).resolved_by == "person@console"
+        assert not (rt.home.out / "a.txt").exists() and (rt.home.out / "b.txt").exists()
+
+    asyncio.run(run())
+
+
+def test_a_new_audit_entry_appears_and_filters_work(rt):
+    async def run():
+        app = MhConsole(rt)
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.query_one("#tabs").active = "audit"
+            table = app.query_one("#audit-table")
+            rt.audit.append("test", "from_outside", details={"marker": "zebra"})
+            await settle(pilot, lambda: any("test.from_outside" in str(table.get_row_at(i)) for i in range(table.row_count)))
+            app.query_one("#audit-search").value = "zebra"
+            await settle(pilot, lambda: table.row_count == 1)
+            app.query_one("#audit-search").value = ""
+            app.query_one("#audit-category").value = "home"
+            await settle(pilot, lambda: table.row_count == 1 and "home.init" in str(table.get_row_at(0)))
+
+    asyncio.run(run())
+
+
+def test_trust_level_changes_with_t(rt):
+    async def run():
+        app = MhConsole(rt)
+        async with app.run_test() as pilot:
+            await pilot.press("t")
+            await settle(pilot, lambda: "supervised_auto" in text_of(app, "#status-body"))
+        assert rt.trust_level() == "supervised_auto"
+        assert rt.audit.tail(1, category="trust")[0].actor == "person@console"
+
+    asyncio.run(run())
+
+
+def test_problems_show_in_place_and_it_keeps_running(rt):
+    (rt.home.approvals_dir / "apr-deadbeef.json").write_text("{broken")
+    rt.audit.append("test", "x")
+    rt.close()
+    day = sorted(rt.home.audit_dir.glob("????-??-??.ndjson"))[-1]
+    lines = day.read_text().splitlines(keepends=True)
+    lines[0] = lines[0].replace('"home"', '"HOME"')
+    day.write_text("".join(lines))
+    (rt.home.root / "etc" / "agent.json").write_text(json.dumps({"model": "/nope/missing.gguf"}))
+
+    async def run():
+        app = MhConsole(Runtime(rt.home.root))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot, lambda: "BROKEN at" in text_of(app, "#status-body"))
+            assert f"{day.name}:1" in text_of(app, "#status-body")
+            assert "apr-deadbeef.json" in text_of(app, "#status-body")
+            app.query_one("#tabs").active = "chat"
+            app.query_one("#chat-input").value = "hi"
+            app.query_one("#chat-input").focus()
+            await pilot.press("enter")
+            log = app.query_one("#chat-log")
+            await settle(pilot, lambda: any("no model file" in line.text for line in log.lines))
+            await pilot.resize_terminal(40, 12)
+            await pilot.pause(0.2)
+            await pilot.resize_terminal(80, 24)
+            assert app.is_running
+
+    asyncio.run(run())
+
+
+def test_start_and_stop_the_pipeline(rt):
+    async def run():
+        app = MhConsole(rt)
+        async with app.run_test() as pilot:
+            app.query_one("#tabs").active = "training"
+            await pilot.press("f")
+            await pilot.press("y")
+            await settle(pilot, lambda: app.pipeline is not None)
+            await pilot.press("x")
+            await settle(pilot, lambda: app.pipeline.poll() is not None, timeout=60)
+        return app.pipeline.returncode
+
+    code = asyncio.run(run())
+    assert code != 0  # stopped (or refused: this home is too small to train); never left running
+    assert any(e.category == "nightly" for e in Runtime(rt.home.root).audit.entries()) or code == -15
