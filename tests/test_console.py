@@ -144,3 +144,27 @@ def test_start_and_stop_the_pipeline(rt):
     code = asyncio.run(run())
     assert code != 0  # stopped (or refused: this home is too small to train); never left running
     assert any(e.category == "nightly" for e in Runtime(rt.home.root).audit.entries()) or code == -15
+
+
+@pytest.fixture
+def quiet_home(tmp_path, monkeypatch):
+    """A fresh home whose screens hold nothing that changes from run to run."""
+    monkeypatch.setenv("MH_HOME", str(tmp_path / "home"))
+    rt = Runtime(tmp_path / "home")
+    rt.init()
+    rt.close()
+    return tmp_path / "home"
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+@pytest.mark.parametrize("tab", ["status", "approvals", "audit", "memory", "training", "chat"])
+def test_snapshots(snap_compare, quiet_home, tab, size):
+    async def show(pilot):
+        pilot.app.query_one("#tabs").active = tab
+        if tab == "audit":
+            pilot.app.query_one("#audit-search").value = "no entry matches this"  # timestamps would differ per run
+        if tab == "status":
+            await settle(pilot, lambda: "verified" in text_of(pilot.app, "#status-body"))
+        await pilot.pause(0.3)
+
+    assert snap_compare(MhConsole(Runtime(quiet_home)), terminal_size=size, run_before=show)
