@@ -53,13 +53,32 @@ def rotate_token(home: Home) -> str:
     return token
 
 
-def token_matches(home: Home, presented: str) -> bool:
+_stored: dict[Path, tuple[tuple[int, int, int], str]] = {}
+
+
+def stored_hash(home: Home) -> str | None:
+    """The token's sha256, re-read only when token.json changed (a rotation takes effect at once)."""
+    path = token_file(home)
     try:
-        stored = read_json_file(token_file(home))["sha256"]
-    except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError):
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+    cached = _stored.get(path)
+    if cached is None or cached[0] != stamp:
+        try:
+            cached = (stamp, str(read_json_file(path)["sha256"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        _stored[path] = cached
+    return cached[1]
+
+
+def token_matches(home: Home, presented: str) -> bool:
+    stored = stored_hash(home)
+    if stored is None:
         return False
-    digest = hashlib.sha256(presented.encode()).hexdigest()
-    return hmac.compare_digest(digest, str(stored))
+    return hmac.compare_digest(hashlib.sha256(presented.encode()).hexdigest(), stored)
 
 
 class Guard:
