@@ -23,7 +23,7 @@ from runtime.training.trainer import resume, train  # noqa: E402
 
 from .conftest import ROOT, run_mh  # noqa: E402
 
-FAST = {"steps": 4, "checkpoint_every": 2, "batch_size": 2, "max_seq_len": 64}
+FAST = {"steps": 4, "checkpoint_every": 2, "batch_size": 2, "max_seq_len": 64, "threads": 1}  # 1: two test workers share 2 cores
 
 
 def verified_dataset(rt) -> str:
