@@ -16,7 +16,6 @@ import argparse
 import shutil
 import sys
 import tempfile
-import time
 
 from _common import best_of, table, timed, verdict
 

@@ -8,7 +8,6 @@ from pydantic_ai.models.function import DeltaToolCall, FunctionModel
 
 from runtime import CallStatus, Session
 from runtime.agent import ChatAgent
-from runtime.approvals import ApprovalStatus
 from runtime.errors import MhError
 
 

@@ -16,7 +16,7 @@ from runtime import CallStatus  # noqa: E402
 from runtime.datasets.firewall import FirewallRefused  # noqa: E402
 from runtime.errors import ConfigError, MhError  # noqa: E402
 from runtime.training.evaluate import evaluate  # noqa: E402
-from runtime.training.registry import AdapterError, TrainingReceipt, activate, promote, rollback  # noqa: E402
+from runtime.training.registry import AdapterError, activate, promote, rollback  # noqa: E402
 from runtime.training.runs import ExitCode  # noqa: E402
 from runtime.training.settings import load_run_config  # noqa: E402
 from runtime.training.trainer import resume, train  # noqa: E402

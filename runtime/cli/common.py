@@ -35,5 +35,26 @@ def get_runtime(ctx: typer.Context, *, initialise: bool = True) -> Runtime:
     return runtime
 
 
+EXIT_DENIED = 3
+
+
+def call_skill(ctx: typer.Context, skill: str, args: dict[str, Any]) -> Any:
+    """Run a skill as the person; on failure print the error and its fix, and exit (3 if denied, else 1)."""
+    from ..runtime import CallStatus
+
+    outcome = get_runtime(ctx).call(skill, args)
+    if outcome.status is not CallStatus.ok:
+        err_console.print(f"[bold red]{outcome.status}:[/] {outcome.error or outcome.reason}")
+        if outcome.fix:
+            err_console.print(f"  [bold]fix:[/] {outcome.fix}")
+        raise typer.Exit(EXIT_DENIED if outcome.status is CallStatus.denied else 1)
+    return outcome.result
+
+
+def say(ctx: typer.Context, skill: str, result: Any) -> None:
+    """A skill's result in its own words."""
+    console.print(get_runtime(ctx).skills.get(skill).say(result), markup=False)
+
+
 def print_json(value: Any) -> None:
     typer.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))

@@ -10,8 +10,7 @@ import typer
 from ..datasets.receipts import check
 from ..datasets.store import DatasetStore
 from ..keys import load_verifier
-from ..runtime import CallStatus
-from .common import console, err_console, get_runtime, print_json
+from .common import call_skill, console, err_console, get_runtime, print_json, say
 
 app = typer.Typer(help="Training datasets: build (raw) -> clean -> verify (frozen, signed receipt).", no_args_is_help=True)
 receipt_app = typer.Typer(help="Dataset receipts in state/receipts/.", no_args_is_help=True)
@@ -19,18 +18,12 @@ app.add_typer(receipt_app, name="receipt")
 
 
 def _call(ctx: typer.Context, skill: str, args: dict, as_json: bool) -> dict:
-    runtime = get_runtime(ctx)
-    outcome = runtime.call(skill, args)
-    if outcome.status is not CallStatus.ok:
-        err_console.print(f"[bold red]{outcome.status}:[/] {outcome.error or outcome.reason}")
-        if outcome.fix:
-            err_console.print(f"  [bold]fix:[/] {outcome.fix}")
-        raise typer.Exit(1)
+    result = call_skill(ctx, skill, args)
     if as_json:
-        print_json(outcome.result)
+        print_json(result)
     else:
-        console.print(runtime.skills.get(skill).say(outcome.result), markup=False)
-    return outcome.result
+        say(ctx, skill, result)
+    return result
 
 
 @app.command()

@@ -7,8 +7,7 @@ from typing import Optional
 
 import typer
 
-from ..runtime import CallStatus
-from .common import console, err_console, get_runtime, print_json
+from .common import call_skill, console, err_console, get_runtime, print_json
 
 app = typer.Typer(help="Memories: JSON files in memory/episodic/ and their search index memory/index.db.", no_args_is_help=True)
 
@@ -20,11 +19,8 @@ def capture(
     tag: list[str] = typer.Option([], "--tag", "-t", help="A tag; repeatable."),
 ) -> None:
     """Remember something now (the memory_capture skill, as you)."""
-    outcome = get_runtime(ctx).call("memory_capture", {"content": text, "type": type, "tags": tag})
-    if outcome.status is not CallStatus.ok:
-        err_console.print(f"[bold red]{outcome.status}:[/] {outcome.error or outcome.reason}")
-        raise typer.Exit(1)
-    console.print(f"remembered {outcome.result['id']}")
+    result = call_skill(ctx, "memory_capture", {"content": text, "type": type, "tags": tag})
+    console.print(f"remembered {result['id']}")
 
 
 def remember(

@@ -10,9 +10,7 @@ from rich.table import Table
 
 from ..errors import MhError
 from ..runtime import CallStatus, Session
-from .common import console, err_console, get_runtime, print_json
-
-EXIT_DENIED = 3
+from .common import EXIT_DENIED, console, err_console, get_runtime, print_json
 
 
 def skills(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print manifests as JSON.")) -> None:

@@ -8,21 +8,10 @@ from typing import Optional
 import typer
 
 from ..errors import MhError
-from ..runtime import CallStatus
 from ..tasks import CLOSED, Priority, TaskStatus
-from .common import console, err_console, get_runtime, print_json
+from .common import call_skill, console, err_console, get_runtime, print_json
 
 app = typer.Typer(help="Tasks in memory/tasks/active/ and memory/tasks/completed/.", no_args_is_help=True)
-
-
-def _call(ctx: typer.Context, skill: str, args: dict) -> dict:
-    outcome = get_runtime(ctx).call(skill, args)
-    if outcome.status is not CallStatus.ok:
-        err_console.print(f"[bold red]{outcome.status}:[/] {outcome.error or outcome.reason}")
-        if outcome.fix:
-            err_console.print(f"  [bold]fix:[/] {outcome.fix}")
-        raise typer.Exit(1)
-    return outcome.result
 
 
 def _line(t: dict) -> str:
@@ -45,7 +34,7 @@ def add(
         due_date = date.fromisoformat(due) if due else None
     except ValueError:
         raise MhError(f"--due {due!r} is not a date", fix="write it as YYYY-MM-DD, e.g. 2027-01-31") from None
-    task = _call(ctx, "task_create", {"title": title, "description": description, "priority": priority,
+    task = call_skill(ctx, "task_create", {"title": title, "description": description, "priority": priority,
                                       "due": due_date, "tags": tag, "dependencies": depends})
     console.print(f"added {_line(task)}", markup=False)
 
@@ -75,7 +64,7 @@ def list_tasks(
 
 
 def _set(ctx: typer.Context, task_id: str, status: TaskStatus) -> None:
-    task = _call(ctx, "task_update_status", {"id": task_id, "status": status})
+    task = call_skill(ctx, "task_update_status", {"id": task_id, "status": status})
     console.print(_line(task), markup=False)
 
 

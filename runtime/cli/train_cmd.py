@@ -8,8 +8,7 @@ from typing import Optional
 
 import typer
 
-from ..runtime import CallStatus
-from .common import console, err_console, get_runtime, print_json
+from .common import call_skill, console, err_console, get_runtime, print_json, say
 
 runs_app = typer.Typer(help="Training runs in state/runs/.", invoke_without_command=True)
 adapter_app = typer.Typer(help="Promoted adapters and which one the chat uses.", no_args_is_help=True)
@@ -185,14 +184,7 @@ def runs_show(ctx: typer.Context, run_id: str = typer.Argument(..., metavar="RUN
 
 
 def _adapter_call(ctx: typer.Context, skill: str, args: dict) -> None:
-    runtime = get_runtime(ctx)
-    outcome = runtime.call(skill, args)
-    if outcome.status is not CallStatus.ok:
-        err_console.print(f"[bold red]{outcome.status}:[/] {outcome.error or outcome.reason}")
-        if outcome.fix:
-            err_console.print(f"  [bold]fix:[/] {outcome.fix}")
-        raise typer.Exit(3 if outcome.status is CallStatus.denied else 1)
-    console.print(runtime.skills.get(skill).say(outcome.result), markup=False)
+    say(ctx, skill, call_skill(ctx, skill, args))
 
 
 @adapter_app.command("list")

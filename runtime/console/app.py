@@ -7,8 +7,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import threading
-from pathlib import Path
 
 from textual import on, work
 from textual.app import App, ComposeResult
