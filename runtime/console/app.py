@@ -7,10 +7,12 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import (DataTable, Footer, Header, Input, Label, RichLog, Sparkline, Static, TabbedContent,
@@ -60,6 +62,10 @@ class Notice(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static(self.text, markup=False)
+
+
+class FilesChanged(Message):
+    """Something the console shows changed on disk."""
 
 
 class MhConsole(App):
@@ -121,7 +127,9 @@ class MhConsole(App):
 
     def on_unmount(self) -> None:
         if self._observer is not None:
-            self._observer.stop()
+            # Stopped from a thread of its own: stopping takes the observer's lock, which its
+            # dispatcher may hold while it hands us an event, and the app's loop must not wait on it.
+            threading.Thread(target=self._observer.stop, daemon=True).start()
 
     # -- live refresh -----------------------------------------------------------------------------
 
@@ -133,7 +141,9 @@ class MhConsole(App):
 
         class Changed(FileSystemEventHandler):
             def on_any_event(self, event) -> None:
-                app.call_from_thread(app.refresh_all)
+                # post_message queues and returns: a blocking call_from_thread here would deadlock
+                # with on_unmount, which stops this observer from the app's own thread.
+                app.post_message(FilesChanged())
 
         root = self.runtime.home.root
         self._observer = Observer()
@@ -152,6 +162,9 @@ class MhConsole(App):
     def _set_chain(self, state: str) -> None:
         self.chain = state
         self.refresh_status()
+
+    def on_files_changed(self, message: FilesChanged) -> None:
+        self.refresh_all()
 
     def refresh_all(self) -> None:
         for part in (self.refresh_status, self.refresh_approvals, self.refresh_audit, self.refresh_memory, self.refresh_training):
