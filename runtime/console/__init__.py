@@ -1,1 +1,0 @@
-"""The operator console (Textual): a live view over the same Runtime as the CLI."""
