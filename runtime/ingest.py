@@ -212,19 +212,12 @@ class Ingestor:
 
     def watch(self, stop: threading.Event, *, sweep_s: float = 5.0) -> None:
         """Run until `stop` is set: on watchdog events (and a periodic sweep for missed ones)."""
-        from watchdog.events import FileSystemEventHandler
-        from watchdog.observers import Observer
+        from .watch import FolderWatcher
 
         wake = threading.Event()
-
-        class Nudge(FileSystemEventHandler):
-            def on_any_event(self, event) -> None:
-                wake.set()
-
-        self.inbox.mkdir(parents=True, exist_ok=True)
-        observer = Observer()
-        observer.schedule(Nudge(), str(self.inbox), recursive=False)
-        observer.start()
+        watcher = FolderWatcher(lambda folder: wake.set())
+        watcher.add(self.inbox)
+        watcher.start()
         self.book.log("watching memory/inbox/")
         try:
             while not stop.is_set():
@@ -236,8 +229,7 @@ class Ingestor:
                     wake.clear()
                     time.sleep(self.config.settle_ms / 1000)
         finally:
-            observer.stop()
-            observer.join()
+            watcher.stop()
             self.book.log("stopped")
 
 

@@ -174,12 +174,12 @@ def test_memories_tasks_chat_and_train_now(server):
     assert followed["status"] == "failed" and "fewer than min_pairs" in followed["error"]
 
 
-def test_schemathesis_finds_no_server_error(server):
+def test_schemathesis_finds_no_server_error(server, tmp_path):
     proc = subprocess.run(
         [os.path.join(os.path.dirname(sys.executable), "st"), "run", f"{server['url']}/schema/openapi.json",
          "-H", f"Authorization: Bearer {server['token']}", "--checks", "not_a_server_error", "-n", "15",
          "--exclude-path", "/api/chat", "--exclude-path", "/actions/train-now", "--generation-deterministic"],
-        capture_output=True, text=True, timeout=600, cwd=ROOT)
+        capture_output=True, text=True, timeout=600, cwd=tmp_path)  # its cache lands in cwd, not the checkout
     assert proc.returncode == 0, proc.stdout[-4000:]
 
 

@@ -7,7 +7,7 @@ import threading
 
 import typer
 
-from ..services import SERVICES, ServiceBook, inbox_depth, service
+from ..services import SERVICES, ServiceBook, memory_overview, service
 from .common import console, get_runtime, print_json
 
 app = typer.Typer(help="Background agents: the inbox ingestor and the memory organizer.", no_args_is_help=True)
@@ -18,9 +18,10 @@ def list_agents(ctx: typer.Context) -> None:
     """The agents, what they do, and when each last ran."""
     runtime = get_runtime(ctx)
     for name, spec in SERVICES.items():
-        state = ServiceBook(runtime.home, name).state()
+        book = ServiceBook(runtime.home, name)
+        state = book.state()
         last = f"last run {state.last_run_at:%Y-%m-%d %H:%M}" if state.last_run_at else "never run"
-        console.print(f"{name:<10} {spec.description} ({last})")
+        console.print(f"{name:<10} {'running' if book.is_running() else 'stopped':<8} {spec.description} ({last})")
 
 
 @app.command()
@@ -32,9 +33,9 @@ def status(ctx: typer.Context, name: str = typer.Argument(...), lines: int = typ
     book = ServiceBook(runtime.home, name)
     state = book.state()
     if as_json:
-        print_json({**state.model_dump(mode="json"), "log": book.last_lines(lines)})
+        print_json({**state.model_dump(mode="json"), "running": book.is_running(), "log": book.last_lines(lines)})
         return
-    console.print(f"{name}: {state.runs} runs, {state.successes} ok, {state.failures} with failures")
+    console.print(f"{name}: {'running' if book.is_running() else 'stopped'}; {state.runs} runs, {state.successes} ok, {state.failures} with failures")
     if state.last_error:
         console.print(f"  last error: {state.last_error}")
     for line in book.last_lines(lines):
@@ -44,17 +45,12 @@ def status(ctx: typer.Context, name: str = typer.Argument(...), lines: int = typ
 @app.command()
 def monitor(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
     """Memories (total, processed, unprocessed), inbox depth and failed files."""
-    runtime = get_runtime(ctx)
-    numbers = runtime.memory.stats()
-    failed_dir = runtime.home.root / "memory" / "inbox" / "_failed"
-    failed = len([p for p in failed_dir.iterdir() if not p.name.endswith(".reason")]) if failed_dir.exists() else 0
-    view = {"memories": numbers["total"], "processed": numbers["processed"], "unprocessed": numbers["unprocessed"],
-            "inbox": inbox_depth(runtime.home), "failed": failed}
+    view = memory_overview(get_runtime(ctx))
     if as_json:
-        print_json(view)
+        print_json({**view, "failed": len(view["failed"])})
         return
     console.print(f"memories {view['memories']} (processed {view['processed']}, unprocessed {view['unprocessed']}); "
-                  f"inbox {view['inbox']} waiting, {view['failed']} failed")
+                  f"inbox {view['inbox']} waiting, {len(view['failed'])} failed")
 
 
 @app.command()
@@ -77,5 +73,6 @@ def run(ctx: typer.Context, name: str = typer.Argument(..., help="ingestor or or
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    console.print(f"{name} running; Ctrl-C stops it")
-    worker.watch(stop)
+    with worker.book.marked_running():
+        console.print(f"{name} running; Ctrl-C stops it")
+        worker.watch(stop)

@@ -1,0 +1,1 @@
+"""The operator console (Textual): a live view over the same Runtime as the CLI."""

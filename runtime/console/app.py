@@ -1,0 +1,383 @@
+"""`mh console`: the operator console. Live: watchdog events on the audit log, the approval queue,
+the inbox and the runs refresh the panels (no busy polling). Every action calls Runtime as the person
+(`person@console`), so approving here and from the CLI at once still runs a skill only once."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import (DataTable, Footer, Header, Input, Label, RichLog, Sparkline, Static, TabbedContent,
+                             TabPane)
+
+from ..errors import MhError
+from ..services import memory_overview
+from ..trust import TrustLevel
+from ..watch import FolderWatcher
+from . import views
+
+KEYS = """keys
+  t        change the trust level (cycles observe -> suggest -> supervised_auto -> bounded_auto)
+  a        approve the selected request          r   reject it (asks for a reason)
+  enter    show the selected request in full     f   start the nightly pipeline now (asks first)
+  x        stop the running pipeline gracefully (it checkpoints and exits)
+  ?        this help                             q   quit
+In the Audit tab type in the filter boxes; in the Chat tab type a message and press enter."""
+
+
+REFRESH_DELAY_S = 0.1
+
+
+class TextPrompt(ModalScreen[str | None]):
+    """Ask for one line of text (a reject reason); escape cancels."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "cancel")]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(self.question)
+            yield Input(id="answer")
+
+    @on(Input.Submitted)
+    def submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+
+class Notice(ModalScreen[bool]):
+    """Show text; `y` answers yes (when asked), any other key closes."""
+
+    BINDINGS = [Binding("y", "dismiss(True)", "yes"), Binding("escape,n,q,enter", "dismiss(False)", "close")]
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(self.text, markup=False)
+
+
+class FilesChanged(Message):
+    """Something in a watched folder changed on disk."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__()
+        self.folder = folder
+
+
+class MhConsole(App):
+    TITLE = "mh console"
+    CSS = """
+    #dialog { width: 90%; height: auto; max-height: 90%; border: round $accent; padding: 1 2; background: $surface; }
+    TextPrompt, Notice { align: center middle; }
+    .problem { color: $error; }
+    #filters { height: 3; }
+    #filters Input { width: 1fr; }
+    Sparkline { height: 3; }
+    """
+    BINDINGS = [
+        Binding("q", "quit", "quit"), Binding("question_mark", "help", "help"), Binding("t", "trust", "trust"),
+        Binding("a", "approve", "approve"), Binding("r", "reject", "reject"), Binding("enter", "show", "show", show=False),
+        Binding("f", "nightly", "nightly"), Binding("x", "stop", "stop"),
+    ]
+
+    def __init__(self, runtime) -> None:
+        super().__init__()
+        self.runtime = runtime
+        self.chain = "checking…"
+        self.pipeline: subprocess.Popen | None = None
+        self._watcher: FolderWatcher | None = None
+        self._panels_of: dict[Path, set[str]] = {}
+        self._stale: set[str] = set()
+        self._agent = None
+        self._chat_lock = threading.Lock()
+
+    @property
+    def main(self):
+        """The tabs' screen: panels refresh while a dialog is on top of it."""
+        return self.screen_stack[0]
+
+    # -- layout -----------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with TabbedContent(id="tabs"):
+            with TabPane("Status", id="status"):
+                yield Static(id="status-body", markup=False)
+            with TabPane("Approvals", id="approvals"):
+                yield DataTable(id="approvals-table", cursor_type="row")
+                yield Static(id="approvals-problems", classes="problem", markup=False)
+            with TabPane("Audit", id="audit"):
+                with Vertical(id="filters"):
+                    yield Input(placeholder="category", id="audit-category")
+                yield Input(placeholder="level", id="audit-level")
+                yield Input(placeholder="search", id="audit-search")
+                yield DataTable(id="audit-table", cursor_type="row")
+            with TabPane("Memory", id="memory"):
+                yield Static(id="memory-body", markup=False)
+            with TabPane("Training", id="training"):
+                yield Static(id="training-body", markup=False)
+                yield Sparkline([], id="loss")
+            with TabPane("Chat", id="chat"):
+                yield RichLog(id="chat-log", wrap=True, markup=False)
+                yield Input(placeholder="message the agent", id="chat-input")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.main.query_one("#approvals-table", DataTable).add_columns("id", "skill", "args", "risk", "requested by", "age")
+        self.main.query_one("#audit-table", DataTable).add_columns("seq", "time", "level", "event", "actor", "details")
+        self.refresh_all()
+        self.check_chain()
+        self._watch()
+
+    def on_unmount(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
+
+    # -- live refresh -----------------------------------------------------------------------------
+
+    def _watch(self) -> None:
+        root = self.runtime.home.root
+        # Which panels a change in each folder affects. Every memory change is audited, so the
+        # audit log also stands for memory/ (whose index the memory panel reads, and so touches).
+        self._panels_of = {
+            root / "logs" / "audit": {"status", "audit", "memory", "chain"},
+            root / "state" / "approvals": {"status", "approvals"},
+            root / "memory" / "inbox": {"memory"},
+            root / "state" / "runs": {"training"},
+            root / "state" / "services": {"status"},
+            root / "persona" / "overrides": {"status"},
+            root / "etc": {"status"},
+        }
+        # post_message only queues (thread-safe): watchdog's thread never waits on the app's loop.
+        self._watcher = FolderWatcher(lambda folder: self.post_message(FilesChanged(folder)))
+        for folder in self._panels_of:
+            self._watcher.add(folder, recursive=folder.name in ("inbox", "runs"))
+        self._watcher.start()
+
+    def on_files_changed(self, message: FilesChanged) -> None:
+        # A burst of events (an ingest, a training step's files) becomes one refresh.
+        if not self._stale:
+            self.set_timer(REFRESH_DELAY_S, self._refresh_stale)
+        self._stale |= self._panels_of[message.folder]
+
+    def _refresh_stale(self) -> None:
+        panels, self._stale = self._stale, set()
+        if "chain" in panels:
+            self.check_chain()
+        self.refresh_all(panels - {"chain"})
+
+    @work(thread=True, exclusive=True, group="chain")
+    def check_chain(self) -> None:
+        state = views.chain_state(self.runtime)
+        self.call_from_thread(self._set_chain, state)
+
+    def _set_chain(self, state: str) -> None:
+        self.chain = state
+        self.refresh_all({"status"})
+
+    def refresh_all(self, panels: set[str] | None = None) -> None:
+        if not self.screen_stack:  # closing: a late file event or worker has nothing left to draw on
+            return
+        parts = {"status": self.refresh_status, "approvals": self.refresh_approvals, "audit": self.refresh_audit,
+                 "memory": self.refresh_memory, "training": self.refresh_training}
+        for name, part in parts.items():
+            if panels is not None and name not in panels:
+                continue
+            try:
+                part()
+            except MhError as exc:  # a broken file shows up in place; the console keeps running
+                self.notify(exc.message, severity="error")
+
+    def refresh_status(self) -> None:
+        view = views.status_view(self.runtime, self.chain)
+        lines = [f"trust level   {view.trust}   (t changes it)", f"model         {view.model}", f"adapter       {view.adapter}",
+                 f"approvals     {view.queue_depth} pending", f"audit chain   {view.chain}", "services"]
+        lines += [f"  {s}" for s in view.services] + [f"problem: {p}" for p in view.problems]
+        self.main.query_one("#status-body", Static).update("\n".join(lines))
+
+    def refresh_approvals(self) -> None:
+        table = self.main.query_one("#approvals-table", DataTable)
+        rows, broken = views.approval_rows(self.runtime)
+        table.clear()
+        for row in rows:
+            table.add_row(*row, key=row[0])
+        self.main.query_one("#approvals-problems", Static).update("\n".join(f"problem: {b}" for b in broken))
+        if self._agent is not None and self._agent.pending:
+            self._resume_chat()  # a request the chat waits on may just have been resolved
+
+    def refresh_audit(self) -> None:
+        table = self.main.query_one("#audit-table", DataTable)
+        rows = views.audit_rows(self.runtime, category=self.main.query_one("#audit-category", Input).value.strip(),
+                                level=self.main.query_one("#audit-level", Input).value.strip(),
+                                search=self.main.query_one("#audit-search", Input).value.strip())
+        table.clear()
+        for row in rows:
+            table.add_row(*row)
+        if rows:
+            table.move_cursor(row=len(rows) - 1)
+
+    def refresh_memory(self) -> None:
+        view = memory_overview(self.runtime)
+        text = (f"memories      {view['memories']}\nprocessed     {view['processed']}\nunprocessed   {view['unprocessed']}\n"
+                f"inbox         {view['inbox']} waiting\nfailed        {len(view['failed'])}")
+        self.main.query_one("#memory-body", Static).update(text + "".join(f"\n  {name}" for name in view["failed"][:10]))
+
+    def refresh_training(self) -> None:
+        view = views.training_view(self.runtime)
+        running = self.pipeline is not None and self.pipeline.poll() is None
+        if view["run"] is None:
+            text = "no training run yet (f starts the nightly pipeline)"
+        else:
+            eta = f"{view['eta_s']:.0f}s" if view["eta_s"] is not None else "-"
+            loss = f"{view['losses'][-1]:.4f}" if view["losses"] else "-"
+            gates = view["gates"]["passed"] if view["gates"] else "not evaluated"
+            text = (f"run     {view['run']} ({view['status']})\nstage   {view['stage']}\nstep    {view['step']}/{view['steps']}"
+                    f"   loss {loss}   eta {eta}\ngates   {gates}")
+        self.main.query_one("#training-body", Static).update(text + ("\npipeline running (x stops it)" if running else ""))
+        self.main.query_one("#loss", Sparkline).data = view.get("losses") or [0]
+
+    @on(TabbedContent.TabActivated)
+    def tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "chat":
+            self.main.query_one("#chat-input", Input).focus()
+
+    @on(Input.Changed, "#audit-category, #audit-level, #audit-search")
+    def filters_changed(self) -> None:
+        self.refresh_audit()
+
+    # -- actions ----------------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        self.push_screen(Notice(KEYS))
+
+    def action_trust(self) -> None:
+        levels = list(TrustLevel)
+        current = self.runtime.trust_level()
+        chosen = levels[(levels.index(current) + 1) % len(levels)]
+        self.runtime.set_trust(chosen, actor="person@console")
+        self.notify(f"trust: {current} -> {chosen}")
+        self.refresh_status()
+
+    def _selected_approval(self) -> str | None:
+        if self.main.query_one("#tabs", TabbedContent).active != "approvals":
+            return None
+        table = self.main.query_one("#approvals-table", DataTable)
+        if table.row_count == 0:
+            return None
+        return str(table.get_row_at(table.cursor_row)[0])
+
+    def action_approve(self) -> None:
+        approval_id = self._selected_approval()
+        if approval_id:
+            self._approve(approval_id)
+
+    @work(thread=True)
+    def _approve(self, approval_id: str) -> None:
+        try:
+            approval, outcome = self.runtime.approve(approval_id, by="person@console")
+            text = f"{approval_id}: {approval.status}" + ("" if outcome else " (already approved elsewhere)")
+            self.call_from_thread(self.notify, text)
+        except MhError as exc:
+            self.call_from_thread(self.notify, exc.message, severity="error")
+        self.call_from_thread(self.refresh_all)
+
+    def action_reject(self) -> None:
+        approval_id = self._selected_approval()
+        if not approval_id:
+            return
+
+        def done(reason: str | None) -> None:
+            if reason is None:
+                return
+            try:
+                self.runtime.reject(approval_id, by="person@console", reason=reason or None)
+                self.notify(f"{approval_id}: rejected")
+            except MhError as exc:
+                self.notify(exc.message, severity="error")
+            self.refresh_all()
+
+        self.push_screen(TextPrompt(f"Reject {approval_id}: why?"), done)
+
+    def action_show(self) -> None:
+        approval_id = self._selected_approval()
+        if approval_id:
+            try:
+                self.push_screen(Notice(self.runtime.approvals.get(approval_id).model_dump_json(indent=2)))
+            except MhError as exc:
+                self.notify(exc.message, severity="error")
+
+    def action_nightly(self) -> None:
+        if self.pipeline is not None and self.pipeline.poll() is None:
+            self.notify("the pipeline is running already")
+            return
+
+        def start(yes: bool | None) -> None:
+            if yes:
+                self.pipeline = subprocess.Popen([sys.executable, "-m", "runtime.cli", "--home", str(self.runtime.home.root),
+                                                  "nightly"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                self.notify("nightly pipeline started")
+                self.refresh_training()
+
+        self.push_screen(Notice("Start the nightly pipeline now (build, clean, verify, train, eval, export, activate)?\ny = yes, n = no"), start)
+
+    def action_stop(self) -> None:
+        if self.pipeline is None or self.pipeline.poll() is not None:
+            self.notify("no pipeline is running")
+            return
+        self.pipeline.send_signal(signal.SIGTERM)  # the trainer saves a checkpoint and exits 30
+        self.notify("stopping the pipeline (it saves a checkpoint first)")
+
+    @on(Input.Submitted, "#chat-input")
+    def chat_submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        event.input.value = ""
+        if text:
+            self.main.query_one("#chat-log", RichLog).write(f"you> {text}")
+            self._chat(text)
+
+    @work(thread=True)
+    def _chat(self, text: str) -> None:
+        from ..agent import ChatAgent
+
+        with self._chat_lock:  # one turn at a time: the agent's history is not shared between threads
+            try:
+                if self._agent is None:
+                    self._agent = ChatAgent(self.runtime)
+                self.call_from_thread(self._show_turn, self._agent.turn(text))
+            except MhError as exc:
+                self.call_from_thread(self._chat_line, f"error: {exc.message}" + (f" (fix: {exc.fix})" if exc.fix else ""))
+
+    @work(thread=True)
+    def _resume_chat(self) -> None:
+        with self._chat_lock:
+            turn = self._agent.resume() if self._agent is not None else None
+            if turn is not None:
+                self.call_from_thread(self._show_turn, turn)
+
+    def _chat_line(self, text: str) -> None:
+        self.main.query_one("#chat-log", RichLog).write(text)
+
+    def _show_turn(self, turn) -> None:
+        self._chat_line(f"{self._agent.session.actor}> {turn.reply}")
+        for item in turn.pending:
+            self._chat_line(f"  waiting for approval {item.approval_id}: {item.skill} {json.dumps(item.args, ensure_ascii=False)}"
+                            " (a / r in the Approvals tab; the turn goes on once it is resolved)")
+
+
+def run_console(runtime) -> None:
+    MhConsole(runtime).run()

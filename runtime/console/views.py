@@ -1,0 +1,114 @@
+"""What the console shows, computed from Runtime: pure functions, so each is testable alone and
+a broken part (a corrupt approval file, a broken audit chain) becomes a message, not a crash."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ..errors import MhError
+from ..services import SERVICES, ServiceBook
+
+
+@dataclass
+class StatusView:
+    trust: str
+    model: str
+    adapter: str
+    services: list[str]
+    queue_depth: int
+    chain: str
+    problems: list[str] = field(default_factory=list)
+
+
+def status_view(runtime, chain: str) -> StatusView:
+    problems = []
+    try:
+        trust = str(runtime.trust_level())
+    except MhError as exc:
+        trust, problems = "unknown", [*problems, exc.message]
+    try:
+        cfg = runtime.agent_config()
+        model = f"{cfg.provider}: {cfg.model or 'SmolLM2-135M (shipped)'}"
+    except MhError as exc:
+        model, problems = "unknown", [*problems, exc.message]
+    adapter = "base model"
+    if runtime.home.active_adapter_file.exists():
+        try:
+            record = json.loads(runtime.home.active_adapter_file.read_text())
+            adapter = f"{record['name']}@{record['version']}"
+        except (OSError, ValueError, KeyError, TypeError):
+            adapter, problems = "unreadable active-adapter.json", [*problems, "persona/overrides/active-adapter.json is not valid"]
+    scan = runtime.approvals.scan()
+    problems += scan.broken
+    services = []
+    for name in SERVICES:
+        book = ServiceBook(runtime.home, name)
+        state = book.state()
+        last = f"{state.last_run_at:%Y-%m-%d %H:%M}" if state.last_run_at else "never"
+        services.append(f"{name}: {'running' if book.is_running() else 'stopped'}, {state.runs} runs, "
+                        f"{state.failures} with failures, last {last}")
+    return StatusView(trust, model, adapter, services, sum(1 for a in scan.items if a.status == "pending"), chain, problems)
+
+
+def chain_state(runtime) -> str:
+    report = runtime.verify_audit()
+    if report.ok:
+        return f"verified: {report.entries} entries, {report.checkpoints} checkpoints"
+    p = report.problem
+    return f"BROKEN at {p.file}:{p.line} ({p.reason}: {p.detail})"
+
+
+def age(moment: datetime, now: datetime | None = None) -> str:
+    seconds = int(((now or datetime.now(UTC)) - moment).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{max(seconds, 0)}s"
+
+
+def approval_rows(runtime) -> tuple[list[tuple[str, ...]], list[str]]:
+    scan = runtime.list_approvals()
+    rows = [(a.id, a.skill, json.dumps(a.args, ensure_ascii=False)[:60], str(a.risk), a.requested_by, age(a.created_at))
+            for a in scan.items if a.status == "pending"]
+    return rows, scan.broken
+
+
+def audit_rows(runtime, *, category: str = "", level: str = "", search: str = "", limit: int = 200) -> list[tuple[str, ...]]:
+    entries = runtime.audit.tail(limit * 5 if search else limit, category=category or None, level=level or None)
+    rows = []
+    for entry in entries:
+        details = json.dumps(entry.details, ensure_ascii=False, sort_keys=True)
+        if search and search.lower() not in f"{entry.category}.{entry.event} {entry.actor} {details}".lower():
+            continue
+        rows.append((str(entry.seq), entry.ts[11:19], entry.level, f"{entry.category}.{entry.event}", entry.actor, details[:120]))
+    return rows[-limit:]
+
+
+def training_view(runtime) -> dict[str, Any]:
+    runs = sorted((runtime.home.root / "state" / "runs").glob("run-*"))
+    if not runs:
+        return {"run": None}
+    run = runs[-1]
+    report = _json(run / "report.json") or {}
+    metrics = [json.loads(line) for line in (run / "metrics" / "metrics.jsonl").read_text().splitlines() if line.strip()] \
+        if (run / "metrics" / "metrics.jsonl").exists() else []
+    events = (run / "logs" / "events.jsonl").read_text().splitlines() if (run / "logs" / "events.jsonl").exists() else []
+    config = _json(run / "resolved_config.json") or {}
+    losses = [m["loss"] for m in metrics if isinstance(m.get("loss"), (int, float))]
+    step = metrics[-1]["step"] if metrics else 0
+    total = config.get("steps") or 0
+    eta = None
+    if metrics and step and total:
+        eta = metrics[-1]["elapsed_s"] / step * (total - step)
+    return {"run": run.name, "status": report.get("status"), "stage": json.loads(events[-1])["stage"] if events else None,
+            "step": step, "steps": total, "losses": losses, "eta_s": eta, "gates": _json(run / "eval" / "gates.json")}
+
+
+def _json(path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None

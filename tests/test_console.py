@@ -1,0 +1,268 @@
+"""The operator console, driven with Textual's pilot against a real home."""
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from runtime import Runtime, Session
+from runtime.console.app import MhConsole
+
+
+async def settle(pilot, condition, timeout=15.0):
+    """Wait until `condition()` holds: the console refreshes on file-system events, not on a timer."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "the console did not update"
+        await pilot.pause(0.1)
+
+
+def text_of(app, selector):
+    return str(app.query_one(selector).render())
+
+
+def queue(rt, name):
+    (rt.home.out / name).write_text("x")
+    return rt.call("fs_delete", {"path": f"out/{name}"}, session=Session(actor="agent")).approval_id
+
+
+def test_opens_on_a_new_home_shows_help_and_quits(home):
+    rt = Runtime(home)
+    rt.init()
+
+    async def run():
+        app = MhConsole(rt)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot, lambda: "verified" in text_of(app, "#status-body"))
+            assert "trust level   suggest" in text_of(app, "#status-body")
+            await pilot.press("question_mark")
+            assert "change the trust level" in str(app.screen.query_one("Static").render())
+            await pilot.press("escape")
+            await pilot.press("q")
+        assert app.return_code in (0, None)
+
+    asyncio.run(run())
+
+
+def test_approve_and_reject_with_keys(rt):
+    first, second = queue(rt, "a.txt"), queue(rt, "b.txt")
+
+    async def run():
+        app = MhConsole(rt)
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.query_one("#tabs").active = "approvals"
+            table = app.query_one("#approvals-table")
+            await settle(pilot, lambda: table.row_count == 2)
+            await pilot.press("enter")
+            assert first in str(app.screen.query_one("Static").render())
+            await pilot.press("escape")
+            await pilot.press("a")
+            await settle(pilot, lambda: rt.approvals.get(first).status == "executed")
+            await settle(pilot, lambda: table.row_count == 1)
+            await pilot.press("r")
+            await pilot.press(*"not now")
+            await pilot.press("enter")
+            await settle(pilot, lambda: rt.approvals.get(second).status == "rejected")
+        assert rt.approvals.get(second).note == "not now" and rt.approvals.get(second).resolved_by == "person@console"
+        assert not (rt.home.out / "a.txt").exists() and (rt.home.out / "b.txt").exists()
+
+    asyncio.run(run())
+
+
+def test_console_and_cli_approving_at_once_run_the_skill_once(rt):
+    approval_id = queue(rt, "race.txt")
+
+    async def run():
+        app = MhConsole(rt)
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.query_one("#tabs").active = "approvals"
+            table = app.query_one("#approvals-table")
+            await settle(pilot, lambda: table.row_count == 1)
+            cli = subprocess.Popen([sys.executable, "-m", "runtime.cli", "--home", str(rt.home.root), "approvals", "approve",
+                                    approval_id], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            await pilot.press("a")
+            await settle(pilot, lambda: cli.poll() is not None and table.row_count == 0, timeout=60)
+        return cli
+
+    cli = asyncio.run(run())
+    assert cli.returncode == 0, cli.stderr
+    assert rt.approvals.get(approval_id).status == "executed"
+    starts = [e for e in rt.audit.entries() if e.event == "start" and e.details.get("approval") == approval_id]
+    assert len(starts) == 1 and not (rt.home.out / "race.txt").exists()
+
+
+def test_memory_panel_follows_the_inbox_and_the_ingestor(rt):
+    async def run():
+        app = MhConsole(rt)
+        async with app.run_test(size=(80, 24)) as pilot:
+            app.query_one("#tabs").active = "memory"
+            (rt.home.root / "memory" / "inbox" / "note.md").write_text("The quince tree needs pruning in March.")
+            (rt.home.root / "memory" / "inbox" / "bad.json").write_text("{not json")
+            await settle(pilot, lambda: "inbox         2 waiting" in text_of(app, "#memory-body"))
+            proc = subprocess.run([sys.executable, "-m", "runtime.cli", "--home", str(rt.home.root), "agent", "run",
+                                   "ingestor", "--once"], capture_output=True, text=True, timeout=120)
+            assert proc.returncode == 1  # bad.json failed, on purpose
+            await settle(pilot, lambda: "memories      1" in text_of(app, "#memory-body")
+                         and "inbox         0 waiting" in text_of(app, "#memory-body"))
+            assert "failed        1" in text_of(app, "#memory-body") and "bad.json" in text_of(app, "#memory-body")
+
+    asyncio.run(run())
+
+
+def test_status_shows_a_running_service_live(rt):
+    async def run():
+        app = MhConsole(rt)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot, lambda: "ingestor: stopped" in text_of(app, "#status-body"))
+            proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", "--home", str(rt.home.root), "agent", "run", "ingestor"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                await settle(pilot, lambda: "ingestor: running" in text_of(app, "#status-body"), timeout=60)
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=60)
+            await settle(pilot, lambda: "ingestor: stopped" in text_of(app, "#status-body"))
+
+    asyncio.run(run())
+
+
+def test_chat_shows_a_pending_approval_inline_and_goes_on_once_approved(chat_rt):
+    (chat_rt.home.out / "old.txt").write_text("x")
+
+    async def run():
+        app = MhConsole(chat_rt)
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.query_one("#tabs").active = "chat"
+            app.query_one("#chat-input").value = "Delete out/old.txt"
+            app.query_one("#chat-input").focus()
+            await pilot.press("enter")
+            log = app.query_one("#chat-log")
+            lines = lambda: [line.text for line in log.lines]  # noqa: E731
+            await settle(pilot, lambda: any("waiting for approval apr-" in line for line in lines()), timeout=120)
+            assert (chat_rt.home.out / "old.txt").exists()
+            app.query_one("#tabs").active = "approvals"
+            app.query_one("#approvals-table").focus()
+            await settle(pilot, lambda: app.query_one("#approvals-table").row_count == 1)
+            await pilot.press("a")
+            await settle(pilot, lambda: any("Deleted out/old.txt." in line for line in lines()), timeout=120)
+        assert not (chat_rt.home.out / "old.txt").exists()
+
+    asyncio.run(run())
+
+
+def test_a_new_audit_entry_appears_and_filters_work(rt):
+    async def run():
+        app = MhConsole(rt)
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.query_one("#tabs").active = "audit"
+            table = app.query_one("#audit-table")
+            rt.audit.append("test", "from_outside", details={"marker": "zebra"})
+            await settle(pilot, lambda: any("test.from_outside" in str(table.get_row_at(i)) for i in range(table.row_count)))
+            app.query_one("#audit-search").value = "zebra"
+            await settle(pilot, lambda: table.row_count == 1)
+            app.query_one("#audit-search").value = ""
+            app.query_one("#audit-category").value = "home"
+            await settle(pilot, lambda: table.row_count == 1 and "home.init" in str(table.get_row_at(0)))
+
+    asyncio.run(run())
+
+
+def test_trust_level_changes_with_t(rt):
+    async def run():
+        app = MhConsole(rt)
+        async with app.run_test() as pilot:
+            await pilot.press("t")
+            await settle(pilot, lambda: "supervised_auto" in text_of(app, "#status-body"))
+        assert rt.trust_level() == "supervised_auto"
+        assert rt.audit.tail(1, category="trust")[0].actor == "person@console"
+
+    asyncio.run(run())
+
+
+def test_problems_show_in_place_and_it_keeps_running(rt):
+    (rt.home.approvals_dir / "apr-deadbeef.json").write_text("{broken")
+    rt.audit.append("test", "x")
+    rt.close()
+    day = sorted(rt.home.audit_dir.glob("????-??-??.ndjson"))[-1]
+    lines = day.read_text().splitlines(keepends=True)
+    lines[0] = lines[0].replace('"home"', '"HOME"')
+    day.write_text("".join(lines))
+    (rt.home.root / "etc" / "agent.json").write_text(json.dumps({"model": "/nope/missing.gguf"}))
+
+    async def run():
+        app = MhConsole(Runtime(rt.home.root))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot, lambda: "BROKEN at" in text_of(app, "#status-body"))
+            assert f"{day.name}:1" in text_of(app, "#status-body")
+            assert "apr-deadbeef.json" in text_of(app, "#status-body")
+            app.query_one("#tabs").active = "chat"
+            app.query_one("#chat-input").value = "hi"
+            app.query_one("#chat-input").focus()
+            await pilot.press("enter")
+            log = app.query_one("#chat-log")
+            await settle(pilot, lambda: any("no model file" in line.text for line in log.lines))
+            await pilot.resize_terminal(40, 12)
+            await pilot.pause(0.2)
+            await pilot.resize_terminal(80, 24)
+            assert app.is_running
+
+    asyncio.run(run())
+
+
+def test_start_and_stop_a_training_run(rt):
+    """`f` + `y` starts the nightly pipeline; once the panel shows training steps, `x` stops it:
+    the trainer saves a checkpoint and the run ends as interrupted (exit 30)."""
+    for i in range(16):
+        rt.memory.add(type="note", content=f"Garden log {i}: the basil bed number {i} got water and compost today.", source="t")
+    config = json.loads((rt.home.etc / "training.json").read_text())
+    config["run"].update(steps=200, checkpoint_every=100, batch_size=2, max_seq_len=64, threads=1)
+    (rt.home.etc / "training.json").write_text(json.dumps(config))
+
+    async def run():
+        app = MhConsole(rt)
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.query_one("#tabs").active = "training"
+            await pilot.press("f")
+            await pilot.press("y")
+            await settle(pilot, lambda: app.pipeline is not None)
+            await settle(pilot, lambda: "stage   TRAINING" in text_of(app, "#training-body")
+                         and "step    0/" not in text_of(app, "#training-body"), timeout=240)
+            await pilot.press("x")
+            await settle(pilot, lambda: "(interrupted)" in text_of(app, "#training-body"), timeout=120)
+            await settle(pilot, lambda: app.pipeline.poll() is not None)
+        return app.pipeline.returncode
+
+    assert asyncio.run(run()) != 0
+    run_dir = next((rt.home.root / "state" / "runs").iterdir())
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["exit_code"] == 30
+    assert any((run_dir / "checkpoints").iterdir())
+    assert any(e.category == "nightly" and e.event == "failed" for e in Runtime(rt.home.root).audit.entries())
+
+
+@pytest.fixture
+def quiet_home(tmp_path, monkeypatch):
+    """A fresh home whose screens hold nothing that changes from run to run."""
+    monkeypatch.setenv("MH_HOME", str(tmp_path / "home"))
+    rt = Runtime(tmp_path / "home")
+    rt.init()
+    rt.close()
+    return tmp_path / "home"
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+@pytest.mark.parametrize("tab", ["status", "approvals", "audit", "memory", "training", "chat"])
+def test_snapshots(snap_compare, quiet_home, tab, size):
+    async def show(pilot):
+        pilot.app.query_one("#tabs").active = tab
+        if tab == "audit":
+            pilot.app.query_one("#audit-search").value = "no entry matches this"  # timestamps would differ per run
+        if tab == "status":
+            await settle(pilot, lambda: "verified" in text_of(pilot.app, "#status-body"))
+        await pilot.pause(0.3)
+
+    assert snap_compare(MhConsole(Runtime(quiet_home)), terminal_size=size, run_before=show)
