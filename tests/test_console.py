@@ -48,6 +48,36 @@ def test_opens_on_a_new_home_shows_help_and_quits(home):
     asyncio.run(run())
 
 
+def test_mh_console_runs_in_a_real_terminal_and_q_quits(home):
+    """`mh console` on a new home, in a pseudo-terminal of 80x24: it draws, and `q` ends it with 0."""
+    import fcntl
+    import os
+    import pty
+    import select
+    import struct
+    import termios
+    import time
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", "--home", str(home), "console"],
+                            stdin=follower, stdout=follower, stderr=follower, start_new_session=True)
+    os.close(follower)
+    seen = b""
+    deadline = time.monotonic() + 60
+    try:
+        while b"trust level" not in seen and time.monotonic() < deadline:
+            if select.select([leader], [], [], 1)[0]:
+                seen += os.read(leader, 65536)
+        assert b"trust level" in seen, seen[-2000:]
+        os.write(leader, b"q")
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+        os.close(leader)
+    assert (home / "etc" / "trust.json").exists()  # the new home was initialised
+
+
 def test_approve_and_reject_with_keys(rt):
     first, second = queue(rt, "a.txt"), queue(rt, "b.txt")
 
@@ -167,6 +197,10 @@ def test_a_new_audit_entry_appears_and_filters_work(rt):
             app.query_one("#audit-search").value = ""
             app.query_one("#audit-category").value = "home"
             await settle(pilot, lambda: table.row_count == 1 and "home.init" in str(table.get_row_at(0)))
+            app.query_one("#audit-category").value = ""
+            rt.audit.append("test", "loud", level="warning")
+            app.query_one("#audit-level").value = "warning"
+            await settle(pilot, lambda: table.row_count == 1 and "test.loud" in str(table.get_row_at(0)))
 
     asyncio.run(run())
 
@@ -266,3 +300,16 @@ def test_snapshots(snap_compare, quiet_home, tab, size):
         await pilot.pause(0.3)
 
     assert snap_compare(MhConsole(Runtime(quiet_home)), terminal_size=size, run_before=show)
+
+
+def test_gate_summary_reads_what_evaluation_writes(rt):
+    from runtime.console.views import gate_summary
+    from runtime.training.evaluate import gate_results
+    from runtime.training.settings import load_run_config
+
+    config = load_run_config(rt.home, overrides={"gates": {"min_improvement": 0.1, "max_eval_loss": 3.0}})
+    assert gate_summary(gate_results(config, 2.5, 2.0)) == "passed: max_eval_loss 2.0000 vs 3.0 ok; min_improvement 0.5000 vs 0.1 ok"
+    assert gate_summary(gate_results(config, 2.5, 2.45)).startswith("failed: max_eval_loss 2.4500 vs 3.0 ok; min_improvement")
+    empty = load_run_config(rt.home, overrides={"gates": {"min_improvement": None}})
+    assert gate_summary(gate_results(empty, 2.5, 2.0)) == "failed: no gates are configured: an empty gate set fails"
+    assert gate_summary(None) == "not evaluated yet"

@@ -15,7 +15,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import (DataTable, Footer, Header, Input, Label, RichLog, Sparkline, Static, TabbedContent,
                              TabPane)
@@ -87,7 +87,7 @@ class MhConsole(App):
     .problem { color: $error; }
     #filters { height: 3; }
     #filters Input { width: 1fr; }
-    Sparkline { height: 3; }
+    Sparkline { height: 3; margin-top: 1; }
     """
     BINDINGS = [
         Binding("q", "quit", "quit"), Binding("question_mark", "help", "help"), Binding("t", "trust", "trust"),
@@ -120,12 +120,13 @@ class MhConsole(App):
                 yield Static(id="status-body", markup=False)
             with TabPane("Approvals", id="approvals"):
                 yield DataTable(id="approvals-table", cursor_type="row")
+                yield Static(id="approvals-note", markup=False)
                 yield Static(id="approvals-problems", classes="problem", markup=False)
             with TabPane("Audit", id="audit"):
-                with Vertical(id="filters"):
+                with Horizontal(id="filters"):
                     yield Input(placeholder="category", id="audit-category")
-                yield Input(placeholder="level", id="audit-level")
-                yield Input(placeholder="search", id="audit-search")
+                    yield Input(placeholder="level", id="audit-level")
+                    yield Input(placeholder="search", id="audit-search")
                 yield DataTable(id="audit-table", cursor_type="row")
             with TabPane("Memory", id="memory"):
                 yield Static(id="memory-body", markup=False)
@@ -216,6 +217,7 @@ class MhConsole(App):
         table.clear()
         for row in rows:
             table.add_row(*row, key=row[0])
+        self.main.query_one("#approvals-note", Static).update("" if rows else "nothing waits for approval")
         self.main.query_one("#approvals-problems", Static).update("\n".join(f"problem: {b}" for b in broken))
         if self._agent is not None and self._agent.pending:
             self._resume_chat()  # a request the chat waits on may just have been resolved
@@ -245,11 +247,12 @@ class MhConsole(App):
         else:
             eta = f"{view['eta_s']:.0f}s" if view["eta_s"] is not None else "-"
             loss = f"{view['losses'][-1]:.4f}" if view["losses"] else "-"
-            gates = view["gates"]["passed"] if view["gates"] else "not evaluated"
             text = (f"run     {view['run']} ({view['status']})\nstage   {view['stage']}\nstep    {view['step']}/{view['steps']}"
-                    f"   loss {loss}   eta {eta}\ngates   {gates}")
+                    f"   loss {loss}   eta {eta}\ngates   {views.gate_summary(view['gates'])}")
         self.main.query_one("#training-body", Static).update(text + ("\npipeline running (x stops it)" if running else ""))
-        self.main.query_one("#loss", Sparkline).data = view.get("losses") or [0]
+        sparkline = self.main.query_one("#loss", Sparkline)
+        sparkline.data = view.get("losses") or []
+        sparkline.display = bool(sparkline.data)  # an empty curve would draw as a full bar
 
     @on(TabbedContent.TabActivated)
     def tab_activated(self, event: TabbedContent.TabActivated) -> None:

@@ -107,6 +107,13 @@ def training_view(runtime) -> dict[str, Any]:
             "step": step, "steps": total, "losses": losses, "eta_s": eta, "gates": _json(run / "eval" / "gates.json")}
 
 
+def gate_summary(gates: dict[str, Any] | None) -> str:
+    if not gates:
+        return "not evaluated yet"
+    parts = [f"{g['gate']} {g['value']:.4f} vs {g['limit']} {'ok' if g['passed'] else 'FAILED'}" for g in gates.get("gates", [])]
+    return ("passed" if gates["passed"] else "failed") + (f": {'; '.join(parts)}" if parts else f": {gates.get('reason', '')}")
+
+
 def _json(path) -> Any:
     try:
         return json.loads(path.read_text())
