@@ -242,6 +242,13 @@ def test_problems_show_in_place_and_it_keeps_running(rt):
             await pilot.resize_terminal(40, 12)
             await pilot.pause(0.2)
             await pilot.resize_terminal(80, 24)
+            app.query_one("#tabs").active = "status"
+            app.query_one("#tabs").focus()
+            (rt.home.root / "etc" / "trust.json").write_text("{broken")
+            await settle(pilot, lambda: "trust level   unknown" in text_of(app, "#status-body"))
+            assert "trust.json" in text_of(app, "#status-body")
+            await pilot.press("t")  # refused with a message, not a crash
+            await pilot.pause(0.2)
             assert app.is_running
 
     asyncio.run(run())
@@ -275,6 +282,7 @@ def test_start_and_stop_a_training_run(rt):
     report = json.loads((run_dir / "report.json").read_text())
     assert report["exit_code"] == 30
     assert any((run_dir / "checkpoints").iterdir())
+    assert "training exited 30" in (rt.home.root / "logs" / "services" / "nightly.log").read_text()
     assert any(e.category == "nightly" and e.event == "failed" for e in Runtime(rt.home.root).audit.entries())
 
 

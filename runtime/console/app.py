@@ -270,11 +270,15 @@ class MhConsole(App):
 
     def action_trust(self) -> None:
         levels = list(TrustLevel)
-        current = self.runtime.trust_level()
-        chosen = levels[(levels.index(current) + 1) % len(levels)]
-        self.runtime.set_trust(chosen, actor="person@console")
+        try:
+            current = self.runtime.trust_level()
+            chosen = levels[(levels.index(current) + 1) % len(levels)]
+            self.runtime.set_trust(chosen, actor="person@console")
+        except MhError as exc:
+            self.notify(exc.message, severity="error")
+            return
         self.notify(f"trust: {current} -> {chosen}")
-        self.refresh_status()
+        self.refresh_all({"status"})
 
     def _selected_approval(self) -> str | None:
         if self.main.query_one("#tabs", TabbedContent).active != "approvals":
@@ -331,12 +335,24 @@ class MhConsole(App):
 
         def start(yes: bool | None) -> None:
             if yes:
-                self.pipeline = subprocess.Popen([sys.executable, "-m", "runtime.cli", "--home", str(self.runtime.home.root),
-                                                  "nightly"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                self.notify("nightly pipeline started")
+                log = self.runtime.home.root / "logs" / "services" / "nightly.log"
+                log.parent.mkdir(parents=True, exist_ok=True)
+                with open(log, "ab") as output:
+                    self.pipeline = subprocess.Popen([sys.executable, "-m", "runtime.cli", "--home", str(self.runtime.home.root),
+                                                      "nightly"], stdout=output, stderr=subprocess.STDOUT)
+                self.notify(f"nightly pipeline started (output in {self.runtime.home.relative(log)})")
                 self.refresh_training()
+                self._await_pipeline(self.pipeline, log)
 
         self.push_screen(Notice("Start the nightly pipeline now (build, clean, verify, train, eval, export, activate)?\ny = yes, n = no"), start)
+
+    @work(thread=True)
+    def _await_pipeline(self, pipeline: subprocess.Popen, log: Path) -> None:
+        code = pipeline.wait()
+        lines = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+        text = f"nightly pipeline ended: exit {code}" + (f"\n{lines[-1]}" if code and lines else "")
+        self.call_from_thread(self.notify, text, severity="error" if code else "information")
+        self.call_from_thread(self.refresh_all, {"training"})
 
     def action_stop(self) -> None:
         if self.pipeline is None or self.pipeline.poll() is not None:
