@@ -68,11 +68,8 @@ class Organizer:
         return self._tagger
 
     def unprocessed(self, limit: int) -> list[MemoryEvent]:
-        db = self.runtime.memory.index.connect()
-        try:
+        with self.runtime.memory.index.read() as db:
             ids = [r[0] for r in db.execute("select id from memories where processed = 0 order by timestamp, id limit ?", [limit])]
-        finally:
-            db.close()
         found = []
         for event_id in ids:
             try:

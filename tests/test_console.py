@@ -226,6 +226,10 @@ def test_problems_show_in_place_and_it_keeps_running(rt):
     lines[0] = lines[0].replace('"home"', '"HOME"')
     day.write_text("".join(lines))
     (rt.home.root / "etc" / "agent.json").write_text(json.dumps({"model": "/nope/missing.gguf"}))
+    index = rt.home.root / "memory" / "index.db"
+    for damaged in (index, index.with_name("index.db-wal"), index.with_name("index.db-shm")):
+        damaged.unlink(missing_ok=True)
+    index.write_bytes(b"not sqlite " * 100)
 
     async def run():
         app = MhConsole(Runtime(rt.home.root))
@@ -233,6 +237,8 @@ def test_problems_show_in_place_and_it_keeps_running(rt):
             await settle(pilot, lambda: "BROKEN at" in text_of(app, "#status-body"))
             assert f"{day.name}:1" in text_of(app, "#status-body")
             assert "apr-deadbeef.json" in text_of(app, "#status-body")
+            assert "index.db is not a readable SQLite index" in text_of(app, "#memory-body")
+            assert "mh memory reindex" in text_of(app, "#memory-body")
             app.query_one("#tabs").active = "chat"
             app.query_one("#chat-input").value = "hi"
             app.query_one("#chat-input").focus()

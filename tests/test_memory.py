@@ -5,6 +5,7 @@ import pytest
 
 from runtime import CallStatus, Runtime
 from runtime.memory import MemoryCorrupt, MemoryNotFound
+from runtime.memory.index import IndexUnreadable
 
 from .conftest import run_mh
 
@@ -62,6 +63,23 @@ def test_reindex_reproduces_the_same_results_and_reports_broken_files(rt):
         rt.memory.get(broken.id)
     with pytest.raises(MemoryNotFound):
         rt.memory.get("evt-nope")
+
+
+def test_a_damaged_index_is_a_clear_error_and_reindex_sets_it_aside(rt):
+    kept = rt.memory.add(type="note", content="the ladder is in the shed", source="t")
+    index = rt.home.root / "memory" / "index.db"
+    for suffix in ("-wal", "-shm"):
+        index.with_name(index.name + suffix).unlink(missing_ok=True)
+    index.write_bytes(b"this is not sqlite " * 200)
+    with pytest.raises(IndexUnreadable, match="index.db is not a readable SQLite index") as caught:
+        rt.memory.search("ladder")
+    assert "mh memory reindex" in caught.value.fix
+    cli = run_mh(rt.home.root, "remember", "ladder")
+    assert cli.returncode == 1 and "mh memory reindex" in cli.stderr
+    assert "indexed 1 memories" in run_mh(rt.home.root, "memory", "reindex", check=True).stdout
+    assert [h.id for h in rt.memory.search("ladder")] == [kept.id]
+    (aside,) = index.parent.glob("index.db.unreadable-*")
+    assert aside.read_bytes().startswith(b"this is not sqlite")
 
 
 def test_memory_skills_go_through_the_gate(rt, agent):

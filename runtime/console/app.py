@@ -36,6 +36,8 @@ In the Audit tab type in the filter boxes; in the Chat tab type a message and pr
 
 
 REFRESH_DELAY_S = 0.1
+PROBLEM_SPOT = {"status": "#status-body", "approvals": "#approvals-problems", "audit": "#audit-problems",
+                "memory": "#memory-body", "training": "#training-body"}
 
 
 class TextPrompt(ModalScreen[str | None]):
@@ -103,6 +105,7 @@ class MhConsole(App):
         self._watcher: FolderWatcher | None = None
         self._panels_of: dict[Path, set[str]] = {}
         self._stale: set[str] = set()
+        self._chain_busy = self._chain_again = False
         self._agent = None
         self._chat_lock = threading.Lock()
 
@@ -127,6 +130,7 @@ class MhConsole(App):
                     yield Input(placeholder="category", id="audit-category")
                     yield Input(placeholder="level", id="audit-level")
                     yield Input(placeholder="search", id="audit-search")
+                yield Static(id="audit-problems", classes="problem", markup=False)
                 yield DataTable(id="audit-table", cursor_type="row")
             with TabPane("Memory", id="memory"):
                 yield Static(id="memory-body", markup=False)
@@ -182,14 +186,24 @@ class MhConsole(App):
             self.check_chain()
         self.refresh_all(panels - {"chain"})
 
-    @work(thread=True, exclusive=True, group="chain")
     def check_chain(self) -> None:
-        state = views.chain_state(self.runtime)
-        self.call_from_thread(self._set_chain, state)
+        """Verify the audit chain off the loop; changes during a check ask for one more, never a pile of them."""
+        if self._chain_busy:
+            self._chain_again = True
+            return
+        self._chain_busy = True
+        self._verify_chain()
 
-    def _set_chain(self, state: str) -> None:
-        self.chain = state
+    @work(thread=True)
+    def _verify_chain(self) -> None:
+        self.call_from_thread(self._chain_checked, views.chain_state(self.runtime))
+
+    def _chain_checked(self, state: str) -> None:
+        self.chain, self._chain_busy = state, False
         self.refresh_all({"status"})
+        if self._chain_again:
+            self._chain_again = False
+            self.check_chain()
 
     def refresh_all(self, panels: set[str] | None = None) -> None:
         if not self.screen_stack:  # closing: a late file event or worker has nothing left to draw on
@@ -201,8 +215,11 @@ class MhConsole(App):
                 continue
             try:
                 part()
-            except MhError as exc:  # a broken file shows up in place; the console keeps running
-                self.notify(exc.message, severity="error")
+            except (MhError, OSError) as exc:  # a broken file shows up in place; the console keeps running
+                text = f"problem: {exc.message}\nfix: {exc.fix}" if isinstance(exc, MhError) else f"problem: {exc}"
+                spot = self.main.query_one(PROBLEM_SPOT[name], Static)
+                spot.update(text)
+                spot.display = True
 
     def refresh_status(self) -> None:
         view = views.status_view(self.runtime, self.chain)
@@ -227,6 +244,7 @@ class MhConsole(App):
         rows = views.audit_rows(self.runtime, category=self.main.query_one("#audit-category", Input).value.strip(),
                                 level=self.main.query_one("#audit-level", Input).value.strip(),
                                 search=self.main.query_one("#audit-search", Input).value.strip())
+        self.main.query_one("#audit-problems", Static).display = False
         table.clear()
         for row in rows:
             table.add_row(*row)

@@ -8,10 +8,12 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlite_utils
 
+from ..errors import MhError
 from .events import MemoryEvent
 
 TABLE = "memories"
@@ -59,6 +61,21 @@ def fts_query(text: str) -> str:
     return " ".join(f'"{word}"' for word in WORDS.findall(text))
 
 
+class IndexUnreadable(MhError):
+    """memory/index.db is damaged or not SQLite at all."""
+
+
+@contextmanager
+def _unreadable_as_error(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.OperationalError:
+        raise  # locked, busy, read-only: a condition of the moment, not a damaged file
+    except sqlite3.DatabaseError as exc:
+        raise IndexUnreadable(f"{path.name} is not a readable SQLite index ({exc})",
+                              fix="`mh memory reindex` sets it aside and rebuilds it from the memory files") from None
+
+
 class MemoryIndex:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -68,26 +85,38 @@ class MemoryIndex:
         # Autocommit: writes take their lock up front with BEGIN IMMEDIATE (see `write`), because a
         # deferred transaction that has to upgrade fails at once under a concurrent writer.
         db = sqlite_utils.Database(sqlite3.connect(self.path, timeout=30, isolation_level=None))
-        db.execute("pragma busy_timeout = 30000")
-        if TABLE not in db.table_names():
-            with open(self.path.with_name(f".{self.path.name}.lock"), "w") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)  # one process creates; the others wait, then see it
+        try:
+            with _unreadable_as_error(self.path):
+                db.execute("pragma busy_timeout = 30000")
                 if TABLE not in db.table_names():
-                    db.enable_wal()
-                    self._create(db)
+                    with open(self.path.with_name(f".{self.path.name}.lock"), "w") as lock:
+                        fcntl.flock(lock, fcntl.LOCK_EX)  # one process creates; the others wait, then see it
+                        if TABLE not in db.table_names():
+                            db.enable_wal()
+                            self._create(db)
+        except BaseException:
+            db.close()
+            raise
         return db
 
     @contextmanager
     def write(self) -> Iterator[sqlite_utils.Database]:
+        with self.read() as db:
+            with _unreadable_as_error(self.path):
+                db.execute("begin immediate")
+                try:
+                    yield db
+                except BaseException:
+                    db.execute("rollback")
+                    raise
+                db.execute("commit")
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite_utils.Database]:
         db = self.connect()
         try:
-            db.execute("begin immediate")
-            try:
+            with _unreadable_as_error(self.path):
                 yield db
-            except BaseException:
-                db.execute("rollback")
-                raise
-            db.execute("commit")
         finally:
             db.close()
 
@@ -107,7 +136,19 @@ class MemoryIndex:
             db[TABLE].upsert_all(rows, pk="id", columns=COLUMNS)
 
     def rebuild(self, rows: list[dict]) -> None:
-        """Replace the whole index in one transaction: readers see the old index or the new one."""
+        """Replace the whole index in one transaction: readers see the old index or the new one.
+        An unreadable index is set aside (kept for a look, never deleted) and a new one built."""
+        try:
+            self._replace(rows)
+        except IndexUnreadable:
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+            for suffix in ("", "-wal", "-shm"):
+                damaged = self.path.with_name(self.path.name + suffix)
+                if damaged.exists():
+                    damaged.rename(damaged.with_name(f"{damaged.name}.unreadable-{stamp}"))
+            self._replace(rows)
+
+    def _replace(self, rows: list[dict]) -> None:
         with self.write() as db:
             for name in (f"{TABLE}_fts", TABLE):
                 db.execute(f"drop table if exists [{name}]")
@@ -115,8 +156,7 @@ class MemoryIndex:
 
     def search(self, query: str, *, type: str | None, tag: str | None, since: str | None, until: str | None,
                limit: int) -> list[SearchHit]:
-        db = self.connect()
-        try:
+        with self.read() as db:
             where, args = ["memories_fts match :q"], {"q": fts_query(query), "limit": limit}
             for clause, name, value in (("m.type = :type", "type", type), ("m.timestamp >= :since", "since", since),
                                         ("m.timestamp < :until", "until", until)):
@@ -133,28 +173,17 @@ class MemoryIndex:
                 f"where {' and '.join(where)} order by score, m.timestamp desc, m.id limit :limit"
             )
             return [SearchHit(r[0], r[1], r[2], r[4], -float(r[5]), r[3].split()) for r in db.execute(sql, args).fetchall()]
-        finally:
-            db.close()
 
     def has_hash(self, content_sha256: str) -> bool:
-        db = self.connect()
-        try:
+        with self.read() as db:
             return db.execute(f"select 1 from {TABLE} where content_sha256 = ? limit 1", [content_sha256]).fetchone() is not None
-        finally:
-            db.close()
 
     def stats(self) -> dict:
-        db = self.connect()
-        try:
+        with self.read() as db:
             total, processed = db.execute(f"select count(*), coalesce(sum(processed), 0) from {TABLE}").fetchone()
             by_type = dict(db.execute(f"select type, count(*) from {TABLE} group by type order by 2 desc").fetchall())
-        finally:
-            db.close()
         return {"total": total, "processed": processed, "unprocessed": total - processed, "by_type": by_type}
 
     def all_ids(self) -> list[str]:
-        db = self.connect()
-        try:
+        with self.read() as db:
             return [r[0] for r in db.execute(f"select id from {TABLE} order by id").fetchall()]
-        finally:
-            db.close()
