@@ -11,6 +11,8 @@ import pytest
 from runtime import Runtime, Session
 from runtime.console.app import MhConsole
 
+from .conftest import ROOT
+
 
 async def settle(pilot, condition, timeout=15.0):
     """Wait until `condition()` holds: the console refreshes on file-system events, not on a timer."""
@@ -49,7 +51,7 @@ def test_opens_on_a_new_home_shows_help_and_quits(home):
 
 
 def test_mh_console_runs_in_a_real_terminal_and_q_quits(home):
-    """`mh console` on a new home, in a pseudo-terminal of 80x24: it draws, and `q` ends it with 0."""
+    """`bin/mh console` on a new home, in a pseudo-terminal of 80x24: it draws, and `q` ends it with 0."""
     import fcntl
     import os
     import pty
@@ -60,7 +62,7 @@ def test_mh_console_runs_in_a_real_terminal_and_q_quits(home):
 
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-    proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", "--home", str(home), "console"],
+    proc = subprocess.Popen([str(ROOT / "bin" / "mh"), "--home", str(home), "console"],
                             stdin=follower, stdout=follower, stderr=follower, start_new_session=True)
     os.close(follower)
     seen = b""
