@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +18,7 @@ from pydantic import BaseModel
 from .errors import MhError
 from .home import Home
 from .jsonio import atomic_write, pretty, read_json_file
+from .liveness import RunningMarker
 
 
 class ServiceState(BaseModel):
@@ -43,7 +43,8 @@ class ServiceBook:
     def __init__(self, home: Home, name: str) -> None:
         self.name = name
         self.state_file = home.root / "state" / "services" / f"{name}.json"
-        self.pid_file = home.root / "state" / "services" / f"{name}.pid"
+        self.running = RunningMarker(home.root / "state" / "services" / f"{name}.pid", what=name,
+                                     fix="stop that one first (Ctrl-C in its terminal, or kill its pid)")
         self.log_file = home.root / "logs" / "services" / f"{name}.log"
 
     def state(self) -> ServiceState:
@@ -65,39 +66,6 @@ class ServiceBook:
             state.last_run_at = datetime.now(UTC)
             state.last_error = error if not ok else state.last_error
             atomic_write(self.state_file, pretty(state.model_dump(mode="json")))
-
-    @contextmanager
-    def marked_running(self) -> Iterator[None]:
-        """Hold <name>.pid locked while a watching run lasts. The lock ends with the process, so a
-        crash never leaves a service "running"; a second watcher of the same home is refused."""
-        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.pid_file, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise MhError(f"{self.name} is running already (pid {os.read(fd, 32).decode(errors='replace') or '?'})",
-                              fix="stop that one first (Ctrl-C in its terminal, or kill its pid)") from None
-            os.write(fd, str(os.getpid()).encode())
-            try:
-                yield
-            finally:
-                os.ftruncate(fd, 0)  # a change event: watchers (the console) see it stop
-        finally:
-            os.close(fd)
-
-    def is_running(self) -> bool:
-        try:
-            fd = os.open(self.pid_file, os.O_RDONLY)
-        except FileNotFoundError:
-            return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            return False
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(fd)
 
     def log(self, line: str) -> None:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)

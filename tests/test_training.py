@@ -141,6 +141,8 @@ def test_training_refuses_what_the_firewall_refuses_and_bad_configs(rt, tmp_path
     with pytest.raises(FirewallRefused, match="not verified"):
         train(rt, load_run_config(rt.home, overrides=FAST), raw_id, quiet=True)
     assert rt.audit.tail(1)[0].event == "refused"
+    (refused,) = json.loads(run_mh(rt.home.root, "runs", "--json", check=True).stdout)
+    assert (refused["status"], refused["exit_code"]) == ("config", 1)  # finished, never left "running"
     (tmp_path / "base.yaml").write_text("steps: 3\nlora:\n  r: 4\n")
     (tmp_path / "child.yaml").write_text("_base: base.yaml\nlora:\n  alpha: 8\n")
     merged = load_run_config(rt.home, tmp_path / "child.yaml")

@@ -215,7 +215,7 @@ def run_status(run_id: str, runtime: Runtime) -> dict[str, Any]:
     from ..training.runs import RunDir
 
     run = RunDir.find(runtime.home.root / "state" / "runs", run_id)
-    return {"id": run_id, "report": run.read_json("report.json"), "summary": run.read_json("metrics/summary.json"),
+    return {"id": run_id, "report": run.report(), "summary": run.read_json("metrics/summary.json"),
             "gates": run.read_json("eval/gates.json")}
 
 

@@ -21,7 +21,7 @@ def list_agents(ctx: typer.Context) -> None:
         book = ServiceBook(runtime.home, name)
         state = book.state()
         last = f"last run {state.last_run_at:%Y-%m-%d %H:%M}" if state.last_run_at else "never run"
-        console.print(f"{name:<10} {'running' if book.is_running() else 'stopped':<8} {spec.description} ({last})")
+        console.print(f"{name:<10} {'running' if book.running.is_held() else 'stopped':<8} {spec.description} ({last})")
 
 
 @app.command()
@@ -33,9 +33,9 @@ def status(ctx: typer.Context, name: str = typer.Argument(...), lines: int = typ
     book = ServiceBook(runtime.home, name)
     state = book.state()
     if as_json:
-        print_json({**state.model_dump(mode="json"), "running": book.is_running(), "log": book.last_lines(lines)})
+        print_json({**state.model_dump(mode="json"), "running": book.running.is_held(), "log": book.last_lines(lines)})
         return
-    console.print(f"{name}: {'running' if book.is_running() else 'stopped'}; {state.runs} runs, {state.successes} ok, {state.failures} with failures")
+    console.print(f"{name}: {'running' if book.running.is_held() else 'stopped'}; {state.runs} runs, {state.successes} ok, {state.failures} with failures")
     if state.last_error:
         console.print(f"  last error: {state.last_error}")
     for line in book.last_lines(lines):
@@ -73,6 +73,6 @@ def run(ctx: typer.Context, name: str = typer.Argument(..., help="ingestor or or
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    with worker.book.marked_running():
+    with worker.book.running.hold():
         console.print(f"{name} running; Ctrl-C stops it")
         worker.watch(stop)

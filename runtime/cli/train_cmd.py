@@ -145,20 +145,22 @@ def nightly(ctx: typer.Context, report: Optional[Path] = typer.Option(None, "--r
 
 
 @runs_app.callback()
-def runs(ctx: typer.Context, status: Optional[str] = typer.Option(None, "--status", help="ok, nan, inf, interrupted, training_failed, running"),
+def runs(ctx: typer.Context, status: Optional[str] = typer.Option(None, "--status", help="ok, nan, inf, interrupted, training_failed, config, running, gone (its process died)"),
          as_json: bool = typer.Option(False, "--json")) -> None:
     """List training runs (newest last)."""
     if ctx.invoked_subcommand is not None:
         return
+    from ..training.runs import RunDir
+
     runtime = get_runtime(ctx)
     rows = []
     for path in sorted((runtime.home.root / "state" / "runs").glob("run-*")):
-        report = json.loads((path / "report.json").read_text()) if (path / "report.json").exists() else {}
+        run = RunDir(path)
+        report = run.report()
         if status and report.get("status") != status:
             continue
         rows.append({"run_id": path.name, "status": report.get("status"), "exit_code": report.get("exit_code"),
-                     "final_loss": report.get("final_loss"), "gates_passed": (json.loads((path / "eval" / "gates.json").read_text()).get("passed")
-                                                                              if (path / "eval" / "gates.json").exists() else None)})
+                     "final_loss": report.get("final_loss"), "gates_passed": (run.read_json("eval/gates.json") or {}).get("passed")})
     if as_json:
         print_json(rows)
         return
@@ -174,7 +176,7 @@ def runs_show(ctx: typer.Context, run_id: str = typer.Argument(..., metavar="RUN
     from ..training.runs import RunDir
 
     run = RunDir.find(get_runtime(ctx).home.root / "state" / "runs", run_id)
-    view = {name: run.read_json(name) for name in ("report.json", "metrics/summary.json", "eval/gates.json", "resolved_config.json")}
+    view = {"report.json": run.report(), **{name: run.read_json(name) for name in ("metrics/summary.json", "eval/gates.json", "resolved_config.json")}}
     view["files"] = sorted(str(p.relative_to(run.path)) for p in run.path.rglob("*") if p.is_file() and "checkpoint-" not in str(p))
     view["checkpoints"] = sorted(p.name for p in run.file("checkpoints").glob("checkpoint-*"))
     if as_json:

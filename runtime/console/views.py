@@ -10,6 +10,7 @@ from typing import Any
 
 from ..errors import MhError
 from ..services import SERVICES, ServiceBook
+from ..training.runs import RunDir
 
 
 @dataclass
@@ -48,7 +49,7 @@ def status_view(runtime, chain: str) -> StatusView:
         book = ServiceBook(runtime.home, name)
         state = book.state()
         last = f"{state.last_run_at:%Y-%m-%d %H:%M}" if state.last_run_at else "never"
-        services.append(f"{name}: {'running' if book.is_running() else 'stopped'}, {state.runs} runs, "
+        services.append(f"{name}: {'running' if book.running.is_held() else 'stopped'}, {state.runs} runs, "
                         f"{state.failures} with failures, last {last}")
     return StatusView(trust, model, adapter, services, sum(1 for a in scan.items if a.status == "pending"), chain, problems)
 
@@ -92,7 +93,7 @@ def training_view(runtime) -> dict[str, Any]:
     if not runs:
         return {"run": None}
     run = runs[-1]
-    report = _json(run / "report.json") or {}
+    report = RunDir(run).report()
     metrics = [json.loads(line) for line in (run / "metrics" / "metrics.jsonl").read_text().splitlines() if line.strip()] \
         if (run / "metrics" / "metrics.jsonl").exists() else []
     events = (run / "logs" / "events.jsonl").read_text().splitlines() if (run / "logs" / "events.jsonl").exists() else []

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..errors import MhError
 from ..jsonio import atomic_write, pretty, read_json_file
+from ..liveness import RunningMarker
 
 
 class ExitCode(IntEnum):
@@ -37,6 +38,8 @@ class RunDir:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.running = RunningMarker(path / "run.pid", what=f"run {path.name}",
+                                     fix="wait for it, or stop it (Ctrl-C or SIGTERM saves a checkpoint)")
 
     @classmethod
     def create(cls, runs_root: Path) -> RunDir:
@@ -93,6 +96,14 @@ class RunDir:
         attempt.update({"exit_code": int(code), "status": code.name.lower(), "ended_at": datetime.now(UTC).isoformat(), **fields})
         report.update({"exit_code": int(code), "status": code.name.lower(), **fields})
         self.write_json("report.json", report)
+        return report
+
+    def report(self) -> dict[str, Any]:
+        """report.json as it stands, except that a "running" run whose process is gone says so."""
+        report = self.read_json("report.json") or {"run_id": self.id, "attempts": [], "status": None}
+        if report.get("status") == "running" and not self.running.is_held():
+            report["status"] = "gone"
+            report["note"] = "its process ended without finishing the attempt (killed?); `mh resume` continues from its last checkpoint"
         return report
 
     def begin_attempt(self) -> None:

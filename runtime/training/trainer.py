@@ -163,11 +163,24 @@ def _trainer(config: RunConfig, run: RunDir, base, train_rows, reporter: _Report
 
 def train(runtime, config: RunConfig, dataset_id: str, *, actor: str = "person", quiet: bool = False,
           resume_run: RunDir | None = None, checkpoint: int | None = None) -> TrainResult:
-    """One attempt of a run (a new one, or a resumed one). Returns its exit code; never half-registers."""
-    runs_root = runtime.home.root / "state" / "runs"
-    run = resume_run or RunDir.create(runs_root)
+    """One attempt of a run (a new one, or a resumed one). Returns its exit code; never half-registers.
+    The run is marked running for exactly as long as this process works on it."""
+    run = resume_run or RunDir.create(runtime.home.root / "state" / "runs")
+    with run.running.hold():
+        run.begin_attempt()
+        try:
+            return _attempt(runtime, config, dataset_id, run, actor=actor, quiet=quiet, resume_run=resume_run,
+                            checkpoint=checkpoint)
+        except Exception as exc:
+            if run.read_json("report.json")["status"] == "running":  # refused before training began
+                run.finish(ExitCode.CONFIG if isinstance(exc, MhError) else ExitCode.TRAINING_FAILED,
+                           error=exc.message if isinstance(exc, MhError) else f"{type(exc).__name__}: {exc}")
+            raise
+
+
+def _attempt(runtime, config: RunConfig, dataset_id: str, run: RunDir, *, actor: str, quiet: bool,
+             resume_run: RunDir | None, checkpoint: int | None) -> TrainResult:
     reporter = _Reporter(run, config.steps, quiet)
-    run.begin_attempt()
     reporter.stage("INIT", f"run {run.id}" + (" (resumed)" if resume_run else ""))
     run.write_json("resolved_config.json", {**config.model_dump(mode="json"), "dataset": dataset_id})
     run.write_json("env.json", environment())

@@ -1,0 +1,55 @@
+"""A "running" marker that cannot outlive its process: an exclusive flock on a small file holding
+the pid. The kernel drops the lock when the process ends, however it ends (SIGKILL included), so a
+reader never mistakes a crashed service or training run for a live one."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import MhError
+
+
+class AlreadyRunning(MhError):
+    """Another process holds the marker."""
+
+
+class RunningMarker:
+    def __init__(self, path: Path, *, what: str, fix: str) -> None:
+        self.path = path
+        self.what = what
+        self.fix = fix
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pid = os.read(fd, 32).decode(errors="replace") or "?"
+                raise AlreadyRunning(f"{self.what} is running already (pid {pid})", fix=self.fix) from None
+            os.write(fd, str(os.getpid()).encode())
+            try:
+                yield
+            finally:
+                os.ftruncate(fd, 0)  # a change event, so watchers (the console) see it end
+        finally:
+            os.close(fd)
+
+    def is_held(self) -> bool:
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return False
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)

@@ -1,0 +1,59 @@
+"""The running marker of services and training runs: held while its process lives, gone when it
+dies however it dies, and a second holder is refused."""
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from runtime.liveness import AlreadyRunning, RunningMarker
+from runtime.training.runs import RunDir
+
+from .conftest import ROOT
+
+HOLD = """
+import sys, time
+from pathlib import Path
+from runtime.liveness import RunningMarker
+with RunningMarker(Path(sys.argv[1]), what="x", fix="-").hold():
+    print("held", flush=True)
+    time.sleep(600)
+"""
+
+
+def hold_in_child(path):
+    child = subprocess.Popen([sys.executable, "-c", HOLD, str(path)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "held"
+    return child
+
+
+def test_a_marker_is_held_while_its_process_lives_and_refuses_a_second(tmp_path):
+    marker = RunningMarker(tmp_path / "svc.pid", what="the ingestor", fix="stop it")
+    assert not marker.is_held()
+    child = hold_in_child(marker.path)
+    try:
+        assert marker.is_held()
+        with pytest.raises(AlreadyRunning, match=rf"the ingestor is running already \(pid {child.pid}\)"):
+            with marker.hold():
+                pass
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    assert not marker.is_held()  # SIGKILL: no cleanup ran, the kernel dropped the lock
+    with marker.hold():
+        assert marker.is_held() and marker.path.read_text() == str(os.getpid())
+    assert not marker.is_held() and marker.path.read_text() == ""
+
+
+def test_a_run_whose_process_died_reports_gone(tmp_path):
+    run = RunDir.create(tmp_path / "runs")
+    child = hold_in_child(run.path / "run.pid")
+    run.begin_attempt()
+    assert run.report()["status"] == "running"
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    report = run.report()
+    assert report["status"] == "gone" and "mh resume" in report["note"]
+    assert run.read_json("report.json")["status"] == "running"  # the file is evidence; only the reading says gone
