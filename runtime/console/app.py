@@ -129,7 +129,7 @@ class MhConsole(App):
                 with Horizontal(id="filters"):
                     yield Input(placeholder="category", id="audit-category")
                     yield Input(placeholder="level", id="audit-level")
-                    yield Input(placeholder="search", id="audit-search")
+                    yield Input(placeholder=f"search (last {views.SEARCH_DEPTH})", id="audit-search")
                 yield Static(id="audit-problems", classes="problem", markup=False)
                 yield DataTable(id="audit-table", cursor_type="row")
             with TabPane("Memory", id="memory"):

@@ -77,8 +77,11 @@ def approval_rows(runtime) -> tuple[list[tuple[str, ...]], list[str]]:
     return rows, scan.broken
 
 
+SEARCH_DEPTH = 1000  # a search looks this far back: it runs on every keystroke, on the screen's loop
+
+
 def audit_rows(runtime, *, category: str = "", level: str = "", search: str = "", limit: int = 200) -> list[tuple[str, ...]]:
-    entries = runtime.audit.tail(limit * 5 if search else limit, category=category or None, level=level or None)
+    entries = runtime.audit.tail(SEARCH_DEPTH if search else limit, category=category or None, level=level or None)
     rows = []
     for entry in entries:
         details = json.dumps(entry.details, ensure_ascii=False, sort_keys=True)
