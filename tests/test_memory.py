@@ -76,10 +76,13 @@ def test_a_damaged_index_is_a_clear_error_and_reindex_sets_it_aside(rt):
     assert "mh memory reindex" in caught.value.fix
     cli = run_mh(rt.home.root, "remember", "ladder")
     assert cli.returncode == 1 and "mh memory reindex" in cli.stderr
-    assert "indexed 1 memories" in run_mh(rt.home.root, "memory", "reindex", check=True).stdout
+    said = run_mh(rt.home.root, "memory", "reindex", check=True).stdout
+    assert "indexed 1 memories" in said
     assert [h.id for h in rt.memory.search("ladder")] == [kept.id]
     (aside,) = index.parent.glob("index.db.unreadable-*")
-    assert aside.read_bytes().startswith(b"this is not sqlite")
+    assert aside.read_bytes().startswith(b"this is not sqlite") and f"kept as memory/{aside.name}" in said
+    entry = rt.audit.tail(1, category="memory")[0]
+    assert (entry.event, entry.details["set_aside"]) == ("reindexed", f"memory/{aside.name}")
 
 
 def test_memory_skills_go_through_the_gate(rt, agent):

@@ -83,8 +83,14 @@ def stats(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> 
 @app.command()
 def reindex(ctx: typer.Context) -> None:
     """Rebuild memory/index.db from the memory files alone. Files that are not valid are listed, never changed."""
-    report = get_runtime(ctx).memory.reindex()
+    runtime = get_runtime(ctx)
+    report = runtime.memory.reindex()
+    set_aside = runtime.home.relative(report.set_aside) if report.set_aside else None
+    runtime.audit.append("memory", "reindexed", details={"indexed": report.indexed, "broken": len(report.broken),
+                                                         "set_aside": set_aside})
     console.print(f"indexed {report.indexed} memories")
+    if set_aside:
+        console.print(f"the damaged index was kept as {set_aside}", markup=False)
     for problem in report.broken:
         err_console.print(f"[yellow]skipped:[/] {problem}")
 

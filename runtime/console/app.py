@@ -145,9 +145,9 @@ class MhConsole(App):
     def on_mount(self) -> None:
         self.main.query_one("#approvals-table", DataTable).add_columns("id", "skill", "args", "risk", "requested by", "age")
         self.main.query_one("#audit-table", DataTable).add_columns("seq", "time", "level", "event", "actor", "details")
+        self._watch()  # first, so that nothing changing during the first refresh goes unseen
         self.refresh_all()
         self.check_chain()
-        self._watch()
 
     def on_unmount(self) -> None:
         if self._watcher is not None:

@@ -55,7 +55,10 @@ def status_view(runtime, chain: str) -> StatusView:
 
 
 def chain_state(runtime) -> str:
-    report = runtime.verify_audit()
+    try:
+        report = runtime.verify_audit()
+    except (MhError, OSError) as exc:
+        return f"cannot check: {exc.message if isinstance(exc, MhError) else exc}"
     if report.ok:
         return f"verified: {report.entries} entries, {report.checkpoints} checkpoints"
     p = report.problem

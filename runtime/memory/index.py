@@ -135,11 +135,13 @@ class MemoryIndex:
         with self.write() as db:
             db[TABLE].upsert_all(rows, pk="id", columns=COLUMNS)
 
-    def rebuild(self, rows: list[dict]) -> None:
+    def rebuild(self, rows: list[dict]) -> Path | None:
         """Replace the whole index in one transaction: readers see the old index or the new one.
-        An unreadable index is set aside (kept for a look, never deleted) and a new one built."""
+        An unreadable index is set aside (kept for a look, never deleted; its new name is returned)
+        and a new one built."""
         try:
             self._replace(rows)
+            return None
         except IndexUnreadable:
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
             for suffix in ("", "-wal", "-shm"):
@@ -147,6 +149,7 @@ class MemoryIndex:
                 if damaged.exists():
                     damaged.rename(damaged.with_name(f"{damaged.name}.unreadable-{stamp}"))
             self._replace(rows)
+            return self.path.with_name(f"{self.path.name}.unreadable-{stamp}")
 
     def _replace(self, rows: list[dict]) -> None:
         with self.write() as db:

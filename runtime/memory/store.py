@@ -20,6 +20,7 @@ __all__ = ["MemoryStore", "SearchHit", "ReindexReport"]
 class ReindexReport:
     indexed: int = 0
     broken: list[str] = field(default_factory=list)
+    set_aside: Path | None = None  # a damaged index, kept under a new name
 
 
 def sha256_text(text: str) -> str:
@@ -91,7 +92,7 @@ class MemoryStore:
                 continue
             rows.append(row_of(event, path))
         rows.sort(key=lambda row: (row["timestamp"], row["id"]))
-        self.index.rebuild(rows)
+        report.set_aside = self.index.rebuild(rows)
         report.indexed = len(rows)
         return report
 
