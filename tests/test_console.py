@@ -167,6 +167,9 @@ def test_chat_shows_a_pending_approval_inline_and_goes_on_once_approved(chat_rt)
 
     async def run():
         app = MhConsole(chat_rt)
+        streamed = []
+        grow = app._grow_partial
+        app._grow_partial = lambda delta: (streamed.append(delta), grow(delta))
         async with app.run_test(size=(120, 40)) as pilot:
             app.query_one("#tabs").active = "chat"
             app.query_one("#chat-input").value = "Delete out/old.txt"
@@ -175,6 +178,9 @@ def test_chat_shows_a_pending_approval_inline_and_goes_on_once_approved(chat_rt)
             log = app.query_one("#chat-log")
             lines = lambda: [line.text for line in log.lines]  # noqa: E731
             await settle(pilot, lambda: any("waiting for approval apr-" in line for line in lines()), timeout=120)
+            assert "".join(streamed).startswith("Waiting for your approval: apr-")  # streamed in before it was logged
+            assert any(line.startswith("agent> Waiting for your approval") for line in lines())
+            assert text_of(app, "#chat-partial") == ""
             assert (chat_rt.home.out / "old.txt").exists()
             app.query_one("#tabs").active = "approvals"
             app.query_one("#approvals-table").focus()

@@ -90,6 +90,7 @@ class MhConsole(App):
     #filters { height: 3; }
     #filters Input { width: 1fr; }
     Sparkline { height: 3; margin-top: 1; }
+    #chat-partial { display: none; }
     """
     BINDINGS = [
         Binding("q", "quit", "quit"), Binding("question_mark", "help", "help"), Binding("t", "trust", "trust"),
@@ -139,6 +140,7 @@ class MhConsole(App):
                 yield Sparkline([], id="loss")
             with TabPane("Chat", id="chat"):
                 yield RichLog(id="chat-log", wrap=True, markup=False)
+                yield Static(id="chat-partial", markup=False)  # the reply as it streams in
                 yield Input(placeholder="message the agent", id="chat-input")
         yield Footer()
 
@@ -395,21 +397,36 @@ class MhConsole(App):
             try:
                 if self._agent is None:
                     self._agent = ChatAgent(self.runtime)
-                self.call_from_thread(self._show_turn, self._agent.turn(text))
+                self.call_from_thread(self._show_turn, self._agent.turn(text, on_text=self._streamed))
             except MhError as exc:
+                self.call_from_thread(self._end_partial)
                 self.call_from_thread(self._chat_line, f"error: {exc.message}" + (f" (fix: {exc.fix})" if exc.fix else ""))
 
     @work(thread=True)
     def _resume_chat(self) -> None:
         with self._chat_lock:
-            turn = self._agent.resume() if self._agent is not None else None
+            turn = self._agent.resume(on_text=self._streamed) if self._agent is not None else None
             if turn is not None:
                 self.call_from_thread(self._show_turn, turn)
+
+    def _streamed(self, delta: str) -> None:
+        self.call_from_thread(self._grow_partial, delta)
+
+    def _grow_partial(self, delta: str) -> None:
+        partial = self.main.query_one("#chat-partial", Static)
+        partial.update(f"{partial.content or f'{self._agent.session.actor}> '}{delta}")
+        partial.display = True
 
     def _chat_line(self, text: str) -> None:
         self.main.query_one("#chat-log", RichLog).write(text)
 
+    def _end_partial(self) -> None:
+        partial = self.main.query_one("#chat-partial", Static)
+        partial.update("")
+        partial.display = False
+
     def _show_turn(self, turn) -> None:
+        self._end_partial()
         self._chat_line(f"{self._agent.session.actor}> {turn.reply}")
         for item in turn.pending:
             self._chat_line(f"  waiting for approval {item.approval_id}: {item.skill} {json.dumps(item.args, ensure_ascii=False)}"
