@@ -42,14 +42,22 @@ class RunningMarker:
             os.close(fd)
 
     def is_held(self) -> bool:
+        return self._probe()[0]
+
+    def holder(self) -> int | None:
+        """The pid of the live holder; None when nobody holds it (or it is between lock and write)."""
+        held, text = self._probe()
+        return int(text) if held and text.isdigit() else None
+
+    def _probe(self) -> tuple[bool, str]:
         try:
             fd = os.open(self.path, os.O_RDONLY)
         except FileNotFoundError:
-            return False
+            return False, ""
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            return False
+            return False, ""
         except BlockingIOError:
-            return True
+            return True, os.read(fd, 32).decode(errors="replace").strip()
         finally:
             os.close(fd)

@@ -11,7 +11,7 @@ import pytest
 from runtime import Runtime, Session
 from runtime.console.app import MhConsole
 
-from .conftest import ROOT
+from .conftest import ROOT, run_mh
 
 
 async def settle(pilot, condition, timeout=15.0):
@@ -298,6 +298,37 @@ def test_start_and_stop_a_training_run(rt):
     assert any((run_dir / "checkpoints").iterdir())
     assert "training exited 30" in (rt.home.root / "logs" / "services" / "nightly.log").read_text()
     assert any(e.category == "nightly" and e.event == "failed" for e in Runtime(rt.home.root).audit.entries())
+
+
+def test_a_run_started_elsewhere_shows_live_and_mh_runs_stop_ends_it(rt):
+    for i in range(16):
+        rt.memory.add(type="note", content=f"Orchard log {i}: the plum tree {i} flowered and the bees came by.", source="t")
+    dataset_id = rt.call("dataset_build", {}).result["id"]
+    rt.call("dataset_clean", {"id": dataset_id})
+    rt.call("dataset_verify", {"id": dataset_id})
+    assert "not training now" in run_mh(rt.home.root, "runs", "stop").stderr
+    (rt.home.root / "run.json").write_text(json.dumps({"steps": 200, "checkpoint_every": 100, "batch_size": 2,
+                                                       "max_seq_len": 64, "threads": 1}))
+
+    async def run():
+        app = MhConsole(rt)
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.query_one("#tabs").active = "training"
+            trainer = subprocess.Popen([sys.executable, "-m", "runtime.cli", "--home", str(rt.home.root), "train", "--dataset",
+                                        dataset_id, "--config", str(rt.home.root / "run.json")],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            try:
+                await settle(pilot, lambda: f"training now in pid {trainer.pid}" in text_of(app, "#training-body")
+                             and "step    0/" not in text_of(app, "#training-body"), timeout=240)
+                stop = run_mh(rt.home.root, "runs", "stop", check=True)
+                assert f"(pid {trainer.pid}) to stop" in stop.stdout
+                await settle(pilot, lambda: "(interrupted)" in text_of(app, "#training-body"), timeout=120)
+                assert "training now" not in text_of(app, "#training-body")
+            finally:
+                trainer.wait(timeout=120)
+        return trainer.returncode
+
+    assert asyncio.run(run()) == 30
 
 
 @pytest.fixture

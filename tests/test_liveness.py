@@ -34,14 +34,14 @@ def test_a_marker_is_held_while_its_process_lives_and_refuses_a_second(tmp_path)
     assert not marker.is_held()
     child = hold_in_child(marker.path)
     try:
-        assert marker.is_held()
+        assert marker.is_held() and marker.holder() == child.pid
         with pytest.raises(AlreadyRunning, match=rf"the ingestor is running already \(pid {child.pid}\)"):
             with marker.hold():
                 pass
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait()
-    assert not marker.is_held()  # SIGKILL: no cleanup ran, the kernel dropped the lock
+    assert not marker.is_held() and marker.holder() is None  # SIGKILL: no cleanup ran, the kernel dropped the lock
     with marker.hold():
         assert marker.is_held() and marker.path.read_text() == str(os.getpid())
     assert not marker.is_held() and marker.path.read_text() == ""

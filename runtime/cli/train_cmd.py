@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 
+from ..errors import MhError
 from .common import call_skill, console, err_console, get_runtime, print_json, say
 
 runs_app = typer.Typer(help="Training runs in state/runs/.", invoke_without_command=True)
@@ -168,6 +169,20 @@ def runs(ctx: typer.Context, status: Optional[str] = typer.Option(None, "--statu
         console.print(f"{row['run_id']}  {row['status']:<12} exit {row['exit_code']}  loss {row['final_loss']}  gates {row['gates_passed']}", markup=False)
     if not rows:
         console.print("no runs")
+
+
+@runs_app.command("stop")
+def runs_stop(ctx: typer.Context, run_id: Optional[str] = typer.Argument(None, metavar="[RUN]", help="Default: the run training now.")) -> None:
+    """Ask a training run to save a checkpoint and stop after its current step (it exits 30;
+    `mh resume RUN` continues). Works whichever process or surface started it."""
+    from ..training.runs import RunDir, live_run
+
+    runs_root = get_runtime(ctx).home.root / "state" / "runs"
+    run = RunDir.find(runs_root, run_id) if run_id else live_run(runs_root)
+    if run is None or not run.running.is_held():
+        raise MhError(f"{run.id if run else 'no run'} is not training now", fix="see `mh runs --status running`")
+    run.request_stop()
+    console.print(f"asked {run.id} (pid {run.running.holder()}) to stop after its current step")
 
 
 @runs_app.command("show")

@@ -22,6 +22,7 @@ from textual.widgets import (DataTable, Footer, Header, Input, Label, RichLog, S
 
 from ..errors import MhError
 from ..services import memory_overview
+from ..training.runs import live_run
 from ..trust import TrustLevel
 from ..watch import FolderWatcher
 from . import views
@@ -30,7 +31,7 @@ KEYS = """keys
   t        change the trust level (cycles observe -> suggest -> supervised_auto -> bounded_auto)
   a        approve the selected request          r   reject it (asks for a reason)
   enter    show the selected request in full     f   start the nightly pipeline now (asks first)
-  x        stop the running pipeline gracefully (it checkpoints and exits)
+  x        stop the training run in progress, whoever started it (it saves a checkpoint first)
   ?        this help                             q   quit
 In the Audit tab type in the filter boxes; in the Chat tab type a message and press enter."""
 
@@ -269,7 +270,11 @@ class MhConsole(App):
             loss = f"{view['losses'][-1]:.4f}" if view["losses"] else "-"
             text = (f"run     {view['run']} ({view['status']})\nstage   {view['stage']}\nstep    {view['step']}/{view['steps']}"
                     f"   loss {loss}   eta {eta}\ngates   {views.gate_summary(view['gates'])}")
-        self.main.query_one("#training-body", Static).update(text + ("\npipeline running (x stops it)" if running else ""))
+        if view.get("pid"):
+            text += f"\ntraining now in pid {view['pid']} (x stops it after the current step)"
+        elif running:
+            text += "\nnightly pipeline running (x stops it)"
+        self.main.query_one("#training-body", Static).update(text)
         sparkline = self.main.query_one("#loss", Sparkline)
         sparkline.data = view.get("losses") or []
         sparkline.display = bool(sparkline.data)  # an empty curve would draw as a full bar
@@ -375,11 +380,15 @@ class MhConsole(App):
         self.call_from_thread(self.refresh_all, {"training"})
 
     def action_stop(self) -> None:
-        if self.pipeline is None or self.pipeline.poll() is not None:
-            self.notify("no pipeline is running")
-            return
-        self.pipeline.send_signal(signal.SIGTERM)  # the trainer saves a checkpoint and exits 30
-        self.notify("stopping the pipeline (it saves a checkpoint first)")
+        run = live_run(self.runtime.home.root / "state" / "runs")
+        if run is not None:  # whoever started it: a file request reaches any process or thread
+            run.request_stop()
+            self.notify(f"asked {run.id} to save a checkpoint and stop")
+        elif self.pipeline is not None and self.pipeline.poll() is None:
+            self.pipeline.send_signal(signal.SIGTERM)  # not training yet: nothing to checkpoint
+            self.notify("stopping the nightly pipeline")
+        else:
+            self.notify("nothing is training")
 
     @on(Input.Submitted, "#chat-input")
     def chat_submitted(self, event: Input.Submitted) -> None:

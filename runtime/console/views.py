@@ -100,6 +100,7 @@ def training_view(runtime) -> dict[str, Any]:
         return {"run": None}
     run = runs[-1]
     report = RunDir(run).report()
+    pid = RunDir(run).running.holder()
     metrics = [json.loads(line) for line in (run / "metrics" / "metrics.jsonl").read_text().splitlines() if line.strip()] \
         if (run / "metrics" / "metrics.jsonl").exists() else []
     events = (run / "logs" / "events.jsonl").read_text().splitlines() if (run / "logs" / "events.jsonl").exists() else []
@@ -110,7 +111,7 @@ def training_view(runtime) -> dict[str, Any]:
     eta = None
     if metrics and step and total:
         eta = metrics[-1]["elapsed_s"] / step * (total - step)
-    return {"run": run.name, "status": report.get("status"), "stage": json.loads(events[-1])["stage"] if events else None,
+    return {"run": run.name, "status": report.get("status"), "pid": pid, "stage": json.loads(events[-1])["stage"] if events else None,
             "step": step, "steps": total, "losses": losses, "eta_s": eta, "gates": _json(run / "eval" / "gates.json")}
 
 

@@ -29,6 +29,9 @@ class ExitCode(IntEnum):
 STAGES = ("INIT", "DATASET", "MODEL_LOAD", "PREPROCESSING", "LORA_SETUP", "TRAINING", "SAVE_ADAPTER", "GGUF_EXPORT", "COMPLETE")
 
 
+STOP_REQUEST = "stop-requested"
+
+
 class RunNotFound(MhError):
     """No run with that id."""
 
@@ -106,11 +109,29 @@ class RunDir:
             report["note"] = "its process ended without finishing the attempt (killed?); `mh resume` continues from its last checkpoint"
         return report
 
+    def request_stop(self) -> None:
+        """Ask the process training this run to checkpoint and stop (exit 30) after its current
+        step. A file, not a signal: it reaches a trainer in any process or thread."""
+        (self.path / STOP_REQUEST).touch()
+
+    def stop_requested(self) -> bool:
+        return (self.path / STOP_REQUEST).exists()
+
     def begin_attempt(self) -> None:
+        (self.path / STOP_REQUEST).unlink(missing_ok=True)  # a resumed run starts without the old request
         report = self.read_json("report.json") or {"run_id": self.id, "attempts": []}
         report["attempts"].append({"started_at": datetime.now(UTC).isoformat()})
         report.update({"status": "running", "exit_code": None})
         self.write_json("report.json", report)
+
+
+def live_run(runs_root: Path) -> RunDir | None:
+    """The newest run a process is training now, if any."""
+    for path in sorted(runs_root.glob("run-*"), reverse=True):
+        run = RunDir(path)
+        if run.running.is_held():
+            return run
+    return None
 
 
 def environment() -> dict[str, Any]:

@@ -114,7 +114,7 @@ def _callback(reporter: _Reporter, config: RunConfig):
             reporter.step(state.global_step, loss)
 
         def on_step_end(self, args, state, control, **kwargs):
-            if reporter.stop_requested.is_set() and reporter.code is None:
+            if (reporter.stop_requested.is_set() or reporter.run.stop_requested()) and reporter.code is None:
                 reporter.code = ExitCode.INTERRUPTED
                 control.should_save = True  # the checkpoint that `mh resume` continues from
                 control.should_training_stop = True
