@@ -172,7 +172,7 @@ def runs(ctx: typer.Context, status: Optional[str] = typer.Option(None, "--statu
 
 
 @runs_app.command("stop")
-def runs_stop(ctx: typer.Context, run_id: Optional[str] = typer.Argument(None, metavar="[RUN]", help="Default: the run training now.")) -> None:
+def runs_stop(ctx: typer.Context, run_id: Optional[str] = typer.Argument(None, metavar="RUN", help="Default: the run training now.")) -> None:
     """Ask a training run to save a checkpoint and stop after its current step (it exits 30;
     `mh resume RUN` continues). Works whichever process or surface started it."""
     from ..training.runs import RunDir, live_run
