@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .errors import ApprovalNotFound, MhError
 from .jsonio import pretty, read_json_file, atomic_write
+from .liveness import RunningMarker
 from .trust import Risk
 
 
@@ -116,6 +117,15 @@ class ApprovalQueue:
                 fix="move the file aside and ask for the action again",
             ) from None
 
+    def runner(self, approval_id: str) -> RunningMarker:
+        """Held by the process that runs an approved request, for as long as it runs it."""
+        return RunningMarker(self.directory / f"{approval_id}.running", what=approval_id, fix="it is being run now")
+
+    def stalled(self, approval: Approval) -> bool:
+        """Approved, but the process running it ended before it recorded an outcome. It is never
+        re-run by itself: the skill may have acted in part (the audit log's skill.start says)."""
+        return approval.status is ApprovalStatus.approved and not self.runner(approval.id).is_held()
+
     def save(self, approval: Approval) -> None:
         atomic_write(self.path(approval.id), pretty(approval.model_dump(mode="json")))
 
@@ -138,6 +148,22 @@ class ApprovalQueue:
             yield
         finally:
             os.close(fd)
+
+
+def stalled_notes(runtime, scan: QueueScan) -> list[str]:
+    """One line per approved request whose run was cut off, for the surfaces that list the queue."""
+    return [f"{a.id} ({a.skill}) was approved by {a.resolved_by} but the process running it ended before it finished; "
+            f"`mh audit tail --category skill` shows whether it started. It is not re-run by itself: ask again if needed."
+            for a in scan.items if runtime.approvals.stalled(a)]
+
+
+def short_age(delta: timedelta) -> str:
+    """12s, 5m, 3h, 2d: how long ago, in a table cell."""
+    seconds = max(int(delta.total_seconds()), 0)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def _first_line(exc: Exception) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -286,25 +287,30 @@ class Runtime:
     def approve(self, approval_id: str, *, by: str = PERSON) -> tuple[Approval, SkillOutcome | None]:
         """Approve and run a pending request. Approving again returns the earlier outcome, runs nothing."""
         now = datetime.now(UTC)
-        with self.approvals.locked():
-            approval = self._expire_if_due(self.approvals.get(approval_id), now)
-            if approval.status in RESOLVED_BY_APPROVAL:
-                return approval, None
-            if approval.status is not ApprovalStatus.pending:
-                raise ApprovalClosed(
-                    f"{approval_id} was {approval.status} by {approval.resolved_by} at {approval.resolved_at:%Y-%m-%d %H:%M:%S}",
-                    fix="ask for the action again to get a new approval",
-                )
-            approval = approval.moved(ApprovalStatus.approved, resolved_by=by, resolved_at=now)
-            self.approvals.save(approval)
-            self.audit.append("approval", "approved", details={"id": approval.id, "skill": approval.skill},
-                              actor=by, level="security", sync=True)
-        # Only the process that moved it to `approved` gets here, so it runs exactly once.
-        outcome = self._run_approved(approval, by)
-        status = ApprovalStatus.executed if outcome.status is CallStatus.ok else ApprovalStatus.failed
-        with self.approvals.locked():
-            approval = approval.moved(status, result=outcome.result, error=outcome.error)
-            self.approvals.save(approval)
+        with ExitStack() as running:
+            with self.approvals.locked():
+                approval = self._expire_if_due(self.approvals.get(approval_id), now)
+                if approval.status in RESOLVED_BY_APPROVAL:
+                    return approval, None
+                if approval.status is not ApprovalStatus.pending:
+                    raise ApprovalClosed(
+                        f"{approval_id} was {approval.status} by {approval.resolved_by} at {approval.resolved_at:%Y-%m-%d %H:%M:%S}",
+                        fix="ask for the action again to get a new approval",
+                    )
+                # Marked before anyone can see `approved`, released once the outcome is saved: an
+                # approved request nobody holds was cut off mid-run (see ApprovalQueue.stalled).
+                running.enter_context(self.approvals.runner(approval.id).hold())
+                approval = approval.moved(ApprovalStatus.approved, resolved_by=by, resolved_at=now)
+                self.approvals.save(approval)
+                self.audit.append("approval", "approved", details={"id": approval.id, "skill": approval.skill},
+                                  actor=by, level="security", sync=True)
+            # Only the process that moved it to `approved` gets here, so it runs exactly once.
+            outcome = self._run_approved(approval, by)
+            status = ApprovalStatus.executed if outcome.status is CallStatus.ok else ApprovalStatus.failed
+            with self.approvals.locked():
+                approval = approval.moved(status, result=outcome.result, error=outcome.error)
+                self.approvals.save(approval)
+        self.approvals.runner(approval.id).path.unlink(missing_ok=True)  # held once only: no reuse race
         self.audit.append("approval", str(status), details={"id": approval.id, "skill": approval.skill,
                           **({"error": outcome.error} if outcome.error else {})}, actor=by, sync=True)
         return approval, outcome

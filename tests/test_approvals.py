@@ -11,7 +11,7 @@ from runtime.approvals import ApprovalStatus
 from runtime.config import PolicyRule, save_config
 from runtime.errors import ApprovalClosed, ApprovalNotFound
 
-from .conftest import run_mh
+from .conftest import ROOT, run_mh
 
 
 def queue_write(rt, agent, name="a.txt"):
@@ -158,3 +158,38 @@ def test_cli_lists_approves_and_rejects(rt, agent):
     assert "executed" in everything and "rejected" in everything
     missing = run_mh(home, "approvals", "approve", "apr-00000000")
     assert missing.returncode == 1 and "no approval apr-00000000" in missing.stderr and "fix:" in missing.stderr
+
+
+STALL = """
+import os, sys
+from runtime import Runtime
+runtime = Runtime(sys.argv[1])
+approval = runtime.approvals.get(sys.argv[2])
+runtime._run_approved = lambda *a: os.kill(os.getpid(), 9)  # dies mid-run, as a crash or SIGKILL would
+runtime.approve(approval.id, by="person@crashing")
+"""
+
+
+def test_an_approval_cut_off_mid_run_is_reported_stalled_and_never_rerun(rt, agent):
+    approval_id = queue_write(rt, agent)
+    during = []
+    run = rt._run_approved
+
+    def observed(approval, by):
+        during.append(rt.approvals.stalled(rt.approvals.get(approval.id)))
+        return run(approval, by)
+
+    rt._run_approved = observed
+    rt.approve(approval_id, by="person@test")
+    assert during == [False]  # held while it ran
+    assert not rt.approvals.runner(approval_id).path.exists()
+
+    cut = queue_write(rt, agent, name="b.txt")
+    child = subprocess.run([sys.executable, "-c", STALL, str(rt.home.root), cut], cwd=ROOT, capture_output=True, text=True)
+    assert child.returncode == -9, child.stderr
+    approval = rt.approvals.get(cut)
+    assert approval.status is ApprovalStatus.approved and rt.approvals.stalled(approval)
+    listing = run_mh(rt.home.root, "approvals")
+    assert f"{cut} (fs_write) was approved by person@crashing but the process running it ended" in listing.stderr
+    assert rt.approve(cut, by="person@test") == (approval, None)  # nothing runs again
+    assert not (rt.home.out / "b.txt").exists() and not starts_for(rt, cut)

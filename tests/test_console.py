@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from runtime import Runtime, Session
+from runtime.approvals import ApprovalStatus
 from runtime.console.app import MhConsole
 
 from .conftest import ROOT, run_mh
@@ -227,6 +228,8 @@ def test_trust_level_changes_with_t(rt):
 
 def test_problems_show_in_place_and_it_keeps_running(rt):
     (rt.home.approvals_dir / "apr-deadbeef.json").write_text("{broken")
+    stalled = queue(rt, "s.txt")  # approved, then its process gone before an outcome
+    rt.approvals.save(rt.approvals.get(stalled).moved(ApprovalStatus.approved, resolved_by="person@gone"))
     rt.audit.append("test", "x")
     rt.close()
     day = sorted(rt.home.audit_dir.glob("????-??-??.ndjson"))[-1]
@@ -245,6 +248,8 @@ def test_problems_show_in_place_and_it_keeps_running(rt):
             await settle(pilot, lambda: "BROKEN at" in text_of(app, "#status-body"))
             assert f"{day.name}:1" in text_of(app, "#status-body")
             assert "apr-deadbeef.json" in text_of(app, "#status-body")
+            assert f"{stalled} (fs_delete) was approved by person@gone but the process running it ended" in \
+                text_of(app, "#approvals-problems")
             assert "index.db is not a readable SQLite index" in text_of(app, "#memory-body")
             assert "mh memory reindex" in text_of(app, "#memory-body")
             app.query_one("#tabs").active = "chat"

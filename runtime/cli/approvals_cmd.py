@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from ..approvals import ApprovalStatus
+from ..approvals import ApprovalStatus, short_age, stalled_notes
 from .common import console, err_console, get_runtime, print_json
 
 app = typer.Typer(help="The approval queue: calls the agent may not make alone wait here for you.")
@@ -26,8 +26,8 @@ def list_approvals(
     runtime = get_runtime(ctx)
     scan = runtime.list_approvals()
     items = [a for a in scan.items if show_all or a.status is ApprovalStatus.pending]
-    for problem in scan.broken:
-        err_console.print(f"[yellow]warning:[/] {problem}")
+    for problem in [*scan.broken, *stalled_notes(runtime, scan)]:
+        err_console.print(f"[yellow]warning:[/] {problem}", markup=True, highlight=False)
     if as_json:
         print_json([a.model_dump(mode="json") for a in items])
         return
@@ -40,16 +40,8 @@ def list_approvals(
         table.add_column(column)
     for a in items:
         args = ", ".join(f"{k}={v!r}"[:60] for k, v in a.args.items())
-        table.add_row(a.id, str(a.status), a.skill, str(a.risk), args, a.requested_by, _age(now - a.created_at))
+        table.add_row(a.id, str(a.status), a.skill, str(a.risk), args, a.requested_by, short_age(now - a.created_at))
     console.print(table)
-
-
-def _age(delta) -> str:
-    seconds = int(delta.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 @app.command()

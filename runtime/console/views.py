@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ..approvals import short_age, stalled_notes
 from ..errors import MhError
 from ..services import SERVICES, ServiceBook
 from ..training.runs import RunDir
@@ -43,7 +44,7 @@ def status_view(runtime, chain: str) -> StatusView:
         except (OSError, ValueError, KeyError, TypeError):
             adapter, problems = "unreadable active-adapter.json", [*problems, "persona/overrides/active-adapter.json is not valid"]
     scan = runtime.approvals.scan()
-    problems += scan.broken
+    problems += [*scan.broken, *stalled_notes(runtime, scan)]
     services = []
     for name in SERVICES:
         book = ServiceBook(runtime.home, name)
@@ -65,19 +66,12 @@ def chain_state(runtime) -> str:
     return f"BROKEN at {p.file}:{p.line} ({p.reason}: {p.detail})"
 
 
-def age(moment: datetime, now: datetime | None = None) -> str:
-    seconds = int(((now or datetime.now(UTC)) - moment).total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{max(seconds, 0)}s"
-
-
 def approval_rows(runtime) -> tuple[list[tuple[str, ...]], list[str]]:
     scan = runtime.list_approvals()
-    rows = [(a.id, a.skill, json.dumps(a.args, ensure_ascii=False)[:60], str(a.risk), a.requested_by, age(a.created_at))
+    now = datetime.now(UTC)
+    rows = [(a.id, a.skill, json.dumps(a.args, ensure_ascii=False)[:60], str(a.risk), a.requested_by, short_age(now - a.created_at))
             for a in scan.items if a.status == "pending"]
-    return rows, scan.broken
+    return rows, [*scan.broken, *stalled_notes(runtime, scan)]
 
 
 SEARCH_DEPTH = 1000  # a search looks this far back: it runs on every keystroke, on the screen's loop
