@@ -13,7 +13,7 @@ from runtime.console.app import KEYS, MhConsole
 from .conftest import ROOT
 
 README = (ROOT / "README.md").read_text()
-SHOWN = sorted({match.strip() for match in re.findall(r"bin/mh(?: [^`#&|\n]*)?", README)})
+SHOWN = sorted({match.strip() for match in re.findall(r"bin/mh(?: [\w-][^`#&|\n]*)?", README)})
 
 
 def is_group(command) -> bool:
