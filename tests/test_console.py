@@ -372,3 +372,26 @@ def test_gate_summary_reads_what_evaluation_writes(rt):
     empty = load_run_config(rt.home, overrides={"gates": {"min_improvement": None}})
     assert gate_summary(gate_results(empty, 2.5, 2.0)) == "failed: no gates are configured: an empty gate set fails"
     assert gate_summary(None) == "not evaluated yet"
+
+
+def test_training_view_survives_half_written_and_damaged_run_files(rt):
+    from runtime.console.views import training_view
+    from runtime.training.runs import RunDir
+
+    run = RunDir.create(rt.home.root / "state" / "runs")
+    run.write_json("resolved_config.json", {"steps": 10})
+    run.append("metrics/metrics.jsonl", {"step": 1, "loss": 2.5, "elapsed_s": 1.0})
+    run.append("metrics/metrics.jsonl", {"step": 2, "loss": 2.25, "elapsed_s": 2.0})
+    with open(run.file("metrics/metrics.jsonl"), "a") as handle:
+        handle.write('{"step": 3, "lo')  # the trainer is mid-write
+    run.event("TRAINING", "10 steps")
+    run.file("report.json").write_text("{damaged")
+    run.file("eval/gates.json").write_text("[1, 2]")
+    view = training_view(rt)
+    assert (view["step"], view["losses"], view["eta_s"], view["stage"]) == (2, [2.5, 2.25], 8.0, "TRAINING")
+    assert view["status"] == "unreadable" and view["gates"] is None
+    listed = run_mh(rt.home.root, "runs", check=True).stdout
+    assert f"{run.id}  unreadable" in listed
+    run.file("resolved_config.json").write_text("{damaged too")
+    shown = json.loads(run_mh(rt.home.root, "runs", "show", run.id, "--json", check=True).stdout)
+    assert shown["report.json"]["status"] == "unreadable" and "unreadable" in shown["resolved_config.json"]

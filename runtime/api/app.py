@@ -216,7 +216,7 @@ def run_status(run_id: str, runtime: Runtime) -> dict[str, Any]:
 
     run = RunDir.find(runtime.home.root / "state" / "runs", run_id)
     return {"id": run_id, "report": run.report(), "summary": run.read_json("metrics/summary.json"),
-            "gates": run.read_json("eval/gates.json")}
+            "gates": run.gates()}
 
 
 # -- memories, tasks, chat ---------------------------------------------------------------------------------

@@ -161,7 +161,7 @@ def runs(ctx: typer.Context, status: Optional[str] = typer.Option(None, "--statu
         if status and report.get("status") != status:
             continue
         rows.append({"run_id": path.name, "status": report.get("status"), "exit_code": report.get("exit_code"),
-                     "final_loss": report.get("final_loss"), "gates_passed": (run.read_json("eval/gates.json") or {}).get("passed")})
+                     "final_loss": report.get("final_loss"), "gates_passed": (run.gates() or {}).get("passed")})
     if as_json:
         print_json(rows)
         return
@@ -169,6 +169,13 @@ def runs(ctx: typer.Context, status: Optional[str] = typer.Option(None, "--statu
         console.print(f"{row['run_id']}  {row['status']:<12} exit {row['exit_code']}  loss {row['final_loss']}  gates {row['gates_passed']}", markup=False)
     if not rows:
         console.print("no runs")
+
+
+def _readable(run, name: str):
+    try:
+        return run.read_json(name)
+    except ValueError as exc:
+        return {"unreadable": str(exc)}
 
 
 @runs_app.command("stop")
@@ -191,7 +198,8 @@ def runs_show(ctx: typer.Context, run_id: str = typer.Argument(..., metavar="RUN
     from ..training.runs import RunDir
 
     run = RunDir.find(get_runtime(ctx).home.root / "state" / "runs", run_id)
-    view = {"report.json": run.report(), **{name: run.read_json(name) for name in ("metrics/summary.json", "eval/gates.json", "resolved_config.json")}}
+    view = {"report.json": run.report(), "eval/gates.json": run.gates(),
+            **{name: _readable(run, name) for name in ("metrics/summary.json", "resolved_config.json")}}
     view["files"] = sorted(str(p.relative_to(run.path)) for p in run.path.rglob("*") if p.is_file() and "checkpoint-" not in str(p))
     view["checkpoints"] = sorted(p.name for p in run.file("checkpoints").glob("checkpoint-*"))
     if as_json:

@@ -93,20 +93,21 @@ def training_view(runtime) -> dict[str, Any]:
     if not runs:
         return {"run": None}
     run = runs[-1]
-    report = RunDir(run).report()
-    pid = RunDir(run).running.holder()
-    metrics = [json.loads(line) for line in (run / "metrics" / "metrics.jsonl").read_text().splitlines() if line.strip()] \
-        if (run / "metrics" / "metrics.jsonl").exists() else []
-    events = (run / "logs" / "events.jsonl").read_text().splitlines() if (run / "logs" / "events.jsonl").exists() else []
+    run_dir = RunDir(run)
+    report = run_dir.report()
+    pid = run_dir.running.holder()
+    metrics = _records(run / "metrics" / "metrics.jsonl")
+    events = _records(run / "logs" / "events.jsonl")
     config = _json(run / "resolved_config.json") or {}
     losses = [m["loss"] for m in metrics if isinstance(m.get("loss"), (int, float))]
-    step = metrics[-1]["step"] if metrics else 0
+    step = metrics[-1].get("step", 0) if metrics else 0
     total = config.get("steps") or 0
     eta = None
-    if metrics and step and total:
+    if metrics and step and total and isinstance(metrics[-1].get("elapsed_s"), (int, float)):
         eta = metrics[-1]["elapsed_s"] / step * (total - step)
-    return {"run": run.name, "status": report.get("status"), "pid": pid, "stage": json.loads(events[-1])["stage"] if events else None,
-            "step": step, "steps": total, "losses": losses, "eta_s": eta, "gates": _json(run / "eval" / "gates.json")}
+    return {"run": run.name, "status": report.get("status"), "pid": pid, "stage": events[-1].get("stage") if events else None,
+            "step": step, "steps": total, "losses": losses, "eta_s": eta,
+            "gates": run_dir.gates()}
 
 
 def gate_summary(gates: dict[str, Any] | None) -> str:
@@ -114,6 +115,24 @@ def gate_summary(gates: dict[str, Any] | None) -> str:
         return "not evaluated yet"
     parts = [f"{g['gate']} {g['value']:.4f} vs {g['limit']} {'ok' if g['passed'] else 'FAILED'}" for g in gates.get("gates", [])]
     return ("passed" if gates["passed"] else "failed") + (f": {'; '.join(parts)}" if parts else f": {gates.get('reason', '')}")
+
+
+def _records(path) -> list[dict[str, Any]]:
+    """The JSON objects of a JSONL file the trainer is appending to: a half-written last line (or a
+    damaged one) is skipped, not fatal."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except FileNotFoundError:
+        return []
+    records = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
 
 
 def _json(path) -> Any:

@@ -103,8 +103,8 @@ def evaluate(runtime, run_id: str, *, actor: str = "person") -> dict:
 
 
 def gates_passed(run: RunDir) -> bool:
-    gates = run.read_json("eval/gates.json")
-    return bool(gates and gates.get("passed"))
+    gates = run.gates()
+    return bool(gates and gates["passed"])
 
 
 def saved_results(run_path: Path) -> dict | None:

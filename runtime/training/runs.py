@@ -103,11 +103,22 @@ class RunDir:
 
     def report(self) -> dict[str, Any]:
         """report.json as it stands, except that a "running" run whose process is gone says so."""
-        report = self.read_json("report.json") or {"run_id": self.id, "attempts": [], "status": None}
+        try:
+            report = self.read_json("report.json") or {"run_id": self.id, "attempts": [], "status": None}
+        except ValueError as exc:  # edited by hand or damaged: say so, and keep listing the other runs
+            return {"run_id": self.id, "status": "unreadable", "note": f"report.json: {exc}"}
         if report.get("status") == "running" and not self.running.is_held():
             report["status"] = "gone"
             report["note"] = "its process ended without finishing the attempt (killed?); `mh resume` continues from its last checkpoint"
         return report
+
+    def gates(self) -> dict[str, Any] | None:
+        """eval/gates.json when it is there and whole; None when not evaluated or damaged."""
+        try:
+            gates = self.read_json("eval/gates.json")
+        except ValueError:
+            return None
+        return gates if isinstance(gates, dict) and isinstance(gates.get("passed"), bool) else None
 
     def request_stop(self) -> None:
         """Ask the process training this run to checkpoint and stop (exit 30) after its current
