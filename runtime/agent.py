@@ -89,18 +89,12 @@ class ChatAgent:
             self.llama.preload()
 
     def _active_adapter(self):
-        from .jsonio import read_json_file
-
-        path = self.runtime.home.active_adapter_file
-        if not path.exists():
-            return None
-        try:
-            record = read_json_file(path)
-        except (OSError, ValueError) as exc:
-            raise ModelError(f"persona/overrides/active-adapter.json: {exc}", fix="fix or delete the file") from None
         from pathlib import Path
 
-        return Path(record["gguf"]) if isinstance(record, dict) and record.get("gguf") else None
+        from .training.registry import active_record
+
+        record = active_record(self.runtime.home)
+        return Path(record["gguf"]) if record and record.get("gguf") else None
 
     @cached_property
     def router(self) -> Router:

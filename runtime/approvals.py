@@ -126,6 +126,12 @@ class ApprovalQueue:
         re-run by itself: the skill may have acted in part (the audit log's skill.start says)."""
         return approval.status is ApprovalStatus.approved and not self.runner(approval.id).is_held()
 
+    def stalled_notes(self, scan: QueueScan) -> list[str]:
+        """One line per approved request whose run was cut off, for the surfaces that list the queue."""
+        return [f"{a.id} ({a.skill}) was approved by {a.resolved_by} but the process running it ended before it finished; "
+                f"`mh audit tail --category skill` shows whether it started. It is not re-run by itself: ask again if needed."
+                for a in scan.items if self.stalled(a)]
+
     def save(self, approval: Approval) -> None:
         atomic_write(self.path(approval.id), pretty(approval.model_dump(mode="json")))
 
@@ -148,13 +154,6 @@ class ApprovalQueue:
             yield
         finally:
             os.close(fd)
-
-
-def stalled_notes(runtime, scan: QueueScan) -> list[str]:
-    """One line per approved request whose run was cut off, for the surfaces that list the queue."""
-    return [f"{a.id} ({a.skill}) was approved by {a.resolved_by} but the process running it ended before it finished; "
-            f"`mh audit tail --category skill` shows whether it started. It is not re-run by itself: ask again if needed."
-            for a in scan.items if runtime.approvals.stalled(a)]
 
 
 def short_age(delta: timedelta) -> str:

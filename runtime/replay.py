@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import MhError
-from .jsonio import read_json_file
 
 
 DATASET_STAGES = {"built": "raw", "cleaned": "clean", "verified": "verified"}
@@ -82,12 +80,10 @@ def replay(runtime) -> ReplayReport:
         if logged != stored:
             differences.append(f"dataset {dataset_id}: the log says {logged or 'nothing'}, state/datasets/ says {stored or 'nothing'}")
 
-    path = runtime.home.active_adapter_file
-    try:
-        record = read_json_file(path) if path.exists() else None
-    except (OSError, ValueError) as exc:
-        raise MhError(f"persona/overrides/active-adapter.json: {exc}", fix="fix or delete the file") from None
-    stored_adapter = {k: record.get(k) for k in ("name", "version")} if isinstance(record, dict) else None
+    from .training.registry import active_record
+
+    record = active_record(runtime.home)
+    stored_adapter = {k: record.get(k) for k in ("name", "version")} if record else None
     if stored_adapter != state.active_adapter:
         differences.append(f"active adapter: the log says {state.active_adapter}, the file says {stored_adapter}")
     return ReplayReport(state, differences)

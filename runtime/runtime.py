@@ -130,6 +130,14 @@ class Runtime:
             fsync_every=cfg.fsync_every, fsync_interval_ms=cfg.fsync_interval_ms,
         )
 
+    def reindex_memory(self, *, actor: str = PERSON):
+        """Rebuild memory/index.db from the memory files, and record it (with any damaged index set aside)."""
+        report = self.memory.reindex()
+        self.audit.append("memory", "reindexed", actor=actor, details={
+            "indexed": report.indexed, "broken": len(report.broken),
+            "set_aside": self.home.relative(report.set_aside) if report.set_aside else None})
+        return report
+
     def verify_audit(self):
         from .audit import verify
 

@@ -110,6 +110,14 @@ def service(name: str) -> ServiceSpec:
         raise MhError(f"no agent named {name!r}", fix=f"agents: {', '.join(SERVICES)}") from None
 
 
+def watch(worker, stop, announce: Callable[[], None]) -> None:
+    """Run a service's watch loop until `stop` is set, marked running for exactly that long. A second
+    watcher of the same home is refused (AlreadyRunning) before `announce` is called."""
+    with worker.book.running.hold():
+        announce()
+        worker.watch(stop)
+
+
 def inbox_depth(home: Home) -> int:
     inbox: Path = home.root / "memory" / "inbox"
     return sum(1 for p in inbox.iterdir() if not p.name.startswith((".", "_"))) if inbox.exists() else 0

@@ -97,6 +97,15 @@ def test_hostile_file_requests_never_leave_out(server, tmp_path):
     assert server["client"].get("/api/trust").status_code == 200  # still serving
 
 
+def test_files_of_the_home_outside_out_are_not_the_apis(server):
+    """The sandbox lets the person read anywhere in the home; the API's world is out/ only."""
+    for name in ("../etc/trust.json", "../etc/training.json", "notes/../../etc/agent.json"):
+        for action in ("read", "stat", "list", "delete"):
+            body = ops(server, action=action, filename=name).json()
+            assert body["success"] is False, (name, action, body)
+    assert all((server["home"] / "etc" / name).exists() for name in ("trust.json", "training.json", "agent.json"))
+
+
 @pytest.mark.parametrize("host, ok", [("localhost", True), ("localhost:8000", True), ("127.0.0.1:8000", True),
                                        ("[::1]:8000", True), ("[::1]", True), ("localhost.evil.com", False),
                                        ("evil.com", False), ("127.0.0.1.nip.io", False), ("localhost:abc", False),

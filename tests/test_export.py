@@ -5,11 +5,10 @@ enough that an export which silently did nothing (or scrambled q/k) cannot pass.
 
 import numpy as np
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from runtime.training.base import resolve_base  # noqa: E402
-from runtime.training.export import export_gguf_lora, export_gguf_merged  # noqa: E402
+from runtime.training.base import resolve_base
+from runtime.training.export import export_gguf_lora, export_gguf_merged
 
 PROBES = ["The garden in spring is", "Who are you?", "Write a short note about tomatoes.", "1, 2, 3, 4,",
           "My favourite place to read is", "The capital of France is"]

@@ -10,18 +10,16 @@ import time
 
 import pytest
 
-pytest.importorskip("torch")
+from runtime import CallStatus
+from runtime.datasets.firewall import FirewallRefused
+from runtime.errors import ConfigError, MhError
+from runtime.training.evaluate import evaluate
+from runtime.training.registry import AdapterError, activate, promote, rollback
+from runtime.training.runs import ExitCode
+from runtime.training.settings import load_run_config
+from runtime.training.trainer import resume, train
 
-from runtime import CallStatus  # noqa: E402
-from runtime.datasets.firewall import FirewallRefused  # noqa: E402
-from runtime.errors import ConfigError, MhError  # noqa: E402
-from runtime.training.evaluate import evaluate  # noqa: E402
-from runtime.training.registry import AdapterError, activate, promote, rollback  # noqa: E402
-from runtime.training.runs import ExitCode  # noqa: E402
-from runtime.training.settings import load_run_config  # noqa: E402
-from runtime.training.trainer import resume, train  # noqa: E402
-
-from .conftest import ROOT, run_mh  # noqa: E402
+from .conftest import ROOT, run_mh
 
 FAST = {"steps": 4, "checkpoint_every": 2, "batch_size": 2, "max_seq_len": 64, "threads": 1}  # 1: two test workers share 2 cores
 
@@ -147,6 +145,9 @@ def test_training_refuses_what_the_firewall_refuses_and_bad_configs(rt, tmp_path
     (tmp_path / "child.yaml").write_text("_base: base.yaml\nlora:\n  alpha: 8\n")
     merged = load_run_config(rt.home, tmp_path / "child.yaml")
     assert (merged.steps, merged.lora.r, merged.lora.alpha) == (3, 4, 8.0)
+    (tmp_path / "unparsable.yaml").write_text("steps: [3\n")
+    with pytest.raises(ConfigError, match="cannot be parsed"):
+        load_run_config(rt.home, tmp_path / "unparsable.yaml")
     (tmp_path / "typo.yaml").write_text("stepz: 3\n")
     with pytest.raises(ConfigError, match="stepz"):
         load_run_config(rt.home, tmp_path / "typo.yaml")

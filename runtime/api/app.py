@@ -1,8 +1,10 @@
-"""Routes of the localhost API. Every action runs as the person ("human", source "api") through
-Runtime.call: the same gate, sandbox and audit as the CLI. No second implementation."""
+"""Routes of the localhost API. Actions run as the person ("human", source "api") through
+Runtime.call, with the same gate, sandbox and audit as the CLI; the chat's calls are the agent's,
+and train-now runs the nightly pipeline."""
 
 from __future__ import annotations
 
+import glob
 import json
 import secrets
 import threading
@@ -99,7 +101,7 @@ def file_operations(data: FileOperation, runtime: Runtime) -> FileOperationResul
         safe = "".join(c for c in data.query if c.isalnum() or c in "-_. ")
         return _outcome(runtime, "fs_list", {"path": path, "pattern": f"**/*{safe}*"})
     parent, _, name = path.rpartition("/")  # stat: the entry itself, from a listing of its folder
-    result = _outcome(runtime, "fs_list", {"path": parent or ".", "pattern": name})
+    result = _outcome(runtime, "fs_list", {"path": parent or ".", "pattern": glob.escape(name)})  # the name, not a pattern
     if result.success and not result.entries:
         return FileOperationResult(success=False, error=f"no file at {data.filename!r}")
     return result
@@ -129,10 +131,10 @@ class ApprovalDecision(BaseModel):
 
 @get("/api/status", sync_to_thread=True)
 def status(runtime: Runtime) -> dict[str, Any]:
-    from ..jsonio import read_json_file
     from ..services import SERVICES, ServiceBook
+    from ..training.registry import active_record
 
-    active = read_json_file(runtime.home.active_adapter_file) if runtime.home.active_adapter_file.exists() else None
+    active = active_record(runtime.home)
     seq, head = runtime.audit.head()
     cfg = runtime.agent_config()
     return {"trust": str(runtime.trust_level()), "model": {"provider": cfg.provider, "model": cfg.model or "SmolLM2-135M (shipped)"},
@@ -203,6 +205,9 @@ def train_now(runtime: Runtime) -> dict[str, str]:
             _jobs[job_id].update(status="done", report=report, run_id=report.get("run_id"))
         except NightlyFailed as exc:
             _jobs[job_id].update(status="failed", report=exc.report, error=exc.message)
+        except Exception as exc:  # recorded so the job never reads "running" forever; re-raised for the log
+            _jobs[job_id].update(status="failed", error=f"{type(exc).__name__}: {exc}")
+            raise
 
     threading.Thread(target=work, name=job_id, daemon=True).start()
     return {"id": job_id, "status": "running"}
@@ -284,7 +289,9 @@ async def chat(data: ChatIn, runtime: Runtime) -> ServerSentEvent:
     from ..agent import ChatAgent
 
     key = data.session or f"api-{secrets.token_hex(4)}"
-    agent = _agents.setdefault(key, ChatAgent(runtime, session=Session(actor="agent", id=key, source="api")))
+    agent = _agents.get(key) or ChatAgent(runtime, session=Session(actor="agent", id=key, source="api"))
+    if data.session:  # kept only when the client named it (to continue it); a one-off agent, and its model, go
+        _agents[key] = agent
 
     async def events() -> AsyncIterator[dict[str, str]]:
         try:

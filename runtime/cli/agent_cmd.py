@@ -7,7 +7,7 @@ import threading
 
 import typer
 
-from ..services import SERVICES, ServiceBook, memory_overview, service
+from ..services import SERVICES, ServiceBook, memory_overview, service, watch
 from .common import console, get_runtime, print_json
 
 app = typer.Typer(help="Background agents: the inbox ingestor and the memory organizer.", no_args_is_help=True)
@@ -31,11 +31,11 @@ def status(ctx: typer.Context, name: str = typer.Argument(...), lines: int = typ
     runtime = get_runtime(ctx)
     service(name)
     book = ServiceBook(runtime.home, name)
-    state = book.state()
+    state, running = book.state(), book.running.is_held()
     if as_json:
-        print_json({**state.model_dump(mode="json"), "running": book.running.is_held(), "log": book.last_lines(lines)})
+        print_json({**state.model_dump(mode="json"), "running": running, "log": book.last_lines(lines)})
         return
-    console.print(f"{name}: {'running' if book.running.is_held() else 'stopped'}; {state.runs} runs, {state.successes} ok, {state.failures} with failures")
+    console.print(f"{name}: {'running' if running else 'stopped'}; {state.runs} runs, {state.successes} ok, {state.failures} with failures")
     if state.last_error:
         console.print(f"  last error: {state.last_error}")
     for line in book.last_lines(lines):
@@ -73,6 +73,4 @@ def run(ctx: typer.Context, name: str = typer.Argument(..., help="ingestor or or
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    with worker.book.running.hold():
-        console.print(f"{name} running; Ctrl-C stops it")
-        worker.watch(stop)
+    watch(worker, stop, lambda: console.print(f"{name} running; Ctrl-C stops it"))

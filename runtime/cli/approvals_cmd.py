@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from ..approvals import ApprovalStatus, short_age, stalled_notes
+from ..approvals import ApprovalStatus, short_age
 from .common import console, err_console, get_runtime, print_json
 
 app = typer.Typer(help="The approval queue: calls the agent may not make alone wait here for you.")
@@ -26,7 +26,7 @@ def list_approvals(
     runtime = get_runtime(ctx)
     scan = runtime.list_approvals()
     items = [a for a in scan.items if show_all or a.status is ApprovalStatus.pending]
-    for problem in [*scan.broken, *stalled_notes(runtime, scan)]:
+    for problem in [*scan.broken, *runtime.approvals.stalled_notes(scan)]:
         err_console.print(f"[yellow]warning:[/] {problem}", markup=True, highlight=False)
     if as_json:
         print_json([a.model_dump(mode="json") for a in items])

@@ -84,13 +84,10 @@ def stats(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> 
 def reindex(ctx: typer.Context) -> None:
     """Rebuild memory/index.db from the memory files alone. Files that are not valid are listed, never changed."""
     runtime = get_runtime(ctx)
-    report = runtime.memory.reindex()
-    set_aside = runtime.home.relative(report.set_aside) if report.set_aside else None
-    runtime.audit.append("memory", "reindexed", details={"indexed": report.indexed, "broken": len(report.broken),
-                                                         "set_aside": set_aside})
+    report = runtime.reindex_memory()
     console.print(f"indexed {report.indexed} memories")
-    if set_aside:
-        console.print(f"the damaged index was kept as {set_aside}", markup=False)
+    if report.set_aside:
+        console.print(f"the damaged index was kept as {runtime.home.relative(report.set_aside)}", markup=False)
     for problem in report.broken:
         err_console.print(f"[yellow]skipped:[/] {problem}")
 

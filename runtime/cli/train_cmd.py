@@ -8,7 +8,6 @@ from typing import Optional
 
 import typer
 
-from ..errors import MhError
 from .common import call_skill, console, err_console, get_runtime, print_json, say
 
 runs_app = typer.Typer(help="Training runs in state/runs/.", invoke_without_command=True)
@@ -146,7 +145,7 @@ def nightly(ctx: typer.Context, report: Optional[Path] = typer.Option(None, "--r
 
 
 @runs_app.callback()
-def runs(ctx: typer.Context, status: Optional[str] = typer.Option(None, "--status", help="ok, nan, inf, interrupted, training_failed, config, running, gone (its process died)"),
+def runs(ctx: typer.Context, status: Optional[str] = typer.Option(None, "--status", help="ok, nan, inf, interrupted, training_failed, config, running, gone (its process died), unreadable"),
          as_json: bool = typer.Option(False, "--json")) -> None:
     """List training runs (newest last)."""
     if ctx.invoked_subcommand is not None:
@@ -182,13 +181,9 @@ def _readable(run, name: str):
 def runs_stop(ctx: typer.Context, run_id: Optional[str] = typer.Argument(None, metavar="RUN", help="Default: the run training now.")) -> None:
     """Ask a training run to save a checkpoint and stop after its current step (it exits 30;
     `mh resume RUN` continues). Works whichever process or surface started it."""
-    from ..training.runs import RunDir, live_run
+    from ..training.runs import stop_run
 
-    runs_root = get_runtime(ctx).home.root / "state" / "runs"
-    run = RunDir.find(runs_root, run_id) if run_id else live_run(runs_root)
-    if run is None or not run.running.is_held():
-        raise MhError(f"{run.id if run else 'no run'} is not training now", fix="see `mh runs --status running`")
-    run.request_stop()
+    run = stop_run(get_runtime(ctx).home.root / "state" / "runs", run_id)
     console.print(f"asked {run.id} (pid {run.running.holder()}) to stop after its current step")
 
 
@@ -215,11 +210,10 @@ def _adapter_call(ctx: typer.Context, skill: str, args: dict) -> None:
 @adapter_app.command("list")
 def adapter_list(ctx: typer.Context) -> None:
     """Promoted adapters, their versions, and which one is active."""
-    from ..jsonio import read_json_file
-    from ..training.registry import list_adapters
+    from ..training.registry import active_record, list_adapters
 
     runtime = get_runtime(ctx)
-    active = read_json_file(runtime.home.active_adapter_file) if runtime.home.active_adapter_file.exists() else {}
+    active = active_record(runtime.home) or {}
     for item in list_adapters(runtime.home.root):
         if isinstance(item, str):
             err_console.print(f"[yellow]skipped:[/] {item}")

@@ -22,7 +22,7 @@ from textual.widgets import (DataTable, Footer, Header, Input, Label, RichLog, S
 
 from ..errors import MhError
 from ..services import memory_overview
-from ..training.runs import live_run
+from ..training.runs import NotTraining, stop_run
 from ..trust import TrustLevel
 from ..watch import FolderWatcher
 from . import views
@@ -380,15 +380,15 @@ class MhConsole(App):
         self.call_from_thread(self.refresh_all, {"training"})
 
     def action_stop(self) -> None:
-        run = live_run(self.runtime.home.root / "state" / "runs")
-        if run is not None:  # whoever started it: a file request reaches any process or thread
-            run.request_stop()
+        try:  # whoever started it: the request is a file, which reaches any process or thread
+            run = stop_run(self.runtime.home.root / "state" / "runs")
             self.notify(f"asked {run.id} to save a checkpoint and stop")
-        elif self.pipeline is not None and self.pipeline.poll() is None:
-            self.pipeline.send_signal(signal.SIGTERM)  # not training yet: nothing to checkpoint
-            self.notify("stopping the nightly pipeline")
-        else:
-            self.notify("nothing is training")
+        except NotTraining:
+            if self.pipeline is not None and self.pipeline.poll() is None:
+                self.pipeline.send_signal(signal.SIGTERM)  # not training yet: nothing to checkpoint
+                self.notify("stopping the nightly pipeline")
+            else:
+                self.notify("nothing is training")
 
     @on(Input.Submitted, "#chat-input")
     def chat_submitted(self, event: Input.Submitted) -> None:

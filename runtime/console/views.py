@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ..approvals import short_age, stalled_notes
+from ..approvals import short_age
 from ..errors import MhError
 from ..services import SERVICES, ServiceBook
+from ..training.registry import active_record
 from ..training.runs import RunDir
 
 
@@ -36,15 +37,13 @@ def status_view(runtime, chain: str) -> StatusView:
         model = f"{cfg.provider}: {cfg.model or 'SmolLM2-135M (shipped)'}"
     except MhError as exc:
         model, problems = "unknown", [*problems, exc.message]
-    adapter = "base model"
-    if runtime.home.active_adapter_file.exists():
-        try:
-            record = json.loads(runtime.home.active_adapter_file.read_text())
-            adapter = f"{record['name']}@{record['version']}"
-        except (OSError, ValueError, KeyError, TypeError):
-            adapter, problems = "unreadable active-adapter.json", [*problems, "persona/overrides/active-adapter.json is not valid"]
+    try:
+        record = active_record(runtime.home)
+        adapter = f"{record.get('name')}@{record.get('version')}" if record else "base model"
+    except MhError as exc:
+        adapter, problems = "unreadable active-adapter.json", [*problems, exc.message]
     scan = runtime.approvals.scan()
-    problems += [*scan.broken, *stalled_notes(runtime, scan)]
+    problems += [*scan.broken, *runtime.approvals.stalled_notes(scan)]
     services = []
     for name in SERVICES:
         book = ServiceBook(runtime.home, name)
@@ -71,7 +70,7 @@ def approval_rows(runtime) -> tuple[list[tuple[str, ...]], list[str]]:
     now = datetime.now(UTC)
     rows = [(a.id, a.skill, json.dumps(a.args, ensure_ascii=False)[:60], str(a.risk), a.requested_by, short_age(now - a.created_at))
             for a in scan.items if a.status == "pending"]
-    return rows, [*scan.broken, *stalled_notes(runtime, scan)]
+    return rows, [*scan.broken, *runtime.approvals.stalled_notes(scan)]
 
 
 SEARCH_DEPTH = 1000  # a search looks this far back: it runs on every keystroke, on the screen's loop

@@ -102,14 +102,13 @@ class MemoryIndex:
     @contextmanager
     def write(self) -> Iterator[sqlite_utils.Database]:
         with self.read() as db:
-            with _unreadable_as_error(self.path):
-                db.execute("begin immediate")
-                try:
-                    yield db
-                except BaseException:
-                    db.execute("rollback")
-                    raise
-                db.execute("commit")
+            db.execute("begin immediate")
+            try:
+                yield db
+            except BaseException:
+                db.execute("rollback")
+                raise
+            db.execute("commit")
 
     @contextmanager
     def read(self) -> Iterator[sqlite_utils.Database]:

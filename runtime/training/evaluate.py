@@ -102,11 +102,6 @@ def evaluate(runtime, run_id: str, *, actor: str = "person") -> dict:
             "exit_code": int(ExitCode.OK if gates["passed"] else ExitCode.GATE_FAILED)}
 
 
-def gates_passed(run: RunDir) -> bool:
-    gates = run.gates()
-    return bool(gates and gates["passed"])
-
-
 def saved_results(run_path: Path) -> dict | None:
     path = run_path / "eval" / "results.json"
     return json.loads(path.read_text()) if path.exists() else None

@@ -1,6 +1,7 @@
 """`mh nightly`: build -> clean -> verify -> train -> eval -> export and, when etc/auto-approval.json
-allows, activate. Each step goes through its skill (gate + audit) as the `service:sleep` actor with
-the person's standing approval for this pipeline; the report says what each step did."""
+allows, activate. The person starts it, so it acts as `person@nightly`: build, clean, verify, train
+and activate go through their skills (gate + audit), eval and promote are called directly; the
+report says what each step did."""
 
 from __future__ import annotations
 

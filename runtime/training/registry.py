@@ -21,7 +21,6 @@ from ..jsonio import atomic_write, canonical, pretty, read_json_file
 from ..keys import load_verifier
 from ..models.llama import shipped_gguf
 from .base import file_sha256
-from .evaluate import gates_passed
 from .runs import RunDir
 
 
@@ -58,7 +57,7 @@ def promote(runtime, run_id: str, name: str, tags: list[str]) -> TrainingReceipt
     if not name.replace("-", "").replace("_", "").isalnum():
         raise AdapterError(f"{name!r} is not a usable adapter name", fix="use letters, digits, - and _")
     run = RunDir.find(runtime.home.root / "state" / "runs", run_id)
-    if not gates_passed(run):
+    if not run.gates_passed():
         raise AdapterError(f"run {run_id}'s gates have not passed", fix=f"run `mh eval {run_id}`; only runs whose gates pass are promoted")
     saved = run.read_json("resolved_config.json")
     adapter_gguf = run.file("exports/adapter.gguf")
@@ -125,6 +124,19 @@ def checked(runtime, spec: str) -> tuple[TrainingReceipt, Path]:
         raise AdapterError(f"{name}@{chosen} was trained for another base model (sha256 {receipt.base_sha256[:12]}…), "
                            f"the chat model is {chat_sha[:12]}…", fix="activate an adapter trained on the current model")
     return receipt, path
+
+
+def active_record(home) -> dict | None:
+    """persona/overrides/active-adapter.json, or None while the base model is in use."""
+    try:
+        record = read_json_file(home.active_adapter_file)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise AdapterError(f"persona/overrides/active-adapter.json: {exc}", fix="fix or delete the file") from None
+    if not isinstance(record, dict):
+        raise AdapterError("persona/overrides/active-adapter.json is not a JSON object", fix="fix or delete the file")
+    return record
 
 
 def activate(runtime, spec: str, *, actor: str) -> dict:

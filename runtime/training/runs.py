@@ -90,7 +90,8 @@ class RunDir:
             handle.write(f"{now} {stage:<13} {message}\n")
 
     def finish(self, code: ExitCode, **fields: Any) -> dict[str, Any]:
-        """Record the attempt's terminal code. Within one attempt the first one sticks."""
+        """Record the terminal code of the attempt `begin_attempt` opened (the trainer finishes an
+        attempt once: the first terminal code, e.g. NaN before a stop, is the one it records)."""
         report = self.read_json("report.json") or {"run_id": self.id, "attempts": []}
         attempt = report["attempts"][-1] if report["attempts"] and "exit_code" not in report["attempts"][-1] else None
         if attempt is None:
@@ -120,6 +121,10 @@ class RunDir:
             return None
         return gates if isinstance(gates, dict) and isinstance(gates.get("passed"), bool) else None
 
+    def gates_passed(self) -> bool:
+        gates = self.gates()
+        return bool(gates and gates["passed"])
+
     def request_stop(self) -> None:
         """Ask the process training this run to checkpoint and stop (exit 30) after its current
         step. A file, not a signal: it reaches a trainer in any process or thread."""
@@ -143,6 +148,19 @@ def live_run(runs_root: Path) -> RunDir | None:
         if run.running.is_held():
             return run
     return None
+
+
+class NotTraining(MhError):
+    """No process is training the run asked for (or any run)."""
+
+
+def stop_run(runs_root: Path, run_id: str | None = None) -> RunDir:
+    """Ask a run (by default the one training now) to save a checkpoint and stop after its step."""
+    run = RunDir.find(runs_root, run_id) if run_id else live_run(runs_root)
+    if run is None or not run.running.is_held():
+        raise NotTraining(f"{run.id if run else 'no run'} is not training now", fix="see `mh runs --status running`")
+    run.request_stop()
+    return run
 
 
 def environment() -> dict[str, Any]:

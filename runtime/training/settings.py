@@ -65,14 +65,11 @@ def _read(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(shown, None, "no such file", fix="check the path given to --config or _base") from None
-    try:
-        if path.suffix in (".yaml", ".yml"):
-            import yaml
+    import yaml  # here: only --config files need it, not every start-up
 
-            data = yaml.safe_load(text)
-        else:
-            data = json.loads(text)
-    except (ValueError, ImportError) as exc:
+    try:
+        data = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
+    except (ValueError, yaml.YAMLError) as exc:
         raise ConfigError(shown, None, f"cannot be parsed: {str(exc).splitlines()[0]}", fix="fix the syntax") from None
     if data is None:
         data = {}

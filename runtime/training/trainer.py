@@ -1,5 +1,5 @@
-"""`mh train` and `mh resume`: TRL's SFTTrainer + a PEFT LoRA on CPU or CUDA (Unsloth's QLoRA on
-CUDA when asked for), through the trainer firewall, into a run directory.
+"""`mh train` and `mh resume`: TRL's SFTTrainer + a PEFT LoRA on CPU or CUDA, through the trainer
+firewall, into a run directory. (Unsloth's QLoRA is not wired yet: asking for it is a clear error.)
 
 Checkpoints are the Trainer's own (adapter safetensors, optimizer/scheduler/RNG state as torch
 tensors), minus training_args.bin, a pickled Python object that resuming does not need. Resuming
@@ -39,19 +39,11 @@ class TrainResult:
 
 
 def pick_backend(requested: str) -> str:
-    import torch
-
-    if requested == "unsloth" and not torch.cuda.is_available():
-        raise MhError("the unsloth backend needs a CUDA GPU and none is visible",
-                      fix='use backend "trl" (or "auto"), which trains on the CPU')
-    if requested == "auto":
-        try:
-            import unsloth  # noqa: F401
-
-            return "unsloth" if torch.cuda.is_available() else "trl"
-        except ImportError:
-            return "trl"
-    return requested
+    """"auto" is TRL + PEFT (on CUDA when there is one): the Unsloth path is not wired yet."""
+    if requested == "unsloth":
+        raise TrainingFailed("the unsloth backend is not wired yet (it has not been proven on a CUDA machine)",
+                             fix='use backend "trl" or "auto": TRL + PEFT, on CUDA when there is one')
+    return "trl" if requested == "auto" else requested
 
 
 def _examples(path: Path) -> list[dict[str, Any]]:
@@ -173,7 +165,8 @@ def train(runtime, config: RunConfig, dataset_id: str, *, actor: str = "person",
                             checkpoint=checkpoint)
         except Exception as exc:
             if run.read_json("report.json")["status"] == "running":  # refused before training began
-                run.finish(ExitCode.CONFIG if isinstance(exc, MhError) else ExitCode.TRAINING_FAILED,
+                failed = isinstance(exc, TrainingFailed) or not isinstance(exc, MhError)
+                run.finish(ExitCode.TRAINING_FAILED if failed else ExitCode.CONFIG,
                            error=exc.message if isinstance(exc, MhError) else f"{type(exc).__name__}: {exc}")
             raise
 
@@ -185,9 +178,6 @@ def _attempt(runtime, config: RunConfig, dataset_id: str, run: RunDir, *, actor:
     run.write_json("resolved_config.json", {**config.model_dump(mode="json"), "dataset": dataset_id})
     run.write_json("env.json", environment())
     backend = pick_backend(config.backend)
-    if backend == "unsloth":
-        raise TrainingFailed("the unsloth backend is only wired on a CUDA machine with the `gpu` extra",
-                             fix='use backend "trl"')
     reporter.stage("DATASET", f"{dataset_id} through the trainer firewall")
     dataset = open_for_training(runtime, dataset_id, actor=actor)
     base = resolve_base(runtime.home.root, config.base)
