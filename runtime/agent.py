@@ -98,7 +98,7 @@ class ChatAgent:
 
     @cached_property
     def router(self) -> Router:
-        return Router(self.runtime.skills, self.llama.embed, cache_dir=self.runtime.home.root / "state" / "models")
+        return Router(self.runtime.skills, self.llama.embed, cache_dir=self.runtime.home.models_dir)
 
     @cached_property
     def embedded(self):
@@ -120,7 +120,7 @@ class ChatAgent:
 
         return Agent(
             self.model,
-            tools=[self._tool(item) for item in self.runtime.skills],
+            tools=[self._tool(item) for item in self.runtime.skills.for_agent()],
             output_type=[str, DeferredToolRequests],
             instructions=load_persona(self.runtime.home).system_prompt(),
         )
@@ -279,7 +279,7 @@ class ChatAgent:
                 return {"planned": True, "note": "plan mode: not executed"}
             return record
 
-        agent = Agent(self.model, tools=[self._tool(item, recorder(item.id)) for item in self.runtime.skills],
+        agent = Agent(self.model, tools=[self._tool(item, recorder(item.id)) for item in self.runtime.skills.for_agent()],
                       instructions=load_persona(self.runtime.home).system_prompt())
         try:
             await agent.run(text, usage_limits=UsageLimits(request_limit=6))

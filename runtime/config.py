@@ -11,26 +11,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from .errors import ConfigError
 from .home import Home
 from .jsonio import pretty, read_json_file, write_json
-from .trust import TrustLevel
+from .strict import StrictModel
+from .trust import PolicyRule, TrustLevel
 
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PolicyRule(StrictModel):
-    """A rule that overrides the trust table for matching calls. deny > ask > allow."""
-
-    skill: str = Field(description="glob over skill ids, e.g. 'fs_*'")
-    args: dict[str, str] = Field(default_factory=dict, description="argument name -> glob")
-    effect: Literal["allow", "ask", "deny"]
-    expires: datetime | None = Field(default=None, description="ISO time; the rule stops applying then")
-    note: str = ""
+__all__ = ["PolicyRule", "StrictModel"]  # re-exported: config files are read through this module
 
 
 class TrustConfig(StrictModel):
@@ -88,15 +77,48 @@ class DatasetConfig(StrictModel):
     seed: int = 0
 
 
-def _default_run():
-    from .training.settings import RunConfig
+DEFAULT_PROBES = ["Who are you?", "What do you value?", "What have I noted about the garden?"]
 
-    return RunConfig()
+
+class LoraSettings(StrictModel):
+    r: int = Field(default=8, ge=1, le=256)
+    alpha: float = Field(default=16.0, gt=0)
+    dropout: float = Field(default=0.0, ge=0, lt=1)
+    target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"], min_length=1)
+
+
+class GateSettings(StrictModel):
+    max_eval_loss: float | None = Field(default=None, gt=0, description="the adapter's eval loss must be at most this")
+    min_improvement: float | None = Field(default=0.0, description="base eval loss minus adapter eval loss, at least this")
+
+
+class FaultInjection(StrictModel):
+    """For tests of the failure paths: report this loss at this step instead of the real one."""
+
+    loss: Literal["nan", "inf"]
+    at_step: int = Field(ge=1)
+
+
+class RunConfig(StrictModel):
+    base: str | None = Field(default=None, description="a GGUF file or a Hugging Face folder; default: the chat model's GGUF")
+    backend: Literal["auto", "trl", "unsloth"] = "auto"
+    steps: int = Field(default=30, ge=1)
+    batch_size: int = Field(default=4, ge=1)
+    learning_rate: float = Field(default=1e-3, gt=0, lt=1)
+    max_seq_len: int = Field(default=128, ge=16, le=8192)
+    seed: int = 0
+    checkpoint_every: int = Field(default=10, ge=1)
+    threads: int | None = Field(default=None, ge=1)
+    lora: LoraSettings = Field(default_factory=LoraSettings)
+    gates: GateSettings = Field(default_factory=GateSettings)
+    probes: list[str] = Field(default_factory=lambda: list(DEFAULT_PROBES))
+    merged_type: Literal["f16", "q8_0"] = "f16"
+    fault: FaultInjection | None = None
 
 
 class TrainingConfig(StrictModel):
     dataset: DatasetConfig = Field(default_factory=DatasetConfig)
-    run: "RunConfig" = Field(default_factory=_default_run, description="defaults of every training run")
+    run: RunConfig = Field(default_factory=RunConfig, description="defaults of every training run")
 
 
 class DatasetGates(StrictModel):
@@ -203,7 +225,3 @@ class ConfigCache:
     def path(self) -> Path:
         return self._home.config_file(self._name)
 
-
-from .training.settings import RunConfig  # noqa: E402  (RunConfig builds on StrictModel above)
-
-TrainingConfig.model_rebuild()

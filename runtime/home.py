@@ -11,6 +11,8 @@ CHECKOUT = Path(__file__).resolve().parent.parent
 # Folders every home has; created by `mh init`, never deleted by mh.
 LAYOUT = (
     "etc",
+    "state/jobs",
+    "state/services",
     "persona/overrides",
     "memory/episodic",
     "memory/tasks/active",
@@ -46,22 +48,68 @@ class Home:
 
     @property
     def etc(self) -> Path:
+        """The config files."""
         return self.root / "etc"
 
     @property
     def persona(self) -> Path:
+        """Core.json and the overrides."""
         return self.root / "persona"
+
+    @property
+    def overrides_dir(self) -> Path:
+        return self.root / "persona" / "overrides"
 
     @property
     def active_adapter_file(self) -> Path:
         return self.root / "persona" / "overrides" / "active-adapter.json"
 
     @property
+    def memory_dir(self) -> Path:
+        return self.root / "memory"
+
+    @property
+    def episodic_dir(self) -> Path:
+        """One JSON file per memory, in YYYY/ folders."""
+        return self.root / "memory" / "episodic"
+
+    @property
+    def memory_index(self) -> Path:
+        """Derived from the memory files; rebuilt by reindex."""
+        return self.root / "memory" / "index.db"
+
+    @property
+    def tasks_active(self) -> Path:
+        return self.root / "memory" / "tasks" / "active"
+
+    @property
+    def tasks_completed(self) -> Path:
+        return self.root / "memory" / "tasks" / "completed"
+
+    @property
+    def inbox(self) -> Path:
+        """Files dropped here are ingested."""
+        return self.root / "memory" / "inbox"
+
+    @property
+    def inbox_archive(self) -> Path:
+        return self.root / "memory" / "inbox" / "_archive"
+
+    @property
+    def inbox_failed(self) -> Path:
+        return self.root / "memory" / "inbox" / "_failed"
+
+    @property
     def audit_dir(self) -> Path:
         return self.root / "logs" / "audit"
 
     @property
+    def service_logs(self) -> Path:
+        return self.root / "logs" / "services"
+
+    @property
     def out(self) -> Path:
+        """The sandbox of the fs skills and the file_operations API."""
         return self.root / "out"
 
     @property
@@ -69,12 +117,53 @@ class Home:
         return self.root / "state" / "approvals"
 
     @property
+    def datasets_dir(self) -> Path:
+        """Raw/, clean/ and verified/."""
+        return self.root / "state" / "datasets"
+
+    @property
+    def receipts_dir(self) -> Path:
+        """Signed dataset receipts."""
+        return self.root / "state" / "receipts"
+
+    @property
+    def runs_dir(self) -> Path:
+        """One folder per training run."""
+        return self.root / "state" / "runs"
+
+    @property
+    def models_dir(self) -> Path:
+        """The converted base, the router cache."""
+        return self.root / "state" / "models"
+
+    @property
+    def adapters_dir(self) -> Path:
+        """Promoted adapters."""
+        return self.root / "state" / "models" / "adapters"
+
+    @property
+    def jobs_dir(self) -> Path:
+        """Long work started from a surface."""
+        return self.root / "state" / "jobs"
+
+    @property
+    def services_dir(self) -> Path:
+        """Service counters and running markers."""
+        return self.root / "state" / "services"
+
+    @property
+    def api_dir(self) -> Path:
+        """The hashed API token."""
+        return self.root / "state" / "api"
+
+    @property
     def keys_dir(self) -> Path:
+        """The signing key (0700)."""
         return self.root / "state" / "keys"
 
     @property
     def public_key_file(self) -> Path:
-        return self.etc / "audit-signing.pub"
+        return self.root / "etc" / "audit-signing.pub"
 
     def config_file(self, name: str) -> Path:
         return self.etc / name

@@ -74,9 +74,9 @@ class Ingestor:
     def __init__(self, runtime, config: MemoryConfig | None = None) -> None:
         self.runtime = runtime
         self.config = config or load_config(runtime.home, "memory.json")
-        self.inbox = runtime.home.root / "memory" / "inbox"
-        self.archive = self.inbox / "_archive"
-        self.failed = self.inbox / "_failed"
+        self.inbox = runtime.home.inbox
+        self.archive = runtime.home.inbox_archive
+        self.failed = runtime.home.inbox_failed
         self.book = ServiceBook(runtime.home, "ingestor")
 
     # -- what is waiting --------------------------------------------------------------------------
@@ -278,7 +278,7 @@ def _ndjson_records(text: str) -> list[dict[str, Any]]:
 
 def copy_into_inbox(runtime, paths: list[Path]) -> Iterator[Path]:
     """`mh ingest`: copy files in under a temporary name, then rename, so no half file is ever seen."""
-    inbox = runtime.home.root / "memory" / "inbox"
+    inbox = runtime.home.inbox
     inbox.mkdir(parents=True, exist_ok=True)
     for source in paths:
         target = inbox / source.name

@@ -117,7 +117,7 @@ class Router:
         self.skills = skills
         self.embed = embed
         self.min_confidence = min_confidence
-        examples = [(item.id, text) for item in skills for text in item.examples]
+        examples = [(item.id, text) for item in skills.for_agent() for text in item.examples]
         examples += [(CHAT, text) for text in CHAT_EXAMPLES]
         self.classes = sorted({label for label, _ in examples})
         labels = np.array([self.classes.index(label) for label, _ in examples])

@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from .tasks import TaskStore
 
 PERSON = "person"
-PERSON_ACTORS = ("person", "human")  # the person acting directly, from the CLI or console ("person") or the API ("human")
+AGENT = "agent"
+SERVICE_PREFIX = "service:"
 LONG_TEXT = 200  # longer strings are summarised in audit details (length + sha256), not copied
 
 
@@ -54,17 +55,32 @@ class SkillOutcome(BaseModel):
 
 @dataclass
 class Session:
-    """One conversation or surface connection. `yolo` turns queue into run for its calls only;
-    `source` (cli, api, console, chat) is recorded with every call it makes."""
+    """Who is acting, through which surface. The actor is written on every audit entry:
+    `person@cli`, `person@api`, `person@console` (the person, their own approver), `agent` (the
+    chat's model, gated by the trust table) or `service:NAME` (a background service the person
+    started: it acts with the person's authority, and `observe` stops it like everything else).
+    `yolo` turns queue into run for this session's calls only."""
 
     actor: str
     id: str = field(default_factory=lambda: f"ses-{secrets.token_hex(4)}")
     yolo: bool = False
     source: str | None = None
 
+    @classmethod
+    def person_at(cls, surface: str, *, id: str | None = None) -> Session:
+        return cls(actor=f"{PERSON}@{surface}", id=id or surface, source=surface)
+
+    @classmethod
+    def service(cls, name: str) -> Session:
+        return cls(actor=f"{SERVICE_PREFIX}{name}", id=name, source="service")
+
     @property
     def is_person(self) -> bool:
-        return self.actor.split("@")[0] in PERSON_ACTORS
+        return self.actor.split("@")[0] == PERSON
+
+    @property
+    def is_service(self) -> bool:
+        return self.actor.startswith(SERVICE_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -74,11 +90,14 @@ class InitReport:
 
 
 class Runtime:
-    def __init__(self, home: Home | str | None = None) -> None:
+    def __init__(self, home: Home | str | None = None, *, surface: str = "python") -> None:
         self.home = home if isinstance(home, Home) else Home.default() if home is None else Home.at(home)
         self._trust = ConfigCache(self.home, "trust.json")
         self._agent = ConfigCache(self.home, "agent.json")
-        self.person = Session(actor=PERSON, id="person")
+        # The person at this surface: the default session of `call`, and the actor of trust changes.
+        self.person = Session.person_at(surface)
+        # True when the person watches this process on a terminal: long skills show progress.
+        self.progress = False
 
     # -- the home ---------------------------------------------------------------------------------
 
@@ -109,7 +128,7 @@ class Runtime:
             self.audit.append(
                 "home", "init",
                 details={"folders": folders, "files": files, "trust_level": str(self.trust_level())},
-                actor=PERSON, sync=True,
+                actor=self.person.actor, sync=True,
             )
         return InitReport(folders, files)
 
@@ -129,14 +148,6 @@ class Runtime:
             self.home.audit_dir, signer=signer, checkpoint_every=cfg.checkpoint_every,
             fsync_every=cfg.fsync_every, fsync_interval_ms=cfg.fsync_interval_ms,
         )
-
-    def reindex_memory(self, *, actor: str = PERSON):
-        """Rebuild memory/index.db from the memory files, and record it (with any damaged index set aside)."""
-        report = self.memory.reindex()
-        self.audit.append("memory", "reindexed", actor=actor, details={
-            "indexed": report.indexed, "broken": len(report.broken),
-            "set_aside": self.home.relative(report.set_aside) if report.set_aside else None})
-        return report
 
     def verify_audit(self):
         from .audit import verify
@@ -191,7 +202,9 @@ class Runtime:
     def trust_level(self) -> TrustLevel:
         return self.trust_config().level
 
-    def set_trust(self, level: TrustLevel | str, *, actor: str = PERSON) -> TrustLevel:
+    def set_trust(self, level: TrustLevel | str, *, actor: str | None = None) -> TrustLevel:
+        """Allowed at every level, `observe` included: it is how the person releases the brake."""
+        actor = actor or self.person.actor
         level = TrustLevel(level)
         before = self.trust_level()
         save_config(self.home, "trust.json", self.trust_config().model_copy(update={"level": level}))
@@ -201,6 +214,7 @@ class Runtime:
         return level
 
     def set_yolo(self, session: Session, on: bool) -> None:
+        """Per session; never turns deny into run. Like the trust level, allowed at `observe`."""
         session.yolo = on
         self.audit.append("session", "yolo", details={"session": session.id, "on": on}, actor=session.actor,
                           level="security", sync=True)
@@ -210,7 +224,7 @@ class Runtime:
         return decide(
             skill=item.id, risk=item.risk, requires_approval=item.requires_approval, args=args,
             level=cfg.level, rules=cfg.rules, now=datetime.now(UTC),
-            by_person=session.is_person, yolo=session.yolo,
+            by_person=session.is_person or session.is_service, yolo=session.yolo,
         )
 
     # -- skills: the one execution path ------------------------------------------------------------
@@ -222,6 +236,8 @@ class Runtime:
         parsed = self._parse_args(item, args or {}, session)
         plain = parsed.model_dump(mode="json")
         decision = self.decide(item, plain, session)
+        if not item.agent and not (session.is_person or session.is_service):
+            decision = Decision(Verdict.deny, f"{item.id} is the person's own operation, never the agent's")
         base = {"skill": item.id, "args": summarise(plain), "session": session.id,
                 **({"source": session.source} if session.source else {})}
         if decision.verdict is Verdict.deny:
@@ -237,7 +253,7 @@ class Runtime:
             self.audit.append("approval", "created", details={**base, "id": approval.id, "reason": decision.reason},
                               actor=session.actor, sync=True)
             return SkillOutcome(status=CallStatus.queued, skill=item.id, reason=decision.reason, approval_id=approval.id)
-        return self._execute(item, parsed, session.actor, decision.reason, base)
+        return self._execute(item, parsed, session, decision.reason, base)
 
     def _parse_args(self, item: Skill, args: dict[str, Any], session: Session) -> BaseModel:
         try:
@@ -250,15 +266,16 @@ class Runtime:
             fields = ", ".join(item.input_model.model_fields) or "no arguments"
             raise SkillInputError(f"{item.id}: {where}: {first['msg']}", fix=f"{item.id} takes: {fields}") from None
 
-    def _execute(self, item: Skill, parsed: BaseModel, actor: str, reason: str, base: dict[str, Any]) -> SkillOutcome:
+    def _execute(self, item: Skill, parsed: BaseModel, session: Session, reason: str, base: dict[str, Any]) -> SkillOutcome:
         # A start entry is evidence that a side effect may have begun if the process dies mid-call.
         # A read has no side effect, so it gets one entry: its result or its error, with the reason.
+        actor = session.actor
         if item.risk is Risk.read:
             base = {**base, "reason": reason}
         else:
             self.audit.append("skill", "start", details={**base, "reason": reason}, actor=actor)
         try:
-            result = item.handler(SkillContext(runtime=self, actor=actor), parsed)
+            result = item.handler(SkillContext(host=self, session=session, progress=self.progress), parsed)
         except MhError as exc:
             self.audit.append("skill", "error", details={**base, "error": exc.message}, actor=actor, level="warning")
             return SkillOutcome(status=CallStatus.failed, skill=item.id, reason=reason, error=exc.message, fix=exc.fix)
@@ -292,8 +309,9 @@ class Runtime:
         self.audit.append("approval", "expired", details={"id": approval.id, "skill": approval.skill}, sync=True)
         return expired
 
-    def approve(self, approval_id: str, *, by: str = PERSON) -> tuple[Approval, SkillOutcome | None]:
+    def approve(self, approval_id: str, *, by: str | None = None) -> tuple[Approval, SkillOutcome | None]:
         """Approve and run a pending request. Approving again returns the earlier outcome, runs nothing."""
+        by = by or self.person.actor
         now = datetime.now(UTC)
         with ExitStack() as running:
             with self.approvals.locked():
@@ -333,9 +351,12 @@ class Runtime:
             self.audit.append("skill", "denied", details={**base, "reason": decision.reason}, actor=by, level="warning")
             return SkillOutcome(status=CallStatus.denied, skill=item.id, reason=decision.reason,
                                 error=f"denied at execution: {decision.reason}")
-        return self._execute(item, parsed, approval.requested_by, f"approved by {by}", base)
+        requester = Session(actor=approval.requested_by, id=approval.session or "approval")
+        return self._execute(item, parsed, requester, f"approved by {by}", base)
 
-    def reject(self, approval_id: str, *, by: str = PERSON, reason: str | None = None) -> Approval:
+    def reject(self, approval_id: str, *, by: str | None = None, reason: str | None = None) -> Approval:
+        """Allowed at every level, `observe` included: saying no never needs more trust."""
+        by = by or self.person.actor
         now = datetime.now(UTC)
         with self.approvals.locked():
             approval = self._expire_if_due(self.approvals.get(approval_id), now)

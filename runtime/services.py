@@ -42,10 +42,10 @@ class ServiceBook:
 
     def __init__(self, home: Home, name: str) -> None:
         self.name = name
-        self.state_file = home.root / "state" / "services" / f"{name}.json"
-        self.running = RunningMarker(home.root / "state" / "services" / f"{name}.pid", what=name,
+        self.state_file = home.services_dir / f"{name}.json"
+        self.running = RunningMarker(home.services_dir / f"{name}.pid", what=name,
                                      fix="stop that one first (Ctrl-C in its terminal, or kill its pid)")
-        self.log_file = home.root / "logs" / "services" / f"{name}.log"
+        self.log_file = home.service_logs / f"{name}.log"
 
     def state(self) -> ServiceState:
         try:
@@ -119,13 +119,13 @@ def watch(worker, stop, announce: Callable[[], None]) -> None:
 
 
 def inbox_depth(home: Home) -> int:
-    inbox: Path = home.root / "memory" / "inbox"
+    inbox: Path = home.inbox
     return sum(1 for p in inbox.iterdir() if not p.name.startswith((".", "_"))) if inbox.exists() else 0
 
 
 def failed_inbox_files(home: Home) -> list[str]:
     """Names in memory/inbox/_failed/ (each has a .reason beside it)."""
-    failed = home.root / "memory" / "inbox" / "_failed"
+    failed = home.inbox_failed
     return sorted(p.name for p in failed.iterdir() if not p.name.endswith(".reason")) if failed.exists() else []
 
 

@@ -15,7 +15,7 @@ import inspect
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, get_type_hints
+from typing import TYPE_CHECKING, Any, Protocol, get_type_hints
 
 from pydantic import BaseModel
 
@@ -23,20 +23,74 @@ from .errors import SkillNotFound
 from .trust import Risk
 
 if TYPE_CHECKING:
-    from .runtime import Runtime
+    from .audit import AuditLog
+    from .config import AgentConfig
+    from .home import Home
+    from .keys import Signer
+    from .memory import MemoryStore
     from .sandbox import Sandbox
+    from .tasks import TaskStore
+
+
+class SkillHost(Protocol):
+    """The part of the runtime a skill may use. `Runtime` is one; a skill never sees the rest of it
+    (the approval queue, the trust settings, the person's session)."""
+
+    home: Home
+    audit: AuditLog
+    sandbox: Sandbox
+    memory: MemoryStore
+    tasks: TaskStore
+    signer: Signer
+
+    def agent_config(self) -> AgentConfig: ...
+
+    def call(self, skill_id: str, args: dict[str, Any] | None = None, *, session: Any = None) -> Any: ...
 
 
 @dataclass(frozen=True)
 class SkillContext:
-    """What a running skill may use: the runtime, who asked, and the file boundary."""
+    """What a running skill gets: who asked (`actor`, from `session`), the home's stores and the
+    file boundary, and `call` for a step that is itself a skill (it goes through the gate and the
+    audit log as the same session). `progress` is true when a person watches on a terminal."""
 
-    runtime: Runtime
-    actor: str
+    host: SkillHost = field(repr=False)
+    session: Any
+    progress: bool = False
+
+    @property
+    def actor(self) -> str:
+        return self.session.actor
+
+    @property
+    def home(self) -> Home:
+        return self.host.home
+
+    @property
+    def audit(self) -> AuditLog:
+        return self.host.audit
 
     @property
     def sandbox(self) -> Sandbox:
-        return self.runtime.sandbox
+        return self.host.sandbox
+
+    @property
+    def memory(self) -> MemoryStore:
+        return self.host.memory
+
+    @property
+    def tasks(self) -> TaskStore:
+        return self.host.tasks
+
+    @property
+    def signer(self) -> Signer:
+        return self.host.signer
+
+    def agent_config(self) -> AgentConfig:
+        return self.host.agent_config()
+
+    def call(self, skill_id: str, args: dict[str, Any] | None = None) -> Any:
+        return self.host.call(skill_id, args, session=self.session)
 
 
 Handler = Callable[[SkillContext, Any], Any]
@@ -52,6 +106,9 @@ class Skill:
     requires_approval: bool = False
     examples: tuple[str, ...] = ()
     describe: Callable[[Any], str] | None = field(default=None, repr=False)
+    # False for the person's own operations (train, export, token rotation, ...): never a tool of
+    # the agent, and `Runtime.call` denies them to an agent session.
+    agent: bool = True
 
     def say(self, result: Any) -> str:
         """One short line a person can read about a result (compact JSON when the skill has no words)."""
@@ -67,12 +124,13 @@ class Skill:
             "requires_approval": self.requires_approval,
             "input_schema": self.input_model.model_json_schema(),
             "examples": list(self.examples),
+            "agent": self.agent,
         }
 
 
 def skill(
     *, risk: Risk | str, requires_approval: bool = False, examples: tuple[str, ...] = (),
-    describe: Callable[[Any], str] | None = None,
+    describe: Callable[[Any], str] | None = None, agent: bool = True,
 ) -> Callable[[Handler], Skill]:
     def build(function: Handler) -> Skill:
         params = list(inspect.signature(function).parameters)
@@ -91,6 +149,7 @@ def skill(
             requires_approval=requires_approval,
             examples=examples,
             describe=describe,
+            agent=agent,
         )
 
     return build
@@ -115,6 +174,10 @@ class SkillRegistry:
 
     def __iter__(self) -> Iterator[Skill]:
         return iter(sorted(self._skills.values(), key=lambda s: s.id))
+
+    def for_agent(self) -> list[Skill]:
+        """The skills the agent may choose: its tools and the router's classes."""
+        return [item for item in self if item.agent]
 
     def __contains__(self, skill_id: object) -> bool:
         return skill_id in self._skills

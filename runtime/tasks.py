@@ -55,8 +55,8 @@ class Task(BaseModel):
 
 class TaskStore:
     def __init__(self, home: Home) -> None:
-        self.active = home.root / "memory" / "tasks" / "active"
-        self.completed = home.root / "memory" / "tasks" / "completed"
+        self.active = home.tasks_active
+        self.completed = home.tasks_completed
 
     def _folder(self, task: Task) -> Path:
         return self.completed if task.status in CLOSED else self.active

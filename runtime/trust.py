@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Any, Iterable, Literal
 
-if TYPE_CHECKING:
-    from .config import PolicyRule
+from pydantic import Field
+
+from .strict import StrictModel
 
 
 class TrustLevel(StrEnum):
@@ -35,6 +36,16 @@ class Verdict(StrEnum):
     run = "run"
     queue = "queue"
     deny = "deny"
+
+
+class PolicyRule(StrictModel):
+    """A rule that overrides the trust table for matching calls. deny > ask > allow."""
+
+    skill: str = Field(description="glob over skill ids, e.g. 'fs_*'")
+    args: dict[str, str] = Field(default_factory=dict, description="argument name -> glob")
+    effect: Literal["allow", "ask", "deny"]
+    expires: datetime | None = Field(default=None, description="ISO time; the rule stops applying then")
+    note: str = ""
 
 
 TABLE: dict[TrustLevel, dict[Risk, Verdict]] = {

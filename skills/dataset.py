@@ -53,9 +53,9 @@ class DatasetVerifyResult(BaseModel):
 )
 def dataset_build(ctx: SkillContext, args: DatasetBuildInput) -> DatasetBuildResult:
     """Turn memories into instruction pairs (raw stage): consent respected, newer memories weigh more."""
-    cfg = load_config(ctx.runtime.home, "training.json").dataset
-    report = build_dataset(ctx.runtime, cfg, days=args.days, max_pairs=args.max)
-    ctx.runtime.audit.append("dataset", "built", details={"id": report.dataset_id, "pairs": report.pairs}, actor=ctx.actor)
+    cfg = load_config(ctx.home, "training.json").dataset
+    report = build_dataset(ctx, cfg, days=args.days, max_pairs=args.max)
+    ctx.audit.append("dataset", "built", details={"id": report.dataset_id, "pairs": report.pairs}, actor=ctx.actor)
     return DatasetBuildResult(id=report.dataset_id, pairs=report.pairs, memories=report.memories, skipped=dict(report.skipped))
 
 
@@ -66,7 +66,7 @@ def dataset_build(ctx: SkillContext, args: DatasetBuildInput) -> DatasetBuildRes
 )
 def dataset_clean(ctx: SkillContext, args: DatasetIdInput) -> DatasetCleanResult:
     """Clean a raw dataset: normalise, drop empty/long/duplicate pairs, catch secrets (and PII if set)."""
-    store = DatasetStore(ctx.runtime.home)
+    store = DatasetStore(ctx.home)
     source = store.raw(args.id)
     if not source.exists():
         raise DatasetNotFound(f"no raw dataset {args.id}", fix="build one with `mh dataset build`")
@@ -76,13 +76,13 @@ def dataset_clean(ctx: SkillContext, args: DatasetIdInput) -> DatasetCleanResult
             rows.append(None if isinstance(row, Exception) else row)  # counted as malformed, never fatal
     except UnicodeDecodeError as exc:
         raise SkillFailed(f"{args.id} is not UTF-8 at byte {exc.start}", fix="rebuild it") from None
-    cfg = load_config(ctx.runtime.home, "training.json").dataset
+    cfg = load_config(ctx.home, "training.json").dataset
     kept, report = clean_pairs(rows, cfg)
     target = store.clean(args.id)
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(target, "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in kept))
     atomic_write(store.clean_report(args.id), pretty(report.as_dict()))
-    ctx.runtime.audit.append("dataset", "cleaned", details={"id": args.id, **report.as_dict()}, actor=ctx.actor)
+    ctx.audit.append("dataset", "cleaned", details={"id": args.id, **report.as_dict()}, actor=ctx.actor)
     return DatasetCleanResult(id=args.id, report=report.as_dict())
 
 
@@ -93,9 +93,9 @@ def dataset_clean(ctx: SkillContext, args: DatasetIdInput) -> DatasetCleanResult
 )
 def dataset_verify(ctx: SkillContext, args: DatasetIdInput) -> DatasetVerifyResult:
     """Verify a clean dataset against etc/auto-approval.json, freeze it read-only and sign its receipt."""
-    gates = load_config(ctx.runtime.home, "auto-approval.json").dataset
-    receipt = verify_dataset(ctx.runtime, args.id, gates)
-    ctx.runtime.audit.append("dataset", "verified", details={"id": args.id, "sha256": receipt.sha256,
+    gates = load_config(ctx.home, "auto-approval.json").dataset
+    receipt = verify_dataset(ctx, args.id, gates)
+    ctx.audit.append("dataset", "verified", details={"id": args.id, "sha256": receipt.sha256,
                              "counts": receipt.counts}, actor=ctx.actor, level="security")
     return DatasetVerifyResult(id=args.id, sha256=receipt.sha256, counts=receipt.counts,
                                receipt=f"state/receipts/{args.id}.json")

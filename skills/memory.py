@@ -64,7 +64,7 @@ def _say_hits(r: dict) -> str:
 )
 def memory_search(ctx: SkillContext, args: MemorySearchInput) -> MemorySearchResult:
     """Search memories (notes, conversations, ingested files) by words, best matches first."""
-    hits = ctx.runtime.memory.search(args.query, type=args.type, tag=args.tag, limit=args.limit)
+    hits = ctx.memory.search(args.query, type=args.type, tag=args.tag, limit=args.limit)
     return MemorySearchResult(query=args.query, hits=[
         MemoryHit(id=h.id, timestamp=h.timestamp, type=h.type, snippet=h.snippet, tags=h.tags) for h in hits])
 
@@ -87,11 +87,32 @@ def memory_search(ctx: SkillContext, args: MemorySearchInput) -> MemorySearchRes
 )
 def memory_capture(ctx: SkillContext, args: MemoryCaptureInput) -> MemoryCaptureResult:
     """Remember something: save it as a new memory."""
-    event = ctx.runtime.memory.add(type=args.type, content=args.content, source=f"capture:{ctx.actor}", tags=args.tags)
+    event = ctx.memory.add(type=args.type, content=args.content, source=f"capture:{ctx.actor}", tags=args.tags)
     return MemoryCaptureResult(id=event.id, type=event.type)
+
+
+class MemoryReindexInput(BaseModel):
+    pass
+
+
+class MemoryReindexResult(BaseModel):
+    indexed: int
+    broken: list[str]
+    set_aside: str | None
+
+
+@skill(risk="low", agent=False, describe=lambda r: f"Indexed {r['indexed']} memories.")
+def memory_reindex(ctx: SkillContext, args: MemoryReindexInput) -> MemoryReindexResult:
+    """Rebuild memory/index.db from the memory files alone (a damaged index is set aside first)."""
+    report = ctx.memory.reindex()
+    result = MemoryReindexResult(indexed=report.indexed, broken=[str(b) for b in report.broken],
+                                 set_aside=ctx.home.relative(report.set_aside) if report.set_aside else None)
+    ctx.audit.append("memory", "reindexed", actor=ctx.actor,
+                     details={"indexed": result.indexed, "broken": len(result.broken), "set_aside": result.set_aside})
+    return result
 
 
 @hookimpl
 def register_skills(register):
-    register(memory_search)
-    register(memory_capture)
+    for item in (memory_search, memory_capture, memory_reindex):
+        register(item)

@@ -61,7 +61,7 @@ def _say_task(t: dict) -> str:
 )
 def task_list(ctx: SkillContext, args: TaskListInput) -> TaskListResult:
     """List tasks, open ones first by priority and due date."""
-    tasks, _ = ctx.runtime.tasks.all()
+    tasks, _ = ctx.tasks.all()
     chosen = [
         t for t in tasks
         if (args.status is None or t.status is args.status)
@@ -81,7 +81,7 @@ def task_list(ctx: SkillContext, args: TaskListInput) -> TaskListResult:
 )
 def task_find(ctx: SkillContext, args: TaskFindInput) -> TaskListResult:
     """Find tasks whose title, description or tags contain all the words."""
-    return TaskListResult(tasks=ctx.runtime.tasks.find(args.query))
+    return TaskListResult(tasks=ctx.tasks.find(args.query))
 
 
 @skill(
@@ -95,7 +95,7 @@ def task_find(ctx: SkillContext, args: TaskFindInput) -> TaskListResult:
 )
 def task_create(ctx: SkillContext, args: TaskCreateInput) -> Task:
     """Create a task (title, optional description, priority P0-P3, due date, tags, dependencies)."""
-    return ctx.runtime.tasks.create(**args.model_dump())
+    return ctx.tasks.create(**args.model_dump())
 
 
 @skill(
@@ -108,7 +108,7 @@ def task_create(ctx: SkillContext, args: TaskCreateInput) -> Task:
 )
 def task_update_status(ctx: SkillContext, args: TaskUpdateStatusInput) -> Task:
     """Change a task's status: todo, in_progress, blocked, done or cancelled."""
-    return ctx.runtime.tasks.set_status(args.id, args.status)
+    return ctx.tasks.set_status(args.id, args.status)
 
 
 @hookimpl

@@ -40,8 +40,8 @@ def train(ctx: SkillContext, args: TrainInput) -> TrainResultModel:
     from runtime.training.settings import load_run_config
     from runtime.training.trainer import train as run_training
 
-    config = load_run_config(ctx.runtime.home, overrides={"steps": args.steps, "seed": args.seed})
-    result = run_training(ctx.runtime, config, args.dataset, actor=ctx.actor, quiet=True)
+    config = load_run_config(ctx.home, overrides={"steps": args.steps, "seed": args.seed})
+    result = run_training(ctx, config, args.dataset, actor=ctx.actor, quiet=True)
     return TrainResultModel(run_id=result.run_id, exit_code=int(result.exit_code), final_loss=result.final_loss,
                             steps=result.steps, tokens_per_second=result.tokens_per_second)
 
@@ -55,7 +55,7 @@ def adapter_activate(ctx: SkillContext, args: AdapterActivateInput) -> dict:
     """Activate a promoted adapter for the embedded chat model (its signed training receipt is checked)."""
     from runtime.training.registry import activate
 
-    return activate(ctx.runtime, args.adapter, actor=ctx.actor)
+    return activate(ctx, args.adapter, actor=ctx.actor)
 
 
 @skill(
@@ -67,7 +67,7 @@ def adapter_rollback(ctx: SkillContext, args: AdapterRollbackInput) -> dict:
     """Stop using the active adapter: the chat returns to the base model."""
     from runtime.training.registry import rollback
 
-    return rollback(ctx.runtime, actor=ctx.actor) or {}
+    return rollback(ctx, actor=ctx.actor) or {}
 
 
 @hookimpl

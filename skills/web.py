@@ -53,7 +53,7 @@ def _say_results(r: dict) -> str:
 )
 def web_search(ctx: SkillContext, args: WebSearchInput) -> WebSearchResult:
     """Search the web (SearXNG or Brave, set in etc/agent.json) and return titles, links and snippets."""
-    cfg = ctx.runtime.agent_config().web_search
+    cfg = ctx.agent_config().web_search
     if cfg.provider == "searxng":
         return _searxng(cfg, args.query)
     if cfg.provider == "brave":

@@ -219,7 +219,7 @@ def run_status(run_id: str, runtime: Runtime) -> dict[str, Any]:
         return _jobs[run_id]
     from ..training.runs import RunDir
 
-    run = RunDir.find(runtime.home.root / "state" / "runs", run_id)
+    run = RunDir.find(runtime.home.runs_dir, run_id)
     return {"id": run_id, "report": run.report(), "summary": run.read_json("metrics/summary.json"),
             "gates": run.gates()}
 

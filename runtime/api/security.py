@@ -39,7 +39,7 @@ def host_allowed(header: str | None, extra: frozenset[str] = frozenset()) -> boo
 
 
 def token_file(home: Home) -> Path:
-    return home.root / "state" / "api" / "token.json"
+    return home.api_dir / "token.json"
 
 
 def rotate_token(home: Home) -> str:

@@ -22,7 +22,8 @@ def root_callback(
         file_okay=False,
     ),
 ) -> None:
-    runtime = Runtime(home)
+    runtime = Runtime(home, surface="cli")
+    runtime.progress = console.is_terminal
     ctx.obj = runtime
     ctx.call_on_close(runtime.close)
 

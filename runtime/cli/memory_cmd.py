@@ -83,12 +83,11 @@ def stats(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> 
 @app.command()
 def reindex(ctx: typer.Context) -> None:
     """Rebuild memory/index.db from the memory files alone. Files that are not valid are listed, never changed."""
-    runtime = get_runtime(ctx)
-    report = runtime.reindex_memory()
-    console.print(f"indexed {report.indexed} memories")
-    if report.set_aside:
-        console.print(f"the damaged index was kept as {runtime.home.relative(report.set_aside)}", markup=False)
-    for problem in report.broken:
+    report = call_skill(ctx, "memory_reindex", {})
+    console.print(f"indexed {report['indexed']} memories")
+    if report["set_aside"]:
+        console.print(f"the damaged index was kept as {report['set_aside']}", markup=False)
+    for problem in report["broken"]:
         err_console.print(f"[yellow]skipped:[/] {problem}")
 
 

@@ -92,7 +92,7 @@ def export(ctx: typer.Context, run_id: str = typer.Argument(..., metavar="RUN"),
     if fmt not in FORMATS:
         raise MhError(f"unknown format {fmt!r}", fix=f"use one of {', '.join(FORMATS)}")
     runtime = get_runtime(ctx)
-    run = RunDir.find(runtime.home.root / "state" / "runs", run_id)
+    run = RunDir.find(runtime.home.runs_dir, run_id)
     saved = run.read_json("resolved_config.json") or {}
     adapter = run.file("adapter")
     if not (adapter / "adapter_model.safetensors").exists():
@@ -154,7 +154,7 @@ def runs(ctx: typer.Context, status: Optional[str] = typer.Option(None, "--statu
 
     runtime = get_runtime(ctx)
     rows = []
-    for path in sorted((runtime.home.root / "state" / "runs").glob("run-*")):
+    for path in sorted((runtime.home.runs_dir).glob("run-*")):
         run = RunDir(path)
         report = run.report()
         if status and report.get("status") != status:
@@ -183,7 +183,7 @@ def runs_stop(ctx: typer.Context, run_id: Optional[str] = typer.Argument(None, m
     `mh resume RUN` continues). Works whichever process or surface started it."""
     from ..training.runs import stop_run
 
-    run = stop_run(get_runtime(ctx).home.root / "state" / "runs", run_id)
+    run = stop_run(get_runtime(ctx).home.runs_dir, run_id)
     console.print(f"asked {run.id} (pid {run.running.holder()}) to stop after its current step")
 
 
@@ -192,7 +192,7 @@ def runs_show(ctx: typer.Context, run_id: str = typer.Argument(..., metavar="RUN
     """A run's report, summary, gates and files."""
     from ..training.runs import RunDir
 
-    run = RunDir.find(get_runtime(ctx).home.root / "state" / "runs", run_id)
+    run = RunDir.find(get_runtime(ctx).home.runs_dir, run_id)
     view = {"report.json": run.report(), "eval/gates.json": run.gates(),
             **{name: _readable(run, name) for name in ("metrics/summary.json", "resolved_config.json")}}
     view["files"] = sorted(str(p.relative_to(run.path)) for p in run.path.rglob("*") if p.is_file() and "checkpoint-" not in str(p))

@@ -159,22 +159,22 @@ class MhConsole(App):
     # -- live refresh -----------------------------------------------------------------------------
 
     def _watch(self) -> None:
-        root = self.runtime.home.root
+        home = self.runtime.home
         # Which panels a change in each folder affects. Every memory change is audited, so the
         # audit log also stands for memory/ (whose index the memory panel reads, and so touches).
         self._panels_of = {
-            root / "logs" / "audit": {"status", "audit", "memory", "chain"},
-            root / "state" / "approvals": {"status", "approvals"},
-            root / "memory" / "inbox": {"memory"},
-            root / "state" / "runs": {"training"},
-            root / "state" / "services": {"status"},
-            root / "persona" / "overrides": {"status"},
-            root / "etc": {"status"},
+            home.audit_dir: {"status", "audit", "memory", "chain"},
+            home.approvals_dir: {"status", "approvals"},
+            home.inbox: {"memory"},
+            home.runs_dir: {"training"},
+            home.services_dir: {"status"},
+            home.overrides_dir: {"status"},
+            home.etc: {"status"},
         }
         # post_message only queues (thread-safe): watchdog's thread never waits on the app's loop.
         self._watcher = FolderWatcher(lambda folder: self.post_message(FilesChanged(folder)))
         for folder in self._panels_of:
-            self._watcher.add(folder, recursive=folder.name in ("inbox", "runs"))
+            self._watcher.add(folder, recursive=folder in (home.inbox, home.runs_dir))
         self._watcher.start()
 
     def on_files_changed(self, message: FilesChanged) -> None:
@@ -360,7 +360,7 @@ class MhConsole(App):
 
         def start(yes: bool | None) -> None:
             if yes:
-                log = self.runtime.home.root / "logs" / "services" / "nightly.log"
+                log = self.runtime.home.service_logs / "nightly.log"
                 log.parent.mkdir(parents=True, exist_ok=True)
                 with open(log, "ab") as output:
                     self.pipeline = subprocess.Popen([sys.executable, "-m", "runtime.cli", "--home", str(self.runtime.home.root),
@@ -381,7 +381,7 @@ class MhConsole(App):
 
     def action_stop(self) -> None:
         try:  # whoever started it: the request is a file, which reaches any process or thread
-            run = stop_run(self.runtime.home.root / "state" / "runs")
+            run = stop_run(self.runtime.home.runs_dir)
             self.notify(f"asked {run.id} to save a checkpoint and stop")
         except NotTraining:
             if self.pipeline is not None and self.pipeline.poll() is None:

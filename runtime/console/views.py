@@ -88,7 +88,7 @@ def audit_rows(runtime, *, category: str = "", level: str = "", search: str = ""
 
 
 def training_view(runtime) -> dict[str, Any]:
-    runs = sorted((runtime.home.root / "state" / "runs").glob("run-*"))
+    runs = sorted((runtime.home.runs_dir).glob("run-*"))
     if not runs:
         return {"run": None}
     run = runs[-1]

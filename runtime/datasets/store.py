@@ -31,8 +31,8 @@ class DatasetInfo:
 class DatasetStore:
     def __init__(self, home: Home) -> None:
         self.home = home
-        self.root = home.root / "state" / "datasets"
-        self.receipts = home.root / "state" / "receipts"
+        self.root = home.datasets_dir
+        self.receipts = home.receipts_dir
 
     @staticmethod
     def new_id() -> str:

@@ -30,8 +30,8 @@ def sha256_text(text: str) -> str:
 class MemoryStore:
     def __init__(self, home: Home) -> None:
         self.home = home
-        self.files = EventFiles(home.root / "memory" / "episodic")
-        self.index = MemoryIndex(home.root / "memory" / "index.db")
+        self.files = EventFiles(home.episodic_dir)
+        self.index = MemoryIndex(home.memory_index)
 
     def new_event(self, *, type: str, content: str, source: str, response: str | None = None,
                   tags: list[str] | None = None, metadata: dict[str, Any] | None = None,

@@ -8,6 +8,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..home import Home
+
 from ..errors import MhError
 from ..models.llama import check_gguf, shipped_gguf
 
@@ -37,7 +39,7 @@ def resolve_base(home_root: Path, base: str | None) -> BaseModel:
         return BaseModel(source, None, file_sha256(weights[0]))
     gguf = check_gguf(source)
     sha = file_sha256(gguf)
-    cached = home_root / "state" / "models" / f"hf-{sha[:16]}"
+    cached = Home(home_root).models_dir / f"hf-{sha[:16]}"
     if not (cached / "config.json").exists():
         _convert(gguf, cached)
     return BaseModel(cached, gguf, sha)

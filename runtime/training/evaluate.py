@@ -11,7 +11,7 @@ from ..datasets.firewall import open_for_training
 from ..errors import MhError
 from .base import resolve_base
 from .runs import ExitCode, RunDir
-from .settings import RunConfig
+from ..config import RunConfig
 
 
 def gate_results(config: RunConfig, base_loss: float, adapter_loss: float) -> dict:
@@ -33,7 +33,7 @@ def evaluate(runtime, run_id: str, *, actor: str = "person") -> dict:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    run = RunDir.find(runtime.home.root / "state" / "runs", run_id)
+    run = RunDir.find(runtime.home.runs_dir, run_id)
     saved = run.read_json("resolved_config.json")
     adapter_dir = run.file("adapter")
     if not saved or not (adapter_dir / "adapter_model.safetensors").exists():

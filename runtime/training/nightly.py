@@ -41,7 +41,7 @@ def nightly(runtime, *, steps: int | None = None) -> dict[str, Any]:
         report["steps"].append({"step": "eval", "status": "ok" if evaluation["gates"]["passed"] else "gates failed",
                                 "result": evaluation["gates"]})
         report["steps"].append({"step": "export", "status": "ok",
-                                "result": {"gguf-lora": str(RunDir.find(runtime.home.root / "state" / "runs", trained["run_id"]).file("exports/adapter.gguf"))}})
+                                "result": {"gguf-lora": str(RunDir.find(runtime.home.runs_dir, trained["run_id"]).file("exports/adapter.gguf"))}})
         report["run_id"] = trained["run_id"]
         if not evaluation["gates"]["passed"]:
             report["outcome"] = "gates failed: nothing activated"

@@ -14,6 +14,8 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..home import Home
+
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..errors import MhError
@@ -50,13 +52,13 @@ class AdapterError(MhError):
 
 
 def adapters_root(home_root: Path) -> Path:
-    return home_root / "state" / "models" / "adapters"
+    return Home(home_root).adapters_dir
 
 
 def promote(runtime, run_id: str, name: str, tags: list[str]) -> TrainingReceipt:
     if not name.replace("-", "").replace("_", "").isalnum():
         raise AdapterError(f"{name!r} is not a usable adapter name", fix="use letters, digits, - and _")
-    run = RunDir.find(runtime.home.root / "state" / "runs", run_id)
+    run = RunDir.find(runtime.home.runs_dir, run_id)
     if not run.gates_passed():
         raise AdapterError(f"run {run_id}'s gates have not passed", fix=f"run `mh eval {run_id}`; only runs whose gates pass are promoted")
     saved = run.read_json("resolved_config.json")

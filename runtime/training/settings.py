@@ -7,50 +7,11 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 
-from ..config import StrictModel, load_config
+from ..config import RunConfig, load_config
 from ..errors import ConfigError
 from ..home import Home
-
-DEFAULT_PROBES = ["Who are you?", "What do you value?", "What have I noted about the garden?"]
-
-
-class LoraSettings(StrictModel):
-    r: int = Field(default=8, ge=1, le=256)
-    alpha: float = Field(default=16.0, gt=0)
-    dropout: float = Field(default=0.0, ge=0, lt=1)
-    target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"], min_length=1)
-
-
-class GateSettings(StrictModel):
-    max_eval_loss: float | None = Field(default=None, gt=0, description="the adapter's eval loss must be at most this")
-    min_improvement: float | None = Field(default=0.0, description="base eval loss minus adapter eval loss, at least this")
-
-
-class FaultInjection(StrictModel):
-    """For tests of the failure paths: report this loss at this step instead of the real one."""
-
-    loss: Literal["nan", "inf"]
-    at_step: int = Field(ge=1)
-
-
-class RunConfig(StrictModel):
-    base: str | None = Field(default=None, description="a GGUF file or a Hugging Face folder; default: the chat model's GGUF")
-    backend: Literal["auto", "trl", "unsloth"] = "auto"
-    steps: int = Field(default=30, ge=1)
-    batch_size: int = Field(default=4, ge=1)
-    learning_rate: float = Field(default=1e-3, gt=0, lt=1)
-    max_seq_len: int = Field(default=128, ge=16, le=8192)
-    seed: int = 0
-    checkpoint_every: int = Field(default=10, ge=1)
-    threads: int | None = Field(default=None, ge=1)
-    lora: LoraSettings = Field(default_factory=LoraSettings)
-    gates: GateSettings = Field(default_factory=GateSettings)
-    probes: list[str] = Field(default_factory=lambda: list(DEFAULT_PROBES))
-    merged_type: Literal["f16", "q8_0"] = "f16"
-    fault: FaultInjection | None = None
-
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)

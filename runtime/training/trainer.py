@@ -21,7 +21,7 @@ from ..datasets.firewall import open_for_training
 from ..errors import MhError
 from .base import resolve_base
 from .runs import ExitCode, RunDir, environment
-from .settings import RunConfig
+from ..config import RunConfig
 
 
 class TrainingFailed(MhError):
@@ -157,7 +157,7 @@ def train(runtime, config: RunConfig, dataset_id: str, *, actor: str = "person",
           resume_run: RunDir | None = None, checkpoint: int | None = None) -> TrainResult:
     """One attempt of a run (a new one, or a resumed one). Returns its exit code; never half-registers.
     The run is marked running for exactly as long as this process works on it."""
-    run = resume_run or RunDir.create(runtime.home.root / "state" / "runs")
+    run = resume_run or RunDir.create(runtime.home.runs_dir)
     with run.running.hold():
         run.begin_attempt()
         try:
@@ -261,7 +261,7 @@ def _checkpoint_path(run: RunDir, step: int | None) -> Path:
 
 
 def resume(runtime, run_id: str, *, checkpoint: int | None = None, actor: str = "person", quiet: bool = False) -> TrainResult:
-    run = RunDir.find(runtime.home.root / "state" / "runs", run_id)
+    run = RunDir.find(runtime.home.runs_dir, run_id)
     saved = run.read_json("resolved_config.json")
     if not saved:
         raise MhError(f"run {run_id} has no resolved_config.json", fix="it never got past INIT; start a new run")
