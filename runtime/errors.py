@@ -35,6 +35,12 @@ class SandboxError(MhError):
     """A path is outside what a skill may touch. No approval can lift this."""
 
 
+class Denied(MhError):
+    """The trust gate refused: the level (`observe` stops every change) or a deny rule."""
+
+    exit_code = 3
+
+
 class SkillNotFound(MhError):
     """No skill with that id is registered."""
 

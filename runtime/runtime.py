@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from .approvals import RESOLVED_BY_APPROVAL, Approval, ApprovalQueue, ApprovalStatus, QueueScan
 from .audit import AuditLog
 from .config import CONFIG_MODELS, AgentConfig, ConfigCache, TrustConfig, load_config, save_config, template_text
-from .errors import ApprovalClosed, HomeError, MhError, SkillInputError
+from .errors import ApprovalClosed, Denied, HomeError, MhError, SkillInputError
 from .home import LAYOUT, Home
 from .jsonio import atomic_write
 from .keys import Signer, create_signer, load_signer, load_verifier
@@ -323,6 +323,7 @@ class Runtime:
                         f"{approval_id} was {approval.status} by {approval.resolved_by} at {approval.resolved_at:%Y-%m-%d %H:%M:%S}",
                         fix="ask for the action again to get a new approval",
                     )
+                self._refuse_if_denied(approval, by)
                 # Marked before anyone can see `approved`, released once the outcome is saved: an
                 # approved request nobody holds was cut off mid-run (see ApprovalQueue.stalled).
                 running.enter_context(self.approvals.runner(approval.id).hold())
@@ -341,8 +342,20 @@ class Runtime:
                           **({"error": outcome.error} if outcome.error else {})}, actor=by, sync=True)
         return approval, outcome
 
+    def _refuse_if_denied(self, approval: Approval, by: str) -> None:
+        """Approving is a change like any other: refused while the gate would deny the call (at
+        `observe`, or under a deny rule), and the request stays pending, untouched."""
+        item = self.skills.get(approval.skill)
+        decision = self.decide(item, approval.args, Session(actor=by, id=approval.session or "approval"))
+        if decision.verdict is Verdict.deny:
+            self.audit.append("approval", "refused", details={"id": approval.id, "skill": approval.skill,
+                              "reason": decision.reason}, actor=by, level="warning")
+            raise Denied(f"{approval.id} cannot be approved now: {decision.reason}",
+                         fix="raise the trust level (`mh trust`) or change the deny rule; the request stays pending")
+
     def _run_approved(self, approval: Approval, by: str) -> SkillOutcome:
-        """Re-check the gate now (the level or the rules may have changed) with the approval in hand."""
+        """Re-check the gate now, with the approval in hand: the level or the rules may have changed
+        since `_refuse_if_denied`, in another process."""
         item = self.skills.get(approval.skill)
         parsed = item.input_model.model_validate(approval.args)
         decision = self.decide(item, approval.args, Session(actor=by, id=approval.session or "approval"))

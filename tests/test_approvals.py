@@ -9,7 +9,7 @@ import pytest
 from runtime import CallStatus, Runtime
 from runtime.approvals import ApprovalStatus
 from runtime.config import PolicyRule, save_config
-from runtime.errors import ApprovalClosed, ApprovalNotFound
+from runtime.errors import ApprovalClosed, ApprovalNotFound, Denied
 
 from .conftest import ROOT, run_mh
 
@@ -73,9 +73,26 @@ def test_expired_requests_cannot_be_approved(rt, agent):
         rt.approve(approval_id)
 
 
-def test_the_gate_is_checked_again_at_execution(rt, agent):
+def test_the_gate_is_checked_again_when_approving(rt, agent):
     approval_id = queue_write(rt, agent)
     rt.set_trust("observe")
+    with pytest.raises(Denied, match="observe"):
+        rt.approve(approval_id)  # observe stops approving too; the request stays pending, untouched
+    assert rt.approvals.get(approval_id).status is ApprovalStatus.pending
+    assert not (rt.home.out / "a.txt").exists()
+    assert rt.audit.tail(1)[0].event == "refused"
+
+
+def test_the_gate_is_checked_again_at_execution(rt, agent):
+    """A level lowered by another process between the approval check and the run still stops it."""
+    approval_id = queue_write(rt, agent)
+    checked = rt._refuse_if_denied
+
+    def lowered_meanwhile(approval, by):
+        checked(approval, by)
+        Runtime(rt.home).set_trust("observe")
+
+    rt._refuse_if_denied = lowered_meanwhile
     approval, outcome = rt.approve(approval_id)
     assert outcome.status is CallStatus.denied
     assert approval.status is ApprovalStatus.failed and "denied at execution" in approval.error

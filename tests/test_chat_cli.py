@@ -1,12 +1,41 @@
 """`mh chat` and `mh plan` as a person runs them, in child processes on the real embedded model."""
 
 import json
+import queue
+import threading
 import os
 import re
 import subprocess
 import sys
 
+import pytest
+
 from .conftest import ROOT, run_mh
+
+
+def _line_with(proc: subprocess.Popen, text: str, *, timeout: float) -> str:
+    """The first line of the child's stdout holding `text`. A plain readline() would block forever
+    if the child never said it, so lines are read in a thread and waited for with a deadline."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        for line in iter(proc.stdout.readline, ""):
+            lines.put(line)
+            if text in line:
+                return
+        lines.put("")  # end of output
+
+    threading.Thread(target=pump, daemon=True).start()
+    while True:
+        try:
+            line = lines.get(timeout=timeout)
+        except queue.Empty:
+            proc.kill()
+            pytest.fail(f"the child never said {text!r} within {timeout} s")
+        if not line:
+            pytest.fail(f"the child ended before saying {text!r}: {proc.stderr.read()}")
+        if text in line:
+            return line
 
 
 def test_done_when_read_queue_approve_verify(chat_rt):
@@ -70,9 +99,7 @@ def test_chat_resumes_a_turn_once_its_approval_is_given_in_the_chat(chat_rt):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
     proc.stdin.write("Delete out/x.txt\n")
     proc.stdin.flush()
-    line = ""
-    while "Waiting for your approval" not in line:
-        line = proc.stdout.readline()
+    line = _line_with(proc, "Waiting for your approval", timeout=120)
     approval_id = re.search(r"(apr-[0-9a-f]+)", line).group(1)
     out, err = proc.communicate(f"/approve {approval_id}\n/exit\n", timeout=60)
     assert "Deleted out/x.txt." in out

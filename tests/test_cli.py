@@ -123,11 +123,19 @@ def test_replay_sees_approval_files_edited_by_hand(rt, agent, mh):
     ]
 
 
-@pytest.mark.parametrize("args", [[], ["audit"], ["approvals", "--help"], ["run", "--help"], ["trust", "--help"]])
-def test_help_reads_like_docs(mh, args):
-    proc = mh(*args, "--help") if args and args[-1] != "--help" else mh(*args) if args else mh("--help")
+@pytest.mark.parametrize(("args", "says"), [
+    (["--help"], ["chat", "trust", "approvals", "--home"]),
+    (["audit", "--help"], ["verify", "tail", "seal", "replay"]),
+    (["approvals", "--help"], ["approve", "reject"]),
+    (["run", "--help"], ["--arg", "--json-arg", "SKILL"]),
+    (["trust", "--help"], ["observe", "bounded_auto"]),
+])
+def test_help_reads_like_docs(mh, args, says):
+    proc = mh(*args)
     assert proc.returncode == 0
-    assert "Usage" in proc.stdout
+    assert proc.stdout.startswith("\n Usage: mh") or proc.stdout.startswith("Usage: mh")
+    missing = [word for word in says if word not in proc.stdout]
+    assert not missing, proc.stdout
 
 
 def test_readme_starts_with_the_two_commands_and_ci_runs_bin_test():
