@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .errors import ApprovalNotFound, MhError
-from .jsonio import pretty, read_json_file, atomic_write
+from .jsonio import atomic_write, pretty, read_json_file
 from .liveness import RunningMarker
 from .trust import Risk
 
@@ -61,9 +61,6 @@ class Approval(BaseModel):
 
     def moved(self, status: ApprovalStatus, **changes: Any) -> Approval:
         return self.model_copy(update={"status": status, **changes})
-
-    def age(self, now: datetime) -> timedelta:
-        return now - self.created_at
 
 
 class ApprovalCorrupt(MhError):

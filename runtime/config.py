@@ -7,8 +7,6 @@ etc/*.json files equal to them, so the defaults live in exactly one place.
 from __future__ import annotations
 
 import os
-from datetime import datetime
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
@@ -221,7 +219,3 @@ class ConfigCache:
             self._value = load_config(self._home, self._name)
             self._stamp = stamp
         return self._value
-
-    def path(self) -> Path:
-        return self._home.config_file(self._name)
-

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from .approvals import RESOLVED_BY_APPROVAL, Approval, ApprovalQueue, ApprovalStatus, QueueScan
-from .audit import AuditLog
+from .audit import AuditLog, Checkpoint
 from .config import CONFIG_MODELS, AgentConfig, ConfigCache, TrustConfig, load_config, save_config, template_text
 from .errors import ApprovalClosed, Denied, HomeError, MhError, SkillInputError
 from .home import LAYOUT, Home
@@ -148,6 +148,10 @@ class Runtime:
             self.home.audit_dir, signer=signer, checkpoint_every=cfg.checkpoint_every,
             fsync_every=cfg.fsync_every, fsync_interval_ms=cfg.fsync_interval_ms,
         )
+
+    def seal_audit(self) -> Checkpoint | None:
+        """Sign a checkpoint at the head now (None on an empty log). Also done every N entries and on close."""
+        return self.audit.seal()
 
     def verify_audit(self):
         from .audit import verify

@@ -1,5 +1,6 @@
 import json
 import multiprocessing
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -175,6 +176,13 @@ def test_cli_lists_approves_and_rejects(rt, agent):
     assert "executed" in everything and "rejected" in everything
     missing = run_mh(home, "approvals", "approve", "apr-00000000")
     assert missing.returncode == 1 and "no approval apr-00000000" in missing.stderr and "fix:" in missing.stderr
+
+
+def test_cli_listing_keeps_whole_ids_on_an_80_column_terminal(rt, agent):
+    approval_id = queue_write(rt, agent)
+    env = {**os.environ, "MH_HOME": str(rt.home.root), "COLUMNS": "80"}
+    listing = subprocess.run([sys.executable, "-m", "runtime.cli", "approvals"], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert listing.returncode == 0 and approval_id in listing.stdout  # what `approve` and `reject` take, whole
 
 
 STALL = """

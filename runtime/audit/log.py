@@ -161,10 +161,6 @@ class AuditLog:
                 return None
             return self._checkpoint_locked()
 
-    def flush(self) -> None:
-        with self._thread_lock:
-            self._sync()
-
     def close(self) -> None:
         """Seal what this process appended since its last checkpoint, sync and let go of files."""
         if self._unsealed and self.signer is not None:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Optional
 
 import typer
 from rich.table import Table
 
-from ..approvals import ApprovalStatus, short_age
+from .. import ApprovalStatus, queries
 from .common import console, err_console, get_runtime, print_json
 
 app = typer.Typer(help="The approval queue: calls the agent may not make alone wait here for you.")
@@ -23,24 +22,24 @@ def list_approvals(
     """List pending approvals (with --all, every request and its outcome)."""
     if ctx.invoked_subcommand is not None:
         return
-    runtime = get_runtime(ctx)
-    scan = runtime.list_approvals()
-    items = [a for a in scan.items if show_all or a.status is ApprovalStatus.pending]
-    for problem in [*scan.broken, *runtime.approvals.stalled_notes(scan)]:
+    found = queries.list_approvals(get_runtime(ctx), None if show_all else ApprovalStatus.pending)
+    for problem in [*found.broken, *found.stalled]:
         err_console.print(f"[yellow]warning:[/] {problem}", markup=True, highlight=False)
     if as_json:
-        print_json([a.model_dump(mode="json") for a in items])
+        print_json([a.model_dump(mode="json") for a in found.items])
         return
-    if not items:
+    if not found.items:
         console.print("no pending approvals" if not show_all else "no approvals")
         return
     now = datetime.now(UTC)
     table = Table()
-    for column in ("id", "status", "skill", "risk", "args", "requested by", "age"):
+    # The id is what `approve` and `reject` take: never cut, however narrow the terminal.
+    table.add_column("id", no_wrap=True, min_width=max(len(a.id) for a in found.items))
+    for column in ("status", "skill", "risk", "args", "requested by", "age"):
         table.add_column(column)
-    for a in items:
+    for a in found.items:
         args = ", ".join(f"{k}={v!r}"[:60] for k, v in a.args.items())
-        table.add_row(a.id, str(a.status), a.skill, str(a.risk), args, a.requested_by, short_age(now - a.created_at))
+        table.add_row(a.id, str(a.status), a.skill, str(a.risk), args, a.requested_by, queries.short_age(now - a.created_at))
     console.print(table)
 
 
@@ -68,7 +67,7 @@ def approve(ctx: typer.Context, approval_id: str = typer.Argument(..., metavar="
 def reject(
     ctx: typer.Context,
     approval_id: str = typer.Argument(..., metavar="ID"),
-    reason: Optional[str] = typer.Option(None, "--reason", help="Why; kept with the request and in the audit log."),
+    reason: str | None = typer.Option(None, "--reason", help="Why; kept with the request and in the audit log."),
 ) -> None:
     """Reject a pending request; it will never run."""
     runtime = get_runtime(ctx)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Optional
 
 import typer
 
-from ..replay import replay as replay_log
+from .. import queries
 from .common import console, err_console, get_runtime, print_json
 
 app = typer.Typer(help="The hash-chained, signed audit log in logs/audit/.", no_args_is_help=True)
@@ -20,7 +19,7 @@ def verify(ctx: typer.Context) -> None:
     Exits 0 only when all hold; otherwise prints the first bad file:line and why: edited,
     inserted, deleted, reordered, truncated (behind a checkpoint), bad signature or malformed.
     """
-    report = get_runtime(ctx).verify_audit()
+    report = queries.verify_audit(get_runtime(ctx))
     for warning in report.warnings:
         err_console.print(f"[yellow]warning:[/] {warning}")
     if report.ok:
@@ -38,14 +37,14 @@ def verify(ctx: typer.Context) -> None:
 def tail(
     ctx: typer.Context,
     n: int = typer.Option(20, "-n", min=1, help="How many entries."),
-    category: Optional[str] = typer.Option(None, "--category", "-c", help="Only this category (skill, approval, trust, ...)."),
-    level: Optional[str] = typer.Option(None, "--level", help="Only this level (info, warning, error, security)."),
+    category: str | None = typer.Option(None, "--category", "-c", help="Only this category (skill, approval, trust, ...)."),
+    level: str | None = typer.Option(None, "--level", help="Only this level (info, warning, error, security)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON entry per line."),
 ) -> None:
     """Show the last entries, oldest first."""
-    for entry in get_runtime(ctx).audit.tail(n, category=category, level=level):
+    for entry in queries.audit_tail(get_runtime(ctx), n, category=category, level=level):
         if as_json:
-            typer.echo(json.dumps(entry.to_dict(), ensure_ascii=False))
+            typer.echo(json.dumps(entry.model_dump(mode="json"), ensure_ascii=False))
         else:
             details = json.dumps(entry.details, ensure_ascii=False, sort_keys=True)
             console.print(f"{entry.ts} #{entry.seq} {entry.level:<8} {entry.category}.{entry.event} {entry.actor} {details}", soft_wrap=True)
@@ -54,7 +53,7 @@ def tail(
 @app.command()
 def seal(ctx: typer.Context) -> None:
     """Sign a checkpoint at the head now (also done every N entries and when a process closes)."""
-    checkpoint = get_runtime(ctx).audit.seal()
+    checkpoint = get_runtime(ctx).seal_audit()
     if checkpoint is None:
         console.print("the log is empty; nothing to seal")
     else:
@@ -68,17 +67,15 @@ def replay(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", hel
 
     Exits 1 when the files on disk disagree with the log.
     """
-    report = replay_log(get_runtime(ctx))
-    state = report.state
+    report = queries.replay_audit(get_runtime(ctx))
     if as_json:
-        print_json({"trust_level": state.trust_level, "approvals": state.approvals, "datasets": state.datasets,
-                    "active_adapter": state.active_adapter, "differences": report.differences})
+        print_json(report.model_dump(mode="json"))
     else:
-        console.print(f"replayed {state.entries} entries")
-        console.print(f"  trust level: {state.trust_level}")
-        console.print(f"  approvals: {len(state.approvals)} ({', '.join(sorted(set(state.approvals.values()))) or 'none'})")
-        console.print(f"  datasets: {len(state.datasets)} ({', '.join(sorted(set(state.datasets.values()))) or 'none'})")
-        console.print(f"  active adapter: {state.active_adapter}")
+        console.print(f"replayed {report.entries} entries")
+        console.print(f"  trust level: {report.trust_level}")
+        console.print(f"  approvals: {len(report.approvals)} ({', '.join(sorted(set(report.approvals.values()))) or 'none'})")
+        console.print(f"  datasets: {len(report.datasets)} ({', '.join(sorted(set(report.datasets.values()))) or 'none'})")
+        console.print(f"  active adapter: {report.active_adapter}")
         for difference in report.differences:
             err_console.print(f"[bold red]difference:[/] {difference}")
         if report.ok:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
 
-from ..runtime import Runtime
+from .. import CallStatus, Runtime
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -17,7 +17,7 @@ err_console = Console(stderr=True, highlight=False)
 
 def root_callback(
     ctx: typer.Context,
-    home: Optional[Path] = typer.Option(
+    home: Path | None = typer.Option(
         None, "--home", envvar="MH_HOME", help="The home folder. Default: $MH_HOME, else this checkout.",
         file_okay=False,
     ),
@@ -41,8 +41,6 @@ EXIT_DENIED = 3
 
 def call_skill(ctx: typer.Context, skill: str, args: dict[str, Any]) -> Any:
     """Run a skill as the person; on failure print the error and its fix, and exit (3 if denied, else 1)."""
-    from ..runtime import CallStatus
-
     outcome = get_runtime(ctx).call(skill, args)
     if outcome.status is not CallStatus.ok:
         err_console.print(f"[bold red]{outcome.status}:[/] {outcome.error or outcome.reason}")

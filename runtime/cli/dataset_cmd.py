@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Optional
 
 import typer
 
-from ..datasets.receipts import check
-from ..datasets.store import DatasetStore
-from ..keys import load_verifier
+from .. import queries
 from .common import call_skill, console, err_console, get_runtime, print_json, say
 
 app = typer.Typer(help="Training datasets: build (raw) -> clean -> verify (frozen, signed receipt).", no_args_is_help=True)
@@ -29,8 +26,8 @@ def _call(ctx: typer.Context, skill: str, args: dict, as_json: bool) -> dict:
 @app.command()
 def build(
     ctx: typer.Context,
-    days: Optional[float] = typer.Option(None, "--days", help="Only memories from the last N days."),
-    max_pairs: Optional[int] = typer.Option(None, "--max", help="At most N pairs (default: etc/training.json)."),
+    days: float | None = typer.Option(None, "--days", help="Only memories from the last N days."),
+    max_pairs: int | None = typer.Option(None, "--max", help="At most N pairs (default: etc/training.json)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Turn memories into instruction pairs in state/datasets/raw/<id>.jsonl.
@@ -66,37 +63,32 @@ def verify(ctx: typer.Context, dataset_id: str = typer.Argument(..., metavar="ID
 @app.command("list")
 def list_datasets(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
     """Every dataset: id, stage, pairs, receipt."""
-    store = DatasetStore(get_runtime(ctx).home)
-    infos = [store.info(i) for i in store.ids()]
+    rows = queries.list_datasets(get_runtime(ctx).home)
     if as_json:
-        print_json([i.__dict__ for i in infos])
+        print_json([row.model_dump(mode="json") for row in rows])
         return
-    for info in infos:
-        console.print(f"{info.id}  {info.stage:<8} {info.pairs:>6} pairs  receipt {info.receipt}", markup=False)
-    if not infos:
+    for row in rows:
+        console.print(f"{row.id}  {row.stage:<8} {row.pairs:>6} pairs  receipt {row.receipt}", markup=False)
+    if not rows:
         console.print("no datasets; `mh dataset build` makes one")
 
 
 @app.command()
 def show(ctx: typer.Context, dataset_id: str = typer.Argument(..., metavar="ID"), sample: int = typer.Option(3, "--sample")) -> None:
     """Counts, a few pairs, and the clean report."""
-    store = DatasetStore(get_runtime(ctx).home)
-    info = store.info(dataset_id)
-    console.print(f"{info.id}: {info.stage}, {info.pairs} pairs, receipt {info.receipt}", markup=False)
-    source = {"raw": store.raw, "clean": store.clean}.get(info.stage, lambda i: store.verified(i) / "train.jsonl")(dataset_id)
-    for _n, row in list(store.read_pairs(source))[:sample]:
+    view = queries.show_dataset(get_runtime(ctx).home, dataset_id, sample=sample)
+    console.print(f"{view.id}: {view.stage}, {view.pairs} pairs, receipt {view.receipt}", markup=False)
+    for row in view.sample:
         console.print(f"  - {json.dumps(row, ensure_ascii=False)[:300]}", markup=False)
-    if store.clean_report(dataset_id).exists():
-        console.print(f"clean report: {store.clean_report(dataset_id).read_text().strip()}", markup=False)
+    if view.clean_report is not None:
+        console.print(f"clean report: {view.clean_report}", markup=False)
 
 
 @receipt_app.command("verify")
 def receipt_verify(ctx: typer.Context, dataset_id: str = typer.Argument(..., metavar="ID")) -> None:
     """Check the receipt's signature (this home's key) and that the frozen files still match it."""
-    runtime = get_runtime(ctx)
-    store = DatasetStore(runtime.home)
-    receipt, problem = check(store.receipt(dataset_id), store.verified(dataset_id), load_verifier(runtime.home), dataset_id)
-    if problem:
-        err_console.print(f"[bold red]FAILED[/] {dataset_id}: {problem}")
+    result = queries.check_receipt(get_runtime(ctx).home, dataset_id)
+    if not result.ok:
+        err_console.print(f"[bold red]FAILED[/] {dataset_id}: {result.problem}")
         raise typer.Exit(1)
-    console.print(f"ok: {dataset_id} sha256 {receipt.sha256} signed by {receipt.key_id}")
+    console.print(f"ok: {dataset_id} sha256 {result.sha256} signed by {result.key_id}")

@@ -8,24 +8,22 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from .. import CallStatus, queries
 from ..errors import MhError
-from ..runtime import CallStatus, Session
 from .common import EXIT_DENIED, console, err_console, get_runtime, print_json
 
 
 def skills(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print manifests as JSON.")) -> None:
     """List the skills, their risk, and what the current trust level does when the agent calls each."""
-    runtime = get_runtime(ctx)
-    agent = Session(actor="agent", id="preview")
-    rows = [(item, runtime.decide(item, {}, agent)) for item in runtime.skills]
+    found = queries.list_skills(get_runtime(ctx))
     if as_json:
-        print_json([{**item.manifest(), "agent_verdict": str(d.verdict)} for item, d in rows])
+        print_json([row.model_dump(mode="json") for row in found.items])
         return
-    table = Table(title=f"skills at trust level {runtime.trust_level()}")
+    table = Table(title=f"skills at trust level {found.trust_level}")
     for column in ("skill", "risk", "agent call", "description"):
         table.add_column(column)
-    for item, decision in rows:
-        table.add_row(item.id, str(item.risk), str(decision.verdict), item.description)
+    for row in found.items:
+        table.add_row(row.id, str(row.risk), str(row.agent_verdict), row.description)
     console.print(table)
 
 
@@ -48,7 +46,8 @@ def _parse_pairs(pairs: list[str], *, as_json: bool) -> dict[str, Any]:
 def run(
     ctx: typer.Context,
     skill: str = typer.Argument(..., help="Skill id, see `mh skills`."),
-    arg: list[str] = typer.Option([], "--arg", "-a", help="KEY=VALUE, repeatable. Values are text; true/false and numbers are converted where the skill expects them."),
+    arg: list[str] = typer.Option([], "--arg", "-a", help=(
+        "KEY=VALUE, repeatable. Values are text; true/false and numbers are converted where the skill expects them.")),
     json_arg: list[str] = typer.Option([], "--json-arg", help="KEY=JSON for lists and objects, repeatable."),
     as_json: bool = typer.Option(False, "--json", help="Print the whole outcome as JSON."),
 ) -> None:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Optional
 
 import typer
 
+from .. import Priority, TaskStatus, queries
 from ..errors import MhError
-from ..tasks import CLOSED, Priority, TaskStatus
 from .common import call_skill, console, err_console, get_runtime, print_json
 
 app = typer.Typer(help="Tasks in memory/tasks/active/ and memory/tasks/completed/.", no_args_is_help=True)
@@ -25,7 +24,7 @@ def add(
     title: str = typer.Argument(...),
     description: str = typer.Option("", "--description", "-d"),
     priority: Priority = typer.Option(Priority.P2, "--priority", "-p"),
-    due: Optional[str] = typer.Option(None, "--due", help="YYYY-MM-DD"),
+    due: str | None = typer.Option(None, "--due", help="YYYY-MM-DD"),
     tag: list[str] = typer.Option([], "--tag", "-t"),
     depends: list[str] = typer.Option([], "--depends", help="Id of a task this one waits for; repeatable."),
 ) -> None:
@@ -43,23 +42,20 @@ def add(
 def list_tasks(
     ctx: typer.Context,
     show_all: bool = typer.Option(False, "--all", help="Include done and cancelled tasks."),
-    status: Optional[TaskStatus] = typer.Option(None, "--status"),
-    tag: Optional[str] = typer.Option(None, "--tag", "-t"),
+    status: TaskStatus | None = typer.Option(None, "--status"),
+    tag: str | None = typer.Option(None, "--tag", "-t"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """List tasks: open ones first, by priority and due date."""
-    runtime = get_runtime(ctx)
-    tasks, problems = runtime.tasks.all()
-    for problem in problems:
+    found = queries.list_tasks(get_runtime(ctx).home, status=status, tag=tag, include_closed=show_all)
+    for problem in found.skipped:
         err_console.print(f"[yellow]skipped:[/] {problem}")
-    chosen = [t for t in tasks if (status is None or t.status is status) and (tag is None or tag in t.tags)
-              and (show_all or status in CLOSED or t.status not in CLOSED)]
     if as_json:
-        print_json([t.model_dump(mode="json") for t in chosen])
+        print_json([t.model_dump(mode="json") for t in found.items])
         return
-    for task in chosen:
+    for task in found.items:
         console.print(_line(task.model_dump(mode="json")), markup=False)
-    if not chosen:
+    if not found.items:
         console.print("no tasks")
 
 
@@ -83,7 +79,7 @@ def done(ctx: typer.Context, task_id: str = typer.Argument(..., metavar="ID")) -
 @app.command()
 def show(ctx: typer.Context, task_id: str = typer.Argument(..., metavar="ID"), as_json: bool = typer.Option(False, "--json")) -> None:
     """Show a task in full (an id, or a unique start of one)."""
-    task = get_runtime(ctx).tasks.get(task_id).model_dump(mode="json")
+    task = queries.get_task(get_runtime(ctx).home, task_id).model_dump(mode="json")
     if as_json:
         print_json(task)
         return

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
-from ..trust import TABLE, Risk, TrustLevel
+from .. import TABLE, Risk, TrustLevel
 from .common import console, get_runtime
 
 
 def trust(
     ctx: typer.Context,
-    level: Optional[TrustLevel] = typer.Argument(None, help="Set this level (audited). Omit to show the current one."),
+    level: TrustLevel | None = typer.Argument(None, help="Set this level (audited). Omit to show the current one."),
 ) -> None:
     """Show or set the trust level: observe < suggest < supervised_auto < bounded_auto.
 
