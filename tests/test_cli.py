@@ -133,7 +133,7 @@ def test_replay_sees_approval_files_edited_by_hand(rt, agent, mh):
 def test_help_reads_like_docs(mh, args, says):
     proc = mh(*args)
     assert proc.returncode == 0
-    assert proc.stdout.startswith("\n Usage: mh") or proc.stdout.startswith("Usage: mh")
+    assert proc.stdout.lstrip().startswith("Usage: mh")
     missing = [word for word in says if word not in proc.stdout]
     assert not missing, proc.stdout
 
