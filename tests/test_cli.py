@@ -127,7 +127,7 @@ def test_replay_sees_approval_files_edited_by_hand(rt, agent, mh):
     (["--help"], ["chat", "trust", "approvals", "--home"]),
     (["audit", "--help"], ["verify", "tail", "seal", "replay"]),
     (["approvals", "--help"], ["approve", "reject"]),
-    (["run", "--help"], ["--arg", "--json-arg", "SKILL"]),
+    (["run", "--help"], ["--arg", "--json-arg", "skill"]),
     (["trust", "--help"], ["observe", "bounded_auto"]),
 ])
 def test_help_reads_like_docs(mh, args, says):
