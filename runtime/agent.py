@@ -58,15 +58,19 @@ def waiting_line(pending: list[PendingApproval]) -> str:
 
 class ChatAgent:
     def __init__(
-        self, runtime: Runtime, *, session: Session | None = None, model: str | None = None, pydantic_model=None
+        self, runtime: Runtime, *, session: Session | None = None, model: str | None = None, pydantic_model=None,
+        person: Session | None = None,
     ) -> None:
         """`model` overrides etc/agent.json's model name or GGUF path; `pydantic_model` replaces the
-        model outright (a pydantic-ai test double such as FunctionModel, in tests)."""
+        model outright (a pydantic-ai test double such as FunctionModel, in tests). `person` is the
+        person's session that saves each exchange in memory (default: the runtime's person): the
+        saving is the person's `conversation_save`, never a tool of the agent."""
         self.runtime = runtime
         self._routed = pydantic_model is None  # the router plans only for the embedded model it drives
         if pydantic_model is not None:
             self.model = pydantic_model
         self.session = session or Session(actor="agent")
+        self.person = person or runtime.person
         cfg = runtime.agent_config()
         self.config = cfg.model_copy(update={"model": model}) if model else cfg
         self.messages: list = []
@@ -219,16 +223,18 @@ class ChatAgent:
             turn.memory_id = self._remember(text, turn)
         return turn
 
-    def _remember(self, text: str | None, turn: TurnResult) -> str:
-        event = self.runtime.memory.add(
-            type="conversation", content=text or "(resumed after approval)", response=turn.reply,
-            source="chat", metadata={"session": self.session.id, "provider": self.config.provider,
-                                     "tools": [c.skill for c in turn.calls]},
-        )
-        self.runtime.audit.append("agent", "turn", details={"session": self.session.id, "memory": event.id,
-                                  "tools": [c.skill for c in turn.calls], "pending": [p.approval_id for p in turn.pending]},
+    def _remember(self, text: str | None, turn: TurnResult) -> str | None:
+        """Save the exchange as the person; None when the gate refuses it (at `observe`) or it
+        fails: the answer stands either way."""
+        tools = [c.skill for c in turn.calls]
+        outcome = self.runtime.call("conversation_save", {
+            "content": text or "(resumed after approval)", "response": turn.reply, "session": self.session.id,
+            "provider": self.config.provider, "tools": tools}, session=self.person)
+        memory_id = outcome.result["id"] if outcome.status is CallStatus.ok else None
+        self.runtime.audit.append("agent", "turn", details={"session": self.session.id, "memory": memory_id,
+                                  "tools": tools, "pending": [p.approval_id for p in turn.pending]},
                                   actor=self.session.actor)
-        return event.id
+        return memory_id
 
     def turn(self, text: str, on_text: Callable[[str], None] | None = None) -> TurnResult:
         return asyncio.run(self._collect(self.stream(text), on_text))

@@ -7,12 +7,16 @@ Anything else is a failure for that memory: it stays unprocessed and untouched, 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field, ValidationError
 
 from .errors import MhError
 from .memory import MemoryEvent
-from .services import ServiceBook
+from .service_book import ServiceBook, ServiceDoor
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
 
 MAX_INPUT_CHARS = 2000
 
@@ -54,24 +58,38 @@ def llama_tagger(llama) -> Tagger:
 
 
 class Organizer:
-    def __init__(self, runtime, tagger: Tagger | None = None) -> None:
+    """Finds memories with no tags yet, asks the model for tags and entities, and saves them with the
+    `memory_organize` skill as `service:organizer`. While the gate refuses that skill (trust level
+    `observe`) it is paused: the model is not even asked, memories stay unprocessed."""
+
+    def __init__(self, runtime: Runtime, tagger: Tagger | None = None) -> None:
         self.runtime = runtime
         self._tagger = tagger
         self.book = ServiceBook(runtime.home, "organizer")
+        self.door = ServiceDoor(runtime, self.book)
 
     @property
     def tagger(self) -> Tagger:
         if self._tagger is None:
-            from .agent import ChatAgent
-
-            self._tagger = llama_tagger(ChatAgent(self.runtime).llama)
+            self._tagger = llama_tagger(self._llama())
         return self._tagger
 
+    def _llama(self):
+        """The embedded model the chat uses (etc/agent.json, with the active adapter). Built here
+        rather than borrowed from ChatAgent: the chat is a layer above the services."""
+        from pathlib import Path
+
+        from .models.llama import EmbeddedLlama
+        from .training.registry import active_record
+
+        cfg = self.runtime.agent_config()
+        record = active_record(self.runtime.home)
+        lora = Path(record["gguf"]) if record and record.get("gguf") else None
+        return EmbeddedLlama(Path(cfg.model) if cfg.model else None, n_ctx=cfg.n_ctx, threads=cfg.threads, lora=lora)
+
     def unprocessed(self, limit: int) -> list[MemoryEvent]:
-        with self.runtime.memory.index.read() as db:
-            ids = [r[0] for r in db.execute("select id from memories where processed = 0 order by timestamp, id limit ?", [limit])]
         found = []
-        for event_id in ids:
+        for event_id in self.runtime.memory.unprocessed(limit):
             try:
                 event = self.runtime.memory.get(event_id)
             except MhError as exc:  # gone or corrupt since it was indexed: reindex will tell
@@ -84,9 +102,14 @@ class Organizer:
     def run_once(self, limit: int | None = None) -> dict[str, int]:
         from .config import load_config
 
+        # Asked first: a paused organizer neither reads the index nor asks the model for tags it
+        # could not save.
+        if not self.door.ready("memory_organize", {"memories": []}):
+            return {"organized": 0, "failed": 0}
         batch = limit or load_config(self.runtime.home, "memory.json").organize_batch
-        done = failed = 0
-        for event in self.unprocessed(batch):
+        events = self.unprocessed(batch)
+        tagged, failed = [], 0
+        for event in events:
             try:
                 organized = self.tagger(event.content)
             except (MhError, ValueError) as exc:  # OrganizeFailed and model errors are MhErrors
@@ -94,19 +117,22 @@ class Organizer:
                 reason = exc.message if isinstance(exc, MhError) else str(exc)
                 self.book.log(f"left {event.id} unprocessed: {reason}")
                 self.runtime.audit.append("organize", "failed", details={"memory": event.id, "reason": reason},
-                                          actor="service:organizer", level="warning")
+                                          actor=self.door.session.actor, level="warning")
                 continue
-            self.runtime.memory.mark_processed(event, tags=organized.tags, entities=organized.entities)
-            done += 1
-            self.runtime.audit.append("organize", "memory", details={"memory": event.id, "tags": organized.tags,
-                                      "entities": organized.entities}, actor="service:organizer")
-            self.book.log(f"organized {event.id}: tags {organized.tags}, entities {organized.entities}")
+            tagged.append({"id": event.id, "tags": organized.tags, "entities": organized.entities})
+        result = self.door.call("memory_organize", {"memories": tagged}) if tagged else None
+        done = set(result["organized"]) if result else set()
+        for item in tagged:
+            if item["id"] in done:
+                self.book.log(f"organized {item['id']}: tags {item['tags']}, entities {item['entities']}")
+            elif result:
+                self.book.log(f"skipped {item['id']}: gone or unreadable since it was listed")
         if done or failed:
             self.book.record(ok=failed == 0, error=f"{failed} memories left unprocessed" if failed else None)
-        return {"organized": done, "failed": failed}
+        return {"organized": len(done), "failed": failed}
 
     def watch(self, stop, *, every_s: float = 30.0) -> None:
-        self.book.log("organizing every %.0f s" % every_s)
+        self.book.log(f"organizing every {every_s:.0f} s")
         while not stop.is_set():
             self.run_once()
             stop.wait(every_s)

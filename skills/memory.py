@@ -1,9 +1,10 @@
-"""Memory skills: search and capture."""
+"""Memory skills: search, capture, reindex, the organizer's tags and the chat's saved exchanges."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from runtime.errors import MhError
 from runtime.plugins import hookimpl
 from runtime.skills import SkillContext, skill
 
@@ -112,7 +113,60 @@ def memory_reindex(ctx: SkillContext, args: MemoryReindexInput) -> MemoryReindex
     return result
 
 
+class OrganizedMemory(BaseModel):
+    id: str = Field(pattern=r"^evt-[A-Za-z0-9-]+$")
+    tags: list[str] = Field(default_factory=list, max_length=8)
+    entities: list[str] = Field(default_factory=list, max_length=12)
+
+
+class MemoryOrganizeInput(BaseModel):
+    memories: list[OrganizedMemory] = Field(min_length=1, max_length=10_000)
+
+
+class MemoryOrganizeResult(BaseModel):
+    organized: list[str]
+    skipped: list[str] = Field(description="gone or unreadable since they were listed")
+
+
+@skill(risk="low", agent=False, describe=lambda r: f"Organized {len(r['organized'])} memories.")
+def memory_organize(ctx: SkillContext, args: MemoryOrganizeInput) -> MemoryOrganizeResult:
+    """Add tags and entities to memories and mark them processed (the organizer's answers)."""
+    organized, skipped = [], []
+    for item in args.memories:
+        try:
+            event = ctx.memory.get(item.id)
+        except MhError:  # deleted or damaged since the organizer read it: reindex reports it
+            skipped.append(item.id)
+            continue
+        ctx.memory.mark_processed(event, tags=item.tags, entities=item.entities)
+        # One entry per memory, as `mh audit` has always shown the organizer's work.
+        ctx.audit.append("organize", "memory", details={"memory": item.id, "tags": item.tags, "entities": item.entities},
+                         actor=ctx.actor)
+        organized.append(item.id)
+    return MemoryOrganizeResult(organized=organized, skipped=skipped)
+
+
+class ConversationSaveInput(BaseModel):
+    content: str = Field(max_length=1_000_000, description="what the person said")
+    response: str = Field(default="", max_length=1_000_000, description="what the agent answered")
+    session: str | None = Field(default=None, description="the chat session")
+    provider: str | None = Field(default=None, description="the model's provider")
+    tools: list[str] = Field(default_factory=list, description="the skills the turn called")
+
+
+class ConversationSaveResult(BaseModel):
+    id: str
+
+
+@skill(risk="low", agent=False, describe=lambda r: f"Saved the exchange as {r['id']}.")
+def conversation_save(ctx: SkillContext, args: ConversationSaveInput) -> ConversationSaveResult:
+    """Save one chat exchange as a `conversation` memory."""
+    event = ctx.memory.add(type="conversation", content=args.content, response=args.response, source="chat",
+                           metadata={"session": args.session, "provider": args.provider, "tools": args.tools})
+    return ConversationSaveResult(id=event.id)
+
+
 @hookimpl
 def register_skills(register):
-    for item in (memory_search, memory_capture, memory_reindex):
+    for item in (memory_search, memory_capture, memory_reindex, memory_organize, conversation_save):
         register(item)

@@ -145,6 +145,17 @@ def test_a_double_that_answers_in_text_goes_through_the_loop(rt):
     assert agent.turn("hi").reply == "hello"
 
 
+def test_the_exchange_is_saved_by_the_person_and_not_at_observe(rt):
+    agent = ChatAgent(rt, pydantic_model=double(ModelResponse(parts=[TextPart("hello")])),
+                      person=Session.person_at("console"))
+    first = agent.turn("hi")
+    assert rt.memory.get(first.memory_id).response == "hello"
+    assert rt.audit.tail(2, category="skill")[-1].actor == "person@console"
+    rt.set_trust("observe")
+    second = agent.turn("hi again")
+    assert second.reply == "hello" and second.memory_id is None and len(memories(rt)) == 1
+
+
 def test_plan_executes_nothing(chat_rt):
     plan = ChatAgent(chat_rt).plan("Delete out/test.txt")
     assert [s.skill for s in plan.steps] == ["fs_delete"]

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from runtime import Runtime
-from runtime.ingest import Ingestor, chunks
+from runtime.inbox import chunks
+from runtime.ingest import Ingestor
 
 from .conftest import ROOT, run_mh
 

@@ -7,8 +7,9 @@ import threading
 
 import typer
 
-from ..services import SERVICES, ServiceBook, memory_overview, service, watch
-from .common import console, get_runtime, print_json
+from ..queries.memory import memory_overview, service_status, service_statuses
+from ..services import service, watch
+from .common import EXIT_DENIED, console, err_console, get_runtime, print_json
 
 app = typer.Typer(help="Background agents: the inbox ingestor and the memory organizer.", no_args_is_help=True)
 
@@ -16,41 +17,35 @@ app = typer.Typer(help="Background agents: the inbox ingestor and the memory org
 @app.command("list")
 def list_agents(ctx: typer.Context) -> None:
     """The agents, what they do, and when each last ran."""
-    runtime = get_runtime(ctx)
-    for name, spec in SERVICES.items():
-        book = ServiceBook(runtime.home, name)
-        state = book.state()
-        last = f"last run {state.last_run_at:%Y-%m-%d %H:%M}" if state.last_run_at else "never run"
-        console.print(f"{name:<10} {'running' if book.running.is_held() else 'stopped':<8} {spec.description} ({last})")
+    for item in service_statuses(get_runtime(ctx).home):
+        last = f"last run {item.last_run_at:%Y-%m-%d %H:%M}" if item.last_run_at else "never run"
+        console.print(f"{item.name:<10} {'running' if item.running else 'stopped':<8} {item.description} ({last})")
 
 
 @app.command()
 def status(ctx: typer.Context, name: str = typer.Argument(...), lines: int = typer.Option(10, "-n"),
            as_json: bool = typer.Option(False, "--json")) -> None:
     """Runs, successes, failures, the last error and the last log lines of one agent."""
-    runtime = get_runtime(ctx)
-    service(name)
-    book = ServiceBook(runtime.home, name)
-    state, running = book.state(), book.running.is_held()
+    view = service_status(get_runtime(ctx).home, name, lines=lines)
     if as_json:
-        print_json({**state.model_dump(mode="json"), "running": running, "log": book.last_lines(lines)})
+        print_json(view.model_dump(mode="json"))
         return
-    console.print(f"{name}: {'running' if running else 'stopped'}; {state.runs} runs, {state.successes} ok, {state.failures} with failures")
-    if state.last_error:
-        console.print(f"  last error: {state.last_error}")
-    for line in book.last_lines(lines):
+    console.print(f"{name}: {'running' if view.running else 'stopped'}; {view.runs} runs, {view.successes} ok, {view.failures} with failures")
+    if view.last_error:
+        console.print(f"  last error: {view.last_error}")
+    for line in view.log:
         console.print(f"  {line}", markup=False)
 
 
 @app.command()
 def monitor(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
     """Memories (total, processed, unprocessed), inbox depth and failed files."""
-    view = memory_overview(get_runtime(ctx))
+    view = memory_overview(get_runtime(ctx).memory)
     if as_json:
-        print_json({**view, "failed": len(view["failed"])})
+        print_json({**view.model_dump(), "failed": len(view.failed)})
         return
-    console.print(f"memories {view['memories']} (processed {view['processed']}, unprocessed {view['unprocessed']}); "
-                  f"inbox {view['inbox']} waiting, {len(view['failed'])} failed")
+    console.print(f"memories {view.memories} (processed {view.processed}, unprocessed {view.unprocessed}); "
+                  f"inbox {view.inbox} waiting, {len(view.failed)} failed")
 
 
 @app.command()
@@ -69,6 +64,10 @@ def run(ctx: typer.Context, name: str = typer.Argument(..., help="ingestor or or
                 raise typer.Exit(1)
         else:
             console.print(", ".join(f"{key} {value}" for key, value in result.items()))
+        if worker.door.paused:
+            err_console.print(f"[bold red]paused:[/] {name} changes nothing: {worker.door.paused}")
+            err_console.print("  [bold]fix:[/] raise the trust level (`mh trust`); a running agent resumes by itself")
+            raise typer.Exit(EXIT_DENIED)
         return
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import sys
-from typing import Optional
 
 import typer
 
+from .. import Session, TrustLevel
 from ..errors import MhError
-from ..trust import TrustLevel
 from .common import console, err_console, get_runtime, print_json
 
 HELP = """commands:
@@ -28,8 +27,8 @@ def _print_delta(text: str) -> None:
 
 def chat(
     ctx: typer.Context,
-    once: Optional[str] = typer.Option(None, "--once", help="Send one message, print the reply, exit."),
-    model: Optional[str] = typer.Option(None, "--model", help="Model for this chat: a GGUF path (embedded) or a model name."),
+    once: str | None = typer.Option(None, "--once", help="Send one message, print the reply, exit."),
+    model: str | None = typer.Option(None, "--model", help="Model for this chat: a GGUF path (embedded) or a model name."),
     as_json: bool = typer.Option(False, "--json", help="With --once: print the turn as JSON (reply, tool calls, pending approvals)."),
     yolo: bool = typer.Option(False, "--yolo", help="Calls that would wait for approval run at once (audited; denies still hold)."),
 ) -> None:
@@ -37,12 +36,13 @@ def chat(
     no server, no download) and uses skills through the trust gate: calls your trust level does not
     allow alone wait in the approval queue, and the turn resumes when you approve them.
 
-    Every exchange is saved to memory/episodic/ as a `conversation` memory.
+    Every exchange is saved to memory/episodic/ as a `conversation` memory (by you, as
+    person@chat; not at trust level observe).
     """
     runtime = get_runtime(ctx)
     from ..agent import ChatAgent
 
-    agent = ChatAgent(runtime, model=model)
+    agent = ChatAgent(runtime, model=model, person=Session.person_at("chat"))
     agent.warm_up()
     if yolo:
         runtime.set_yolo(agent.session, True)
@@ -125,7 +125,7 @@ def plan(
     ctx: typer.Context,
     text: str = typer.Argument(..., help="The request to plan."),
     as_json: bool = typer.Option(False, "--json", help='Print {"steps": [{"skill": ..., "args": {...}}]}.'),
-    model: Optional[str] = typer.Option(None, "--model", help="Plan with this model instead of the configured one."),
+    model: str | None = typer.Option(None, "--model", help="Plan with this model instead of the configured one."),
 ) -> None:
     """Show the skill calls the agent would make for TEXT, executing nothing.
 

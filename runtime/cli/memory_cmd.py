@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -26,10 +25,10 @@ def capture(
 def remember(
     ctx: typer.Context,
     query: str = typer.Argument(..., help="Words to look for (any characters are fine; they are matched as words)."),
-    type: Optional[str] = typer.Option(None, "--type", help="Only this kind of memory."),
-    tag: Optional[str] = typer.Option(None, "--tag", "-t", help="Only memories with this tag."),
-    since: Optional[str] = typer.Option(None, "--since", help="From this date (YYYY-MM-DD) on."),
-    until: Optional[str] = typer.Option(None, "--until", help="Before this date (YYYY-MM-DD)."),
+    type: str | None = typer.Option(None, "--type", help="Only this kind of memory."),
+    tag: str | None = typer.Option(None, "--tag", "-t", help="Only memories with this tag."),
+    since: str | None = typer.Option(None, "--since", help="From this date (YYYY-MM-DD) on."),
+    until: str | None = typer.Option(None, "--until", help="Before this date (YYYY-MM-DD)."),
     limit: int = typer.Option(10, "-n", min=1, max=1000, help="How many results."),
     as_json: bool = typer.Option(False, "--json", help="Print the hits as JSON."),
 ) -> None:
@@ -47,10 +46,9 @@ def remember(
 
 def ingest(ctx: typer.Context, paths: list[Path] = typer.Argument(..., exists=True, dir_okay=False, help="Files to copy into the inbox.")) -> None:
     """Copy files into memory/inbox/ (safely: no half file is ever visible); the ingestor takes them from there."""
-    from ..ingest import copy_into_inbox
-
-    for target in copy_into_inbox(get_runtime(ctx), paths):
-        console.print(f"queued {target.name} (run `mh agent run ingestor --once`, or keep the ingestor running)")
+    result = call_skill(ctx, "inbox_add", {"paths": [str(path.absolute()) for path in paths]})
+    for name in result["queued"]:
+        console.print(f"queued {name} (run `mh agent run ingestor --once`, or keep the ingestor running)")
 
 
 @app.command()

@@ -76,7 +76,7 @@ class EventFiles:
         path.parent.mkdir(parents=True, exist_ok=True)
         if durable:
             atomic_write(path, pretty(event.model_dump(mode="json")))
-        else:  # bulk writers sync a whole batch at once (see Ingestor)
+        else:  # a batch is made durable by one sync for all its files (see MemoryStore.add_batch)
             tmp = path.with_name(f".{path.name}.tmp")
             tmp.write_text(pretty(event.model_dump(mode="json")), encoding="utf-8")
             tmp.replace(path)

@@ -176,16 +176,13 @@ class MemoryIndex:
             )
             return [SearchHit(r[0], r[1], r[2], r[4], -float(r[5]), r[3].split()) for r in db.execute(sql, args).fetchall()]
 
-    def has_hash(self, content_sha256: str) -> bool:
+    def unprocessed(self, limit: int) -> list[str]:
+        """Ids of memories the organizer has not tagged yet, oldest first."""
         with self.read() as db:
-            return db.execute(f"select 1 from {TABLE} where content_sha256 = ? limit 1", [content_sha256]).fetchone() is not None
+            return [r[0] for r in db.execute(f"select id from {TABLE} where processed = 0 order by timestamp, id limit ?", [limit])]
 
     def stats(self) -> dict:
         with self.read() as db:
             total, processed = db.execute(f"select count(*), coalesce(sum(processed), 0) from {TABLE}").fetchone()
             by_type = dict(db.execute(f"select type, count(*) from {TABLE} group by type order by 2 desc").fetchall())
         return {"total": total, "processed": processed, "unprocessed": total - processed, "by_type": by_type}
-
-    def all_ids(self) -> list[str]:
-        with self.read() as db:
-            return [r[0] for r in db.execute(f"select id from {TABLE} order by id").fetchall()]

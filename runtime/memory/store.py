@@ -1,8 +1,13 @@
-"""MemoryStore: the one way to write, read and search memories. Files first, then the index."""
+"""MemoryStore: the one way to write, read and search memories. Files first, then the index.
+
+Nothing outside runtime/memory/ writes a memory file or memory/index.db: the ingestor, the organizer,
+the chat and the skills all come through these methods.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -53,8 +58,22 @@ class MemoryStore:
         """Write events to their files, then index them. The files are the truth: if the index
         update is lost (a crash), `reindex` or the next save of the same id puts it right."""
         paths = [self.files.write(event, durable=durable) for event in events]
-        self.index.upsert([row_of(event, path) for event, path in zip(events, paths)])
+        self.index.upsert([row_of(event, path) for event, path in zip(events, paths, strict=True)])
         return paths
+
+    def add_batch(self, events: list[MemoryEvent]) -> set[str]:
+        """Write the events that have no file yet, make the whole batch durable with one sync, then
+        index every event (those that existed too: an earlier index update may have been lost).
+        Returns the ids written now. For ids derived from content (the ingestor's), running the same
+        batch again after a crash at any point writes the same files: nothing lost, nothing doubled.
+        When this returns, every event of the batch is on disk."""
+        fresh = [event for event in events if not self.exists(event.id)]
+        for event in fresh:
+            self.files.write(event, durable=False)
+        if events:
+            os.sync()  # one sync for the batch instead of an fsync per file
+            self.index.upsert([row_of(event, self.files.path_for(event)) for event in events])
+        return {event.id for event in fresh}
 
     def get(self, event_id: str) -> MemoryEvent:
         path = self.files.find(event_id)
@@ -73,6 +92,10 @@ class MemoryStore:
 
     def stats(self) -> dict:
         return self.index.stats()
+
+    def unprocessed(self, limit: int) -> list[str]:
+        """Ids of up to `limit` memories not yet organized, oldest first (from the index)."""
+        return self.index.unprocessed(limit)
 
     def events(self) -> Iterator[tuple[Path, MemoryEvent | MemoryCorrupt]]:
         """Every memory file, oldest year first: the event, or why it cannot be read."""
