@@ -12,7 +12,8 @@ from .skills import Skill, SkillRegistry
 hookspec = pluggy.HookspecMarker("mh")
 hookimpl = pluggy.HookimplMarker("mh")
 
-BUILTIN_PLUGINS = ("skills.fs", "skills.git", "skills.web", "skills.memory", "skills.tasks", "skills.dataset", "skills.train")
+BUILTIN_PLUGINS = ("skills.fs", "skills.git", "skills.web", "skills.memory", "skills.tasks", "skills.dataset", "skills.train",
+                   "skills.jobs", "skills.api", "skills.inbox")
 
 
 class Hookspecs:

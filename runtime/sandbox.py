@@ -53,6 +53,14 @@ class Sandbox:
             )
         return parent / given.name
 
+    def in_out(self, name: str) -> str:
+        """`out/<name>`, for a surface whose whole world is out/ (the API's file_operations, reads
+        included), if `name` really stays inside out/ once resolved."""
+        path = f"out/{name.lstrip('/')}" if name else "out"
+        if not _inside(self.readable(path), self.out):
+            raise SandboxError(f"{name!r} is outside out/", fix="name a file inside out/, e.g. notes/today.txt")
+        return path
+
     def is_secret(self, path: Path) -> bool:
         return _inside(Path(os.path.realpath(path)), self.keys)
 

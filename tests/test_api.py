@@ -140,7 +140,7 @@ def test_bad_bodies_get_clear_errors_and_the_server_keeps_serving(server):
     assert client.get("/api/trust").status_code == 200
 
 
-def test_control_surface_and_the_audit_names_the_human_and_the_api(server):
+def test_control_surface_and_the_audit_names_the_person_at_the_api(server):
     client = server["client"]
     assert client.post("/api/trust", json={"level": "supervised_auto"}).json() == {"level": "supervised_auto"}
     assert client.post("/api/trust", json={"level": "god"}).status_code == 400
@@ -158,9 +158,9 @@ def test_control_surface_and_the_audit_names_the_human_and_the_api(server):
     assert client.get("/api/audit/verify").json()["ok"] is True
     ops(server, action="create", filename="audited.txt", content="x")
     entries = client.get("/api/audit", params={"category": "skill", "per_page": 2}).json()["entries"]
-    assert entries[0]["actor"] == "human" and entries[0]["details"]["source"] == "api"
+    assert entries[0]["actor"] == "person@api" and entries[0]["details"]["source"] == "api"
     trust_entry = client.get("/api/audit", params={"category": "trust"}).json()["entries"][0]
-    assert trust_entry["actor"] == "human"
+    assert trust_entry["actor"] == "person@api"
 
 
 def test_memories_tasks_chat_and_train_now(server):
@@ -181,6 +181,67 @@ def test_memories_tasks_chat_and_train_now(server):
         time.sleep(0.5)
     followed = client.get(f"/api/runs/{job['id']}").json()
     assert followed["status"] == "failed" and "fewer than min_pairs" in followed["error"]
+
+
+def test_train_now_is_a_job_of_the_person_at_the_api_and_observe_refuses_it(server):
+    client, home = server["client"], server["home"]
+    assert client.post("/api/trust", json={"level": "observe"}).status_code == 200
+    refused = client.post("/actions/train-now")
+    assert refused.status_code == 403 and refused.json()["success"] is False
+    assert client.post("/api/file_operations", json={"action": "create", "filename": "x.txt", "content": "x"}).status_code == 403
+    assert list((home / "state" / "jobs").iterdir()) == [] and not (home / "out" / "x.txt").exists()
+    assert client.get("/api/jobs").json() == [] and client.get("/api/status").status_code == 200  # reads still work
+    client.post("/api/trust", json={"level": "suggest"})
+    job = client.post("/actions/train-now")
+    assert job.status_code == 202 and job.json()["started_by"] == "person@api"
+    job_id = job.json()["id"]
+    assert [j["id"] for j in client.get("/api/jobs").json()] == [job_id]
+    deadline = time.monotonic() + 120
+    while client.get(f"/api/jobs/{job_id}").json()["state"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    ended = client.get(f"/api/jobs/{job_id}").json()
+    assert ended["state"] == "failed" and ended["exit_code"] == 1 and (home / ended["log"]).exists()
+    assert client.get("/api/status").json()["jobs"][0]["id"] == job_id
+    assert client.get("/api/jobs/job-nope").status_code == 404
+    assert client.post("/api/jobs/job-nope/stop").status_code == 400  # no such job: the skill failed
+    with Runtime(home) as rt:
+        nightly = [e for e in rt.audit.entries() if e.details.get("skill") == "nightly"]
+        started = [e for e in rt.audit.entries() if e.details.get("skill") == "job_start" and e.event == "result"]
+    assert {e.actor for e in nightly} == {"person@api"} and {e.details["session"] for e in nightly} == {job_id}
+    assert [e.actor for e in started] == ["person@api"]
+
+
+def test_audit_pages_are_read_from_the_end(server):
+    client = server["client"]
+    for i in range(5):
+        ops(server, action="create", filename=f"page{i}.txt", content="x")
+    first = client.get("/api/audit", params={"category": "skill", "per_page": 3}).json()
+    second = client.get("/api/audit", params={"category": "skill", "per_page": 3, "page": 2}).json()
+    assert first["more"] is True and len(first["entries"]) == 3 and first["entries"][0]["seq"] > second["entries"][0]["seq"]
+    today = first["entries"][0]["ts"][:10]
+    assert client.get("/api/audit", params={"date": today, "per_page": 1}).json()["entries"][0]["seq"] == \
+        client.get("/api/audit", params={"per_page": 1}).json()["entries"][0]["seq"]
+    assert client.get("/api/audit", params={"date": "1999-01-01"}).json() == {"total": 0, "more": False, "page": 1,
+                                                                                 "per_page": 50, "entries": []}
+
+
+def test_named_chat_sessions_are_bounded_and_expire():
+    from runtime.api.sessions import ChatSessions
+
+    now = [0.0]
+    made = []
+    chats = ChatSessions(lambda name: made.append(name) or object(), limit=2, idle_s=60, clock=lambda: now[0])
+    first = chats.agent("a")
+    assert chats.agent("a") is first and made == ["a"]
+    chats.agent("b")
+    chats.agent("a")
+    chats.agent("c")  # b is the least recently used: it goes
+    assert "b" not in chats and "a" in chats and "c" in chats and len(chats) == 2
+    now[0] = 61.0
+    chats.agent("d")  # a and c were idle too long
+    assert len(chats) == 1 and "d" in chats
+    chats.agent(None)  # a one-off chat is not kept
+    assert len(chats) == 1 and made == ["a", "b", "c", "d", made[-1]] and made[-1].startswith("api-")
 
 
 def test_schemathesis_finds_no_server_error(server, tmp_path):

@@ -11,6 +11,7 @@ import pytest
 from runtime import Runtime, Session
 from runtime.approvals import ApprovalStatus
 from runtime.console.app import MhConsole
+from runtime.queries import get_job
 
 from .conftest import ROOT, run_mh
 
@@ -274,8 +275,8 @@ def test_problems_show_in_place_and_it_keeps_running(rt):
 
 
 def test_start_and_stop_a_training_run(rt):
-    """`f` + `y` starts the nightly pipeline; once the panel shows training steps, `x` stops it:
-    the trainer saves a checkpoint and the run ends as interrupted (exit 30)."""
+    """`f` + `y` starts the nightly pipeline as a job; once the panel shows training steps, `x` stops
+    it: the trainer saves a checkpoint and the run ends as interrupted (exit 30)."""
     for i in range(16):
         rt.memory.add(type="note", content=f"Garden log {i}: the basil bed number {i} got water and compost today.", source="t")
     config = json.loads((rt.home.etc / "training.json").read_text())
@@ -288,21 +289,24 @@ def test_start_and_stop_a_training_run(rt):
             app.query_one("#tabs").active = "training"
             await pilot.press("f")
             await pilot.press("y")
-            await settle(pilot, lambda: app.pipeline is not None)
+            await settle(pilot, lambda: app.job is not None, timeout=60)
             await settle(pilot, lambda: "stage   TRAINING" in text_of(app, "#training-body")
                          and "step    0/" not in text_of(app, "#training-body"), timeout=240)
             await pilot.press("x")
             await settle(pilot, lambda: "(interrupted)" in text_of(app, "#training-body"), timeout=120)
-            await settle(pilot, lambda: app.pipeline.poll() is not None)
-        return app.pipeline.returncode
+            await settle(pilot, lambda: get_job(rt.home, app.job).state not in ("queued", "running"))
+        return get_job(rt.home, app.job)
 
-    assert asyncio.run(run()) != 0
+    job = asyncio.run(run())
+    assert job.exit_code != 0 and job.started_by == "person@console"
     run_dir = next((rt.home.root / "state" / "runs").iterdir())
     report = json.loads((run_dir / "report.json").read_text())
     assert report["exit_code"] == 30
     assert any((run_dir / "checkpoints").iterdir())
-    assert "training exited 30" in (rt.home.root / "logs" / "services" / "nightly.log").read_text()
-    assert any(e.category == "nightly" and e.event == "failed" for e in Runtime(rt.home.root).audit.entries())
+    assert "training exited 30" in (rt.home.root / job.log).read_text()
+    entries = list(Runtime(rt.home.root).audit.entries())
+    assert any(e.category == "nightly" and e.event == "failed" for e in entries)
+    assert {e.actor for e in entries if e.details.get("skill") in ("job_start", "run_stop", "nightly", "train")} == {"person@console"}
 
 
 def test_a_run_started_elsewhere_shows_live_and_mh_runs_stop_ends_it(rt):
@@ -375,7 +379,7 @@ def test_gate_summary_reads_what_evaluation_writes(rt):
 
 
 def test_training_view_survives_half_written_and_damaged_run_files(rt):
-    from runtime.console.views import training_view
+    from runtime.queries import run_progress
     from runtime.training.runs import RunDir
 
     run = RunDir.create(rt.home.root / "state" / "runs")
@@ -387,9 +391,9 @@ def test_training_view_survives_half_written_and_damaged_run_files(rt):
     run.event("TRAINING", "10 steps")
     run.file("report.json").write_text("{damaged")
     run.file("eval/gates.json").write_text("[1, 2]")
-    view = training_view(rt)
-    assert (view["step"], view["losses"], view["eta_s"], view["stage"]) == (2, [2.5, 2.25], 8.0, "TRAINING")
-    assert view["status"] == "unreadable" and view["gates"] is None
+    view = run_progress(rt.home)
+    assert (view.step, view.losses, view.eta_s, view.stage) == (2, [2.5, 2.25], 8.0, "TRAINING")
+    assert view.status == "unreadable" and view.gates is None
     listed = run_mh(rt.home.root, "runs", check=True).stdout
     assert f"{run.id}  unreadable" in listed
     run.file("resolved_config.json").write_text("{damaged too")

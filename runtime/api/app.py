@@ -1,13 +1,13 @@
-"""Routes of the localhost API. Actions run as the person ("human", source "api") through
-Runtime.call, with the same gate, sandbox and audit as the CLI; the chat's calls are the agent's,
-and train-now runs the nightly pipeline."""
+"""Routes of the localhost API, a thin surface over Runtime. A route is a skill call as the person at
+the API (`person@api`: gate, sandbox and audit as anywhere else), a person operation (trust,
+approvals) or a query from runtime.queries; the chat's calls are the agent's. Long work (train-now)
+is a job. Routes return pydantic models, so the OpenAPI schema is typed, and bodies of skill routes
+are the skills' own input models."""
 
 from __future__ import annotations
 
 import glob
 import json
-import secrets
-import threading
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
@@ -18,16 +18,40 @@ from litestar.openapi import OpenAPIConfig
 from litestar.response import ServerSentEvent
 from pydantic import BaseModel, Field
 
-from ..errors import ApprovalNotFound, MhError
+from skills.memory import MemoryCaptureInput, MemoryCaptureResult, MemorySearchResult
+from skills.tasks import TaskCreateInput, TaskListResult
+
+from ..errors import ApprovalNotFound, Denied, MhError
+from ..jobs import Job, JobNotFound, JobState
+from ..queries import AuditCheck, AuditEntryView, HomeStatus, RunView, audit_tail, get_job, home_status, list_approvals, list_jobs, show_run, verify_audit
+from ..queries.approvals import Approval
+from ..queries.status import TrustLevel
+from ..queries.tasks import Task, TaskStatus
 from ..runtime import CallStatus, Runtime, Session
-from ..trust import TrustLevel, Verdict
 from .security import Guard
+from .sessions import ChatSessions
 
 MAX_BODY = 1 << 20
+MAX_AUDIT_WINDOW = 50_000  # page * per_page: /api/audit reads the log from its end, never all of it
 
 
-def human(source: str = "api") -> Session:
-    return Session(actor="human", id="api", source=source)
+class Conflict(MhError):
+    """The request collides with work in progress (a second nightly)."""
+
+
+def person() -> Session:
+    """The person at the API: their own approver, and `person@api` in the audit log."""
+    return Session.person_at("api")
+
+
+def _skill(runtime: Runtime, skill: str, args: dict[str, Any]) -> Any:
+    """A skill's result, called as the person; refused -> 403, failed -> 400 (with the fix)."""
+    outcome = runtime.call(skill, args, session=person())
+    if outcome.status is CallStatus.denied:
+        raise Denied(outcome.reason, fix=outcome.fix)
+    if outcome.status is not CallStatus.ok:
+        raise MhError(outcome.error or outcome.reason, fix=outcome.fix)
+    return outcome.result
 
 
 # -- file_operations (the seed's contract, and more) --------------------------------------------------
@@ -59,18 +83,11 @@ class FileStatus(BaseModel):
     basePath: str  # noqa: N815
 
 
-def _inside_out(runtime: Runtime, filename: str) -> str:
-    """`out/<filename>` if it stays inside out/ (the API's whole world, reads included)."""
-    path = f"out/{filename.lstrip('/')}" if filename else "out"
-    resolved = runtime.sandbox.readable(path)  # realpath; NUL, length and keys checks
-    out = runtime.sandbox.out
-    if resolved != out and out not in resolved.parents:
-        raise MhError(f"{filename!r} is outside out/", fix="name a file inside out/, e.g. notes/today.txt")
-    return path
-
-
-def _outcome(runtime: Runtime, skill: str, args: dict[str, Any]) -> FileOperationResult:
-    outcome = runtime.call(skill, args, session=human())
+def _file_skill(runtime: Runtime, skill: str, args: dict[str, Any]) -> FileOperationResult:
+    """The seed's answer: a skill's failure is `success: false` (200); a refusal by the gate is 403."""
+    outcome = runtime.call(skill, args, session=person())
+    if outcome.status is CallStatus.denied:
+        raise Denied(outcome.reason, fix=outcome.fix)
     if outcome.status is not CallStatus.ok:
         return FileOperationResult(success=False, error=outcome.error or outcome.reason)
     result = outcome.result
@@ -81,27 +98,27 @@ def _outcome(runtime: Runtime, skill: str, args: dict[str, Any]) -> FileOperatio
 @post("/api/file_operations", sync_to_thread=True, status_code=200)
 def file_operations(data: FileOperation, runtime: Runtime) -> FileOperationResult:
     try:
-        path = _inside_out(runtime, data.filename)
+        path = runtime.sandbox.in_out(data.filename)  # the API's whole world is out/, reads included
     except MhError as exc:
         runtime.audit.append("api", "refused", details={"action": data.action, "filename": data.filename[:200],
-                             "error": exc.message, "source": "api"}, actor="human", level="warning")
+                             "error": exc.message, "source": "api"}, actor=person().actor, level="warning")
         return FileOperationResult(success=False, error=exc.message)
     if data.action in ("create", "write"):
         if data.content is None:
             return FileOperationResult(success=False, error="content is required for create and write")
-        return _outcome(runtime, "fs_write", {"path": path, "content": data.content,
-                                              "overwrite": data.overwrite if data.action == "create" else True})
+        return _file_skill(runtime, "fs_write", {"path": path, "content": data.content,
+                                                 "overwrite": data.overwrite if data.action == "create" else True})
     if data.action == "read":
-        return _outcome(runtime, "fs_read", {"path": path})
+        return _file_skill(runtime, "fs_read", {"path": path})
     if data.action == "delete":
-        return _outcome(runtime, "fs_delete", {"path": path})
+        return _file_skill(runtime, "fs_delete", {"path": path})
     if data.action == "list":
-        return _outcome(runtime, "fs_list", {"path": path, "pattern": data.pattern})
+        return _file_skill(runtime, "fs_list", {"path": path, "pattern": data.pattern})
     if data.action == "search":
         safe = "".join(c for c in data.query if c.isalnum() or c in "-_. ")
-        return _outcome(runtime, "fs_list", {"path": path, "pattern": f"**/*{safe}*"})
+        return _file_skill(runtime, "fs_list", {"path": path, "pattern": f"**/*{safe}*"})
     parent, _, name = path.rpartition("/")  # stat: the entry itself, from a listing of its folder
-    result = _outcome(runtime, "fs_list", {"path": parent or ".", "pattern": glob.escape(name)})  # the name, not a pattern
+    result = _file_skill(runtime, "fs_list", {"path": parent or ".", "pattern": glob.escape(name)})  # the name, not a pattern
     if result.success and not result.entries:
         return FileOperationResult(success=False, error=f"no file at {data.filename!r}")
     return result
@@ -111,16 +128,16 @@ def file_operations(data: FileOperation, runtime: Runtime) -> FileOperationResul
 def file_status(runtime: Runtime, action: str = "status") -> FileStatus:
     if action != "status":
         raise ValidationException(f"unknown action {action!r}; GET supports action=status")
-    session = human()
-    verdict = lambda skill: runtime.decide(runtime.skills.get(skill), {}, session).verdict  # noqa: E731
-    return FileStatus(status="ok", trustLevel=str(runtime.trust_level()), canWrite=verdict("fs_write") is not Verdict.deny,
-                      canRead=verdict("fs_read") is not Verdict.deny, basePath=str(runtime.sandbox.out))
+    session = person()
+    allowed = lambda skill: runtime.decide(runtime.skills.get(skill), {}, session).verdict != "deny"  # noqa: E731
+    return FileStatus(status="ok", trustLevel=str(runtime.trust_level()), canWrite=allowed("fs_write"),
+                      canRead=allowed("fs_read"), basePath=str(runtime.sandbox.out))
 
 
 # -- control ------------------------------------------------------------------------------------------
 
 
-class TrustChange(BaseModel):
+class TrustView(BaseModel):
     level: TrustLevel
 
 
@@ -129,169 +146,153 @@ class ApprovalDecision(BaseModel):
     reason: str | None = Field(default=None, max_length=1000)
 
 
-@get("/api/status", sync_to_thread=True)
-def status(runtime: Runtime) -> dict[str, Any]:
-    from ..services import SERVICES, ServiceBook
-    from ..training.registry import active_record
+class ApprovalDecided(BaseModel):
+    approval: Approval
+    ran: bool = Field(description="whether this request ran the skill (false when it had run already)")
 
-    active = active_record(runtime.home)
-    seq, head = runtime.audit.head()
-    cfg = runtime.agent_config()
-    return {"trust": str(runtime.trust_level()), "model": {"provider": cfg.provider, "model": cfg.model or "SmolLM2-135M (shipped)"},
-            "active_adapter": active, "services": {name: ServiceBook(runtime.home, name).state().model_dump(mode="json") for name in SERVICES},
-            "queue_depth": sum(1 for a in runtime.list_approvals().items if a.status == "pending"),
-            "audit_head": {"seq": seq, "hash": head}}
+
+class AuditPage(BaseModel):
+    total: int = Field(description="matching entries counted from the newest back to this page (one more when `more`)")
+    more: bool = Field(description="older matching entries exist beyond this page")
+    page: int
+    per_page: int
+    entries: list[AuditEntryView] = Field(description="newest first")
+
+
+@get("/api/status", sync_to_thread=True)
+def status(runtime: Runtime) -> HomeStatus:
+    return home_status(runtime)
 
 
 @get("/api/trust", sync_to_thread=False)
-def trust_get(runtime: Runtime) -> dict[str, str]:
-    return {"level": str(runtime.trust_level())}
+def trust_get(runtime: Runtime) -> TrustView:
+    return TrustView(level=runtime.trust_level())
 
 
 @post("/api/trust", sync_to_thread=True, status_code=200)
-def trust_set(data: TrustChange, runtime: Runtime) -> dict[str, str]:
-    runtime.set_trust(data.level, actor="human")
-    return {"level": str(runtime.trust_level())}
+def trust_set(data: TrustView, runtime: Runtime) -> TrustView:
+    runtime.set_trust(data.level, actor=person().actor)
+    return TrustView(level=runtime.trust_level())
 
 
 @get("/api/approvals", sync_to_thread=True)
-def approvals(runtime: Runtime, status: str | None = None) -> list[dict[str, Any]]:
-    return [a.model_dump(mode="json") for a in runtime.list_approvals().items if status is None or a.status == status]
+def approvals(runtime: Runtime, status: str | None = None) -> list[Approval]:
+    return list_approvals(runtime, status).items
 
 
 @post("/api/approvals/{approval_id:str}", sync_to_thread=True, status_code=200)
-def approval_decide(approval_id: str, data: ApprovalDecision, runtime: Runtime) -> dict[str, Any]:
+def approval_decide(approval_id: str, data: ApprovalDecision, runtime: Runtime) -> ApprovalDecided:
     if data.decision == "approve":
-        approval, outcome = runtime.approve(approval_id, by="human@api")
-        return {"approval": approval.model_dump(mode="json"), "ran": outcome is not None}
-    return {"approval": runtime.reject(approval_id, by="human@api", reason=data.reason).model_dump(mode="json"), "ran": False}
+        approval, outcome = runtime.approve(approval_id, by=person().actor)
+        return ApprovalDecided(approval=approval, ran=outcome is not None)
+    return ApprovalDecided(approval=runtime.reject(approval_id, by=person().actor, reason=data.reason), ran=False)
 
 
 @get("/api/audit", sync_to_thread=True)
 def audit(runtime: Runtime, date: str | None = None, category: str | None = None, level: str | None = None,
-          page: int = 1, per_page: int = 50) -> dict[str, Any]:
-    if page < 1 or not 1 <= per_page <= 500:
-        raise ValidationException("page must be >= 1 and per_page 1..500")
-    entries = [e for e in runtime.audit.entries()
-               if (date is None or e.ts.startswith(date)) and (category is None or e.category == category)
-               and (level is None or e.level == level)]
-    entries.reverse()  # newest first
-    chunk = entries[(page - 1) * per_page : page * per_page]
-    return {"total": len(entries), "page": page, "per_page": per_page, "entries": [e.to_dict() for e in chunk]}
+          page: int = 1, per_page: int = 50) -> AuditPage:
+    if page < 1 or not 1 <= per_page <= 500 or page * per_page > MAX_AUDIT_WINDOW:
+        raise ValidationException(f"page must be >= 1, per_page 1..500 and page * per_page at most {MAX_AUDIT_WINDOW}")
+    window = page * per_page
+    found = audit_tail(runtime, window + 1, category=category, level=level, date=date)  # oldest first
+    return AuditPage(total=len(found), more=len(found) > window, page=page, per_page=per_page,
+                     entries=found[::-1][(page - 1) * per_page : window])
 
 
 @get("/api/audit/verify", sync_to_thread=True)
-def audit_verify(runtime: Runtime) -> dict[str, Any]:
-    report = runtime.verify_audit()
-    problem = report.problem
-    return {"ok": report.ok, "entries": report.entries, "checkpoints": report.checkpoints, "warnings": report.warnings,
-            "problem": {"file": problem.file, "line": problem.line, "reason": problem.reason, "detail": problem.detail} if problem else None}
+def audit_verify(runtime: Runtime) -> AuditCheck:
+    return verify_audit(runtime)
 
 
-_jobs: dict[str, dict[str, Any]] = {}
+# -- jobs and runs ------------------------------------------------------------------------------------
 
 
-@post("/actions/train-now", sync_to_thread=False, status_code=202)
-def train_now(runtime: Runtime) -> dict[str, str]:
-    from ..training.nightly import NightlyFailed, nightly
+class JobStatus(BaseModel):
+    """A job, as /api/runs/{id} answers for a job id (the id train-now returns)."""
 
-    job_id = f"job-{secrets.token_hex(4)}"
-    _jobs[job_id] = {"id": job_id, "status": "running", "report": None}
-    runtime.audit.append("api", "train_now", details={"job": job_id, "source": "api"}, actor="human")
+    id: str
+    status: JobState
+    error: str | None
+    job: Job
 
-    def work() -> None:
-        try:
-            report = nightly(runtime)
-            _jobs[job_id].update(status="done", report=report, run_id=report.get("run_id"))
-        except NightlyFailed as exc:
-            _jobs[job_id].update(status="failed", report=exc.report, error=exc.message)
-        except Exception as exc:  # recorded so the job never reads "running" forever; re-raised for the log
-            _jobs[job_id].update(status="failed", error=f"{type(exc).__name__}: {exc}")
-            raise
 
-    threading.Thread(target=work, name=job_id, daemon=True).start()
-    return {"id": job_id, "status": "running"}
+@post("/actions/train-now", sync_to_thread=True, status_code=202)
+def train_now(runtime: Runtime) -> Job:
+    """Start the nightly pipeline as a job (`job_start`); /api/runs/{id} and /api/jobs/{id} follow it."""
+    try:
+        return Job.model_validate(_skill(runtime, "job_start", {"kind": "nightly"}))
+    except Denied:
+        raise
+    except MhError as exc:
+        if any(job.kind == "nightly" and job.state in ("queued", "running") for job in list_jobs(runtime.home)):
+            raise Conflict(exc.message, fix=exc.fix) from None
+        raise
+
+
+@get("/api/jobs", sync_to_thread=True)
+def jobs(runtime: Runtime) -> list[Job]:
+    return list_jobs(runtime.home)
+
+
+@get("/api/jobs/{job_id:str}", sync_to_thread=True)
+def job(job_id: str, runtime: Runtime) -> Job:
+    return get_job(runtime.home, job_id)
+
+
+@post("/api/jobs/{job_id:str}/stop", sync_to_thread=True, status_code=200)
+def job_stop(job_id: str, runtime: Runtime) -> Job:
+    return Job.model_validate(_skill(runtime, "job_stop", {"id": job_id}))
 
 
 @get("/api/runs/{run_id:str}", sync_to_thread=True)
-def run_status(run_id: str, runtime: Runtime) -> dict[str, Any]:
-    if run_id in _jobs:
-        return _jobs[run_id]
-    from ..training.runs import RunDir
-
-    run = RunDir.find(runtime.home.runs_dir, run_id)
-    return {"id": run_id, "report": run.report(), "summary": run.read_json("metrics/summary.json"),
-            "gates": run.gates()}
+def run_status(run_id: str, runtime: Runtime) -> JobStatus | RunView:
+    """A training run, or the job that train-now started."""
+    if run_id.startswith("job-"):
+        found = get_job(runtime.home, run_id)
+        return JobStatus(id=found.id, status=found.state, error=found.error, job=found)
+    return show_run(runtime.home, run_id)
 
 
 # -- memories, tasks, chat ---------------------------------------------------------------------------------
 
 
-class MemoryIn(BaseModel):
-    content: str = Field(min_length=1, max_length=100_000)
-    type: str = "note"
-    tags: list[str] = Field(default_factory=list)
-
-
-class TaskIn(BaseModel):
-    title: str = Field(min_length=1, max_length=300)
-    description: str = ""
-    priority: Literal["P0", "P1", "P2", "P3"] = "P2"
-    tags: list[str] = Field(default_factory=list)
-
-
-class TaskStatusIn(BaseModel):
-    status: Literal["todo", "in_progress", "blocked", "done", "cancelled"]
+class TaskStatusChange(BaseModel):
+    status: TaskStatus
 
 
 class ChatIn(BaseModel):
     message: str = Field(min_length=1, max_length=20_000)
-    session: str | None = Field(default=None, max_length=64)
-
-
-def _skill(runtime: Runtime, skill: str, args: dict[str, Any]) -> Any:
-    outcome = runtime.call(skill, args, session=human())
-    if outcome.status is not CallStatus.ok:
-        raise MhError(outcome.error or outcome.reason, fix=outcome.fix)
-    return outcome.result
+    session: str | None = Field(default=None, max_length=64, description="name it to continue it (kept 30 minutes idle)")
 
 
 @post("/api/memories", sync_to_thread=True, status_code=201)
-def memory_capture(data: MemoryIn, runtime: Runtime) -> dict[str, Any]:
-    return _skill(runtime, "memory_capture", data.model_dump())
+def memory_capture(data: MemoryCaptureInput, runtime: Runtime) -> MemoryCaptureResult:
+    return MemoryCaptureResult.model_validate(_skill(runtime, "memory_capture", data.model_dump()))
 
 
 @get("/api/memories", sync_to_thread=True)
-def memory_search(runtime: Runtime, q: str, limit: int = 10) -> dict[str, Any]:
-    return _skill(runtime, "memory_search", {"query": q, "limit": max(1, min(limit, 100))})
+def memory_search(runtime: Runtime, q: str, limit: int = 10) -> MemorySearchResult:
+    return MemorySearchResult.model_validate(_skill(runtime, "memory_search", {"query": q, "limit": max(1, min(limit, 100))}))
 
 
 @get("/api/tasks", sync_to_thread=True)
-def task_list(runtime: Runtime, include_closed: bool = False) -> dict[str, Any]:
-    return _skill(runtime, "task_list", {"include_closed": include_closed})
+def task_list(runtime: Runtime, include_closed: bool = False) -> TaskListResult:
+    return TaskListResult.model_validate(_skill(runtime, "task_list", {"include_closed": include_closed}))
 
 
 @post("/api/tasks", sync_to_thread=True, status_code=201)
-def task_create(data: TaskIn, runtime: Runtime) -> dict[str, Any]:
-    return _skill(runtime, "task_create", data.model_dump())
+def task_create(data: TaskCreateInput, runtime: Runtime) -> Task:
+    return Task.model_validate(_skill(runtime, "task_create", data.model_dump(mode="json")))
 
 
 @patch("/api/tasks/{task_id:str}", sync_to_thread=True)
-def task_update(task_id: str, data: TaskStatusIn, runtime: Runtime) -> dict[str, Any]:
-    return _skill(runtime, "task_update_status", {"id": task_id, "status": data.status})
-
-
-_agents: dict[str, Any] = {}
+def task_update(task_id: str, data: TaskStatusChange, runtime: Runtime) -> Task:
+    return Task.model_validate(_skill(runtime, "task_update_status", {"id": task_id, "status": data.status}))
 
 
 @post("/api/chat")
-async def chat(data: ChatIn, runtime: Runtime) -> ServerSentEvent:
-    from ..agent import ChatAgent
-
-    key = data.session or f"api-{secrets.token_hex(4)}"
-    agent = _agents.get(key) or ChatAgent(runtime, session=Session(actor="agent", id=key, source="api"))
-    if data.session:  # kept only when the client named it (to continue it); a one-off agent, and its model, go
-        _agents[key] = agent
+async def chat(data: ChatIn, chats: ChatSessions) -> ServerSentEvent:
+    agent = chats.agent(data.session)
 
     async def events() -> AsyncIterator[dict[str, str]]:
         try:
@@ -323,15 +324,24 @@ def _error(status: int):
 
 
 def create_app(runtime: Runtime, *, extra_hosts: frozenset[str] = frozenset()) -> Litestar:
+    def chat_agent(name: str):
+        from ..agent import ChatAgent  # the model stack loads with the first chat, not with the server
+
+        # The agent's calls are gated as `agent`; what it saves of each exchange is the person's.
+        return ChatAgent(runtime, session=Session(actor="agent", id=name, source="api"), person=person())
+
+    chats = ChatSessions(chat_agent)  # the app's only state
     handlers = [file_operations, file_status, status, trust_get, trust_set, approvals, approval_decide, audit, audit_verify,
-                train_now, run_status, memory_capture, memory_search, task_list, task_create, task_update, chat]
+                train_now, jobs, job, job_stop, run_status, memory_capture, memory_search, task_list, task_create, task_update, chat]
     return Litestar(
         route_handlers=handlers,
-        dependencies={"runtime": Provide(lambda: runtime, use_cache=True, sync_to_thread=False)},
+        dependencies={"runtime": Provide(lambda: runtime, use_cache=True, sync_to_thread=False),
+                      "chats": Provide(lambda: chats, use_cache=True, sync_to_thread=False)},
         middleware=[lambda app: Guard(app, home=runtime.home, extra_hosts=extra_hosts)],
         request_max_body_size=MAX_BODY,
         openapi_config=OpenAPIConfig(title="mh", version="0.1.0", path="/schema", enabled_endpoints={"openapi.json"}),
-        exception_handlers={MhError: _error(400), ApprovalNotFound: _error(404), ValidationException: _error(400),
+        exception_handlers={MhError: _error(400), Denied: _error(403), Conflict: _error(409), ApprovalNotFound: _error(404),
+                            JobNotFound: _error(404), ValidationException: _error(400),
                             NotFoundException: _error(404), HTTPException: _error(500)},
         debug=False,
     )

@@ -1,4 +1,5 @@
-"""The API's two locks: a Host check (DNS-rebinding defence) and a bearer token (stored only as a hash).
+"""The API's two locks: a Host check (DNS-rebinding defence) and a bearer token (stored only as a
+hash, by runtime/api_token.py).
 
 Litestar's AllowedHostsConfig rejects `localhost:8000`, the form every real client sends, so the
 host is checked here: the port is cut off and the name compared with the loopback names.
@@ -6,15 +7,10 @@ host is checked here: the port is cut off and the name compared with the loopbac
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import secrets
-from datetime import UTC, datetime
-from pathlib import Path
 
+from ..api_token import StoredToken
 from ..home import Home
-from ..jsonio import atomic_write, pretty, read_json_file
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]"})
 
@@ -38,55 +34,12 @@ def host_allowed(header: str | None, extra: frozenset[str] = frozenset()) -> boo
     return name in LOOPBACK_NAMES or name in extra
 
 
-def token_file(home: Home) -> Path:
-    return home.api_dir / "token.json"
-
-
-def rotate_token(home: Home) -> str:
-    """A new token; only its sha256 is kept. The caller shows it to the person once."""
-    token = "mh_" + secrets.token_urlsafe(32)
-    path = token_file(home)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.parent.chmod(0o700)
-    atomic_write(path, pretty({"sha256": hashlib.sha256(token.encode()).hexdigest(),
-                               "created_at": datetime.now(UTC).isoformat()}), mode=0o600)
-    return token
-
-
-_stored: dict[Path, tuple[tuple[int, int, int], str]] = {}
-
-
-def stored_hash(home: Home) -> str | None:
-    """The token's sha256, re-read only when token.json changed (a rotation takes effect at once)."""
-    path = token_file(home)
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return None
-    stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
-    cached = _stored.get(path)
-    if cached is None or cached[0] != stamp:
-        try:
-            cached = (stamp, str(read_json_file(path)["sha256"]))
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-        _stored[path] = cached
-    return cached[1]
-
-
-def token_matches(home: Home, presented: str) -> bool:
-    stored = stored_hash(home)
-    if stored is None:
-        return False
-    return hmac.compare_digest(hashlib.sha256(presented.encode()).hexdigest(), stored)
-
-
 class Guard:
     """ASGI middleware: every HTTP request needs an allowed Host and the bearer token."""
 
     def __init__(self, app, *, home: Home, extra_hosts: frozenset[str] = frozenset()) -> None:
         self.app = app
-        self.home = home
+        self.token = StoredToken(home)
         self.extra_hosts = extra_hosts
 
     async def __call__(self, scope, receive, send) -> None:
@@ -97,7 +50,7 @@ class Guard:
             return await _reply(send, 400, "this server answers only to localhost, 127.0.0.1 or [::1] (Host header)",
                                 "connect to http://127.0.0.1:PORT")
         auth = headers.get("authorization", "")
-        if not auth.lower().startswith("bearer ") or not token_matches(self.home, auth[7:].strip()):
+        if not auth.lower().startswith("bearer ") or not self.token.matches(auth[7:].strip()):
             return await _reply(send, 401, "missing or wrong bearer token",
                                 "send `Authorization: Bearer <token>`; `mh api token` makes a new one")
         return await self.app(scope, receive, send)

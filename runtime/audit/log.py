@@ -326,15 +326,20 @@ class AuditLog:
                     if entry is not None:
                         yield entry
 
-    def tail(self, count: int, *, category: str | None = None, level: str | None = None) -> list[AuditEntry]:
-        """The last `count` entries that match, oldest first."""
+    def tail(self, count: int, *, category: str | None = None, level: str | None = None,
+             date: str | None = None) -> list[AuditEntry]:
+        """The last `count` entries that match, oldest first. `date` is a prefix of the timestamp
+        (2026-11, 2026-11-22, 2026-11-22T10); only the day files it can match are read."""
         found: deque[AuditEntry] = deque()
         for path in reversed(log_files(self.directory)):
+            if date and not (path.stem.startswith(date) or date.startswith(path.stem)):
+                continue
             with open(path, "rb") as handle:
                 lines = handle.read().splitlines()
             for raw in reversed(lines):
                 entry = _parse(raw)
-                if entry is None or (category and entry.category != category) or (level and entry.level != level):
+                if entry is None or (category and entry.category != category) or (level and entry.level != level) \
+                        or (date and not entry.ts.startswith(date)):
                     continue
                 found.appendleft(entry)
                 if len(found) >= count:

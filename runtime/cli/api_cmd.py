@@ -7,20 +7,17 @@ import ipaddress
 import typer
 
 from ..errors import MhError
-from .common import console, err_console, get_runtime
+from .common import call_skill, console, err_console, get_runtime
 
 app = typer.Typer(help="The localhost API's bearer token.", no_args_is_help=True)
 
 
 @app.command()
 def token(ctx: typer.Context) -> None:
-    """Create (or rotate) the API token. It is printed once; only its sha256 is stored."""
-    from ..api.security import rotate_token
-
-    runtime = get_runtime(ctx)
-    value = rotate_token(runtime.home)
-    runtime.audit.append("api", "token_rotated", details={"source": "cli"}, actor="person", level="security")
-    console.print(value, markup=False)
+    """Create (or rotate) the API token. It is printed once; only its sha256 is stored.
+    A change like any other: refused at `observe` (exit 3), nothing written."""
+    result = call_skill(ctx, "api_token_rotate", {})
+    console.print(result["token"], markup=False)
     err_console.print("store it now: it is not shown again; requests send `Authorization: Bearer <token>`")
 
 
@@ -35,7 +32,7 @@ def serve(
     import uvicorn
 
     from ..api.app import create_app
-    from ..api.security import token_file
+    from ..api_token import token_file
 
     runtime = get_runtime(ctx)
     try:

@@ -1,29 +1,26 @@
 """`mh console`: the operator console. Live: watchdog events on the audit log, the approval queue,
-the inbox and the runs refresh the panels (no busy polling). Every action calls Runtime as the person
-(`person@console`), so approving here and from the CLI at once still runs a skill only once."""
+the inbox, the runs and the jobs refresh the panels (no busy polling). Every action calls Runtime as
+the person (`person@console`): `f` is the `job_start` skill, `x` the `run_stop` skill (or `job_stop`
+before training began), so approving here and from the CLI at once still runs a skill only once."""
 
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import (DataTable, Footer, Header, Input, Label, RichLog, Sparkline, Static, TabbedContent,
-                             TabPane)
+from textual.widgets import DataTable, Footer, Header, Input, Label, RichLog, Sparkline, Static, TabbedContent, TabPane
 
 from ..errors import MhError
-from ..services import memory_overview
-from ..training.runs import NotTraining, stop_run
-from ..trust import TrustLevel
+from ..queries import get_job, home_status, list_jobs, list_runs, memory_overview, run_progress
+from ..queries.status import TrustLevel
+from ..runtime import CallStatus, Session
 from ..watch import FolderWatcher
 from . import views
 
@@ -102,8 +99,10 @@ class MhConsole(App):
     def __init__(self, runtime) -> None:
         super().__init__()
         self.runtime = runtime
+        self.person = Session.person_at("console")
         self.chain = "checking…"
-        self.pipeline: subprocess.Popen | None = None
+        self.job: str | None = None  # the id of the nightly job `f` started
+        self._job_told = False  # whether its end was told
         self._watcher: FolderWatcher | None = None
         self._panels_of: dict[Path, set[str]] = {}
         self._stale: set[str] = set()
@@ -168,6 +167,7 @@ class MhConsole(App):
             home.inbox: {"memory"},
             home.runs_dir: {"training"},
             home.services_dir: {"status"},
+            home.jobs_dir: {"status", "training"},
             home.overrides_dir: {"status"},
             home.etc: {"status"},
         }
@@ -225,11 +225,8 @@ class MhConsole(App):
                 spot.display = True
 
     def refresh_status(self) -> None:
-        view = views.status_view(self.runtime, self.chain)
-        lines = [f"trust level   {view.trust}   (t changes it)", f"model         {view.model}", f"adapter       {view.adapter}",
-                 f"approvals     {view.queue_depth} pending", f"audit chain   {view.chain}", "services"]
-        lines += [f"  {s}" for s in view.services] + [f"problem: {p}" for p in view.problems]
-        self.main.query_one("#status-body", Static).update("\n".join(lines))
+        text = views.status_text(home_status(self.runtime, chain=self.chain))
+        self.main.query_one("#status-body", Static).update(text)
 
     def refresh_approvals(self) -> None:
         table = self.main.query_one("#approvals-table", DataTable)
@@ -255,28 +252,29 @@ class MhConsole(App):
             table.move_cursor(row=len(rows) - 1)
 
     def refresh_memory(self) -> None:
-        view = memory_overview(self.runtime)
-        text = (f"memories      {view['memories']}\nprocessed     {view['processed']}\nunprocessed   {view['unprocessed']}\n"
-                f"inbox         {view['inbox']} waiting\nfailed        {len(view['failed'])}")
-        self.main.query_one("#memory-body", Static).update(text + "".join(f"\n  {name}" for name in view["failed"][:10]))
+        view = memory_overview(self.runtime.memory)
+        text = (f"memories      {view.memories}\nprocessed     {view.processed}\nunprocessed   {view.unprocessed}\n"
+                f"inbox         {view.inbox} waiting\nfailed        {len(view.failed)}")
+        self.main.query_one("#memory-body", Static).update(text + "".join(f"\n  {name}" for name in view.failed[:10]))
 
     def refresh_training(self) -> None:
-        view = views.training_view(self.runtime)
-        running = self.pipeline is not None and self.pipeline.poll() is None
-        if view["run"] is None:
+        self._tell_job_end()
+        view = run_progress(self.runtime.home)
+        running = self._nightly_job()
+        if view is None:
             text = "no training run yet (f starts the nightly pipeline)"
         else:
-            eta = f"{view['eta_s']:.0f}s" if view["eta_s"] is not None else "-"
-            loss = f"{view['losses'][-1]:.4f}" if view["losses"] else "-"
-            text = (f"run     {view['run']} ({view['status']})\nstage   {view['stage']}\nstep    {view['step']}/{view['steps']}"
-                    f"   loss {loss}   eta {eta}\ngates   {views.gate_summary(view['gates'])}")
-        if view.get("pid"):
-            text += f"\ntraining now in pid {view['pid']} (x stops it after the current step)"
+            eta = f"{view.eta_s:.0f}s" if view.eta_s is not None else "-"
+            loss = f"{view.losses[-1]:.4f}" if view.losses else "-"
+            text = (f"run     {view.run} ({view.status})\nstage   {view.stage}\nstep    {view.step}/{view.steps}"
+                    f"   loss {loss}   eta {eta}\ngates   {views.gate_summary(view.gates)}")
+        if view is not None and view.pid:
+            text += f"\ntraining now in pid {view.pid} (x stops it after the current step)"
         elif running:
-            text += "\nnightly pipeline running (x stops it)"
+            text += f"\nnightly pipeline running as {running.id} (x stops it)"
         self.main.query_one("#training-body", Static).update(text)
         sparkline = self.main.query_one("#loss", Sparkline)
-        sparkline.data = view.get("losses") or []
+        sparkline.data = view.losses if view is not None else []
         sparkline.display = bool(sparkline.data)  # an empty curve would draw as a full bar
 
     @on(TabbedContent.TabActivated)
@@ -298,7 +296,7 @@ class MhConsole(App):
         try:
             current = self.runtime.trust_level()
             chosen = levels[(levels.index(current) + 1) % len(levels)]
-            self.runtime.set_trust(chosen, actor="person@console")
+            self.runtime.set_trust(chosen, actor=self.person.actor)
         except MhError as exc:
             self.notify(exc.message, severity="error")
             return
@@ -321,7 +319,7 @@ class MhConsole(App):
     @work(thread=True)
     def _approve(self, approval_id: str) -> None:
         try:
-            approval, outcome = self.runtime.approve(approval_id, by="person@console")
+            approval, outcome = self.runtime.approve(approval_id, by=self.person.actor)
             text = f"{approval_id}: {approval.status}" + ("" if outcome else " (already approved elsewhere)")
             self.call_from_thread(self.notify, text)
         except MhError as exc:
@@ -337,7 +335,7 @@ class MhConsole(App):
             if reason is None:
                 return
             try:
-                self.runtime.reject(approval_id, by="person@console", reason=reason or None)
+                self.runtime.reject(approval_id, by=self.person.actor, reason=reason or None)
                 self.notify(f"{approval_id}: rejected")
             except MhError as exc:
                 self.notify(exc.message, severity="error")
@@ -353,42 +351,73 @@ class MhConsole(App):
             except MhError as exc:
                 self.notify(exc.message, severity="error")
 
+    def _nightly_job(self):
+        """The nightly job running now, whoever started it (a job is one of a kind per home)."""
+        # One nightly at a time, so the running one is among the newest jobs.
+        return next((job for job in list_jobs(self.runtime.home, 5) if job.kind == "nightly" and job.state in ("queued", "running")),
+                    None)
+
+    def _call(self, skill: str, args: dict):
+        """A skill as the person at the console: the result, or None after saying why not."""
+        try:
+            outcome = self.runtime.call(skill, args, session=self.person)
+        except MhError as exc:
+            self.call_from_thread(self.notify, exc.message, severity="error")
+            return None
+        if outcome.status is not CallStatus.ok:
+            text = outcome.error or outcome.reason
+            self.call_from_thread(self.notify, f"{outcome.status}: {text}" + (f" (fix: {outcome.fix})" if outcome.fix else ""),
+                                  severity="error")
+            return None
+        return outcome.result
+
     def action_nightly(self) -> None:
-        if self.pipeline is not None and self.pipeline.poll() is None:
-            self.notify("the pipeline is running already")
+        running = self._nightly_job()
+        if running is not None:
+            self.notify(f"the nightly pipeline is running already ({running.id})")
             return
 
         def start(yes: bool | None) -> None:
             if yes:
-                log = self.runtime.home.service_logs / "nightly.log"
-                log.parent.mkdir(parents=True, exist_ok=True)
-                with open(log, "ab") as output:
-                    self.pipeline = subprocess.Popen([sys.executable, "-m", "runtime.cli", "--home", str(self.runtime.home.root),
-                                                      "nightly"], stdout=output, stderr=subprocess.STDOUT)
-                self.notify(f"nightly pipeline started (output in {self.runtime.home.relative(log)})")
-                self.refresh_training()
-                self._await_pipeline(self.pipeline, log)
+                self._start_nightly()
 
         self.push_screen(Notice("Start the nightly pipeline now (build, clean, verify, train, eval, export, activate)?\ny = yes, n = no"), start)
 
     @work(thread=True)
-    def _await_pipeline(self, pipeline: subprocess.Popen, log: Path) -> None:
-        code = pipeline.wait()
-        lines = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
-        text = f"nightly pipeline ended: exit {code}" + (f"\n{lines[-1]}" if code and lines else "")
-        self.call_from_thread(self.notify, text, severity="error" if code else "information")
-        self.call_from_thread(self.refresh_all, {"training"})
+    def _start_nightly(self) -> None:
+        job = self._call("job_start", {"kind": "nightly"})  # waits for the job's process to start: off the loop
+        if job is not None:
+            self.job, self._job_told = job["id"], False
+            self.call_from_thread(self.notify, f"nightly pipeline started as {job['id']} (output in {job['log']})")
+
+    def _tell_job_end(self) -> None:
+        """Once, when the job `f` started has ended (its record changing is a file event like any other)."""
+        if self.job is None or self._job_told:
+            return
+        job = get_job(self.runtime.home, self.job)
+        if job.state in ("queued", "running"):
+            return
+        self._job_told = True
+        text = f"nightly pipeline {job.state}: exit {job.exit_code}" + (f"\n{job.error}" if job.error else "")
+        self.notify(text, severity="information" if job.state == "done" else "error")
 
     def action_stop(self) -> None:
-        try:  # whoever started it: the request is a file, which reaches any process or thread
-            run = stop_run(self.runtime.home.runs_dir)
-            self.notify(f"asked {run.id} to save a checkpoint and stop")
-        except NotTraining:
-            if self.pipeline is not None and self.pipeline.poll() is None:
-                self.pipeline.send_signal(signal.SIGTERM)  # not training yet: nothing to checkpoint
-                self.notify("stopping the nightly pipeline")
-            else:
-                self.notify("nothing is training")
+        self._stop()
+
+    @work(thread=True)
+    def _stop(self) -> None:
+        """The run being trained, whoever started it (`run_stop`: a file the trainer looks for, so it
+        reaches any process or thread); before training began, the nightly job itself (`job_stop`)."""
+        job = self._nightly_job()
+        if list_runs(self.runtime.home, status="running"):
+            stopped = self._call("run_stop", {})
+            if stopped is not None:
+                self.call_from_thread(self.notify, f"asked {stopped['run_id']} to save a checkpoint and stop")
+        elif job is not None:
+            if self._call("job_stop", {"id": job.id}) is not None:
+                self.call_from_thread(self.notify, f"stopping the nightly pipeline ({job.id})")
+        else:
+            self.call_from_thread(self.notify, "nothing is training")
 
     @on(Input.Submitted, "#chat-input")
     def chat_submitted(self, event: Input.Submitted) -> None:

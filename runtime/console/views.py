@@ -4,54 +4,31 @@ a broken part (a corrupt approval file, a broken audit chain) becomes a message,
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ..approvals import short_age
 from ..errors import MhError
-from ..services import SERVICES, ServiceBook
-from ..training.registry import active_record
-from ..training.runs import RunDir
+from ..queries import HomeStatus, list_approvals, short_age
 
 
-@dataclass
-class StatusView:
-    trust: str
-    model: str
-    adapter: str
-    services: list[str]
-    queue_depth: int
-    chain: str
-    problems: list[str] = field(default_factory=list)
+def status_text(status: HomeStatus) -> str:
+    """The Status tab: runtime.queries.home_status, in words."""
+    model = f"{status.model.provider}: {status.model.model}" if status.model else "unknown"
+    record = status.active_adapter
+    adapter = ("base model" if record is None else "unreadable active-adapter.json" if "unreadable" in record
+               else f"{record.get('name')}@{record.get('version')}")
+    lines = [f"trust level   {status.trust or 'unknown'}   (t changes it)", f"model         {model}", f"adapter       {adapter}",
+             f"approvals     {status.queue_depth} pending", f"audit chain   {status.chain}",
+             f"jobs          {', '.join(_job(job) for job in status.jobs[:3]) or 'none'}", "services"]
+    for service in status.services:
+        last = f"{service.last_run_at:%Y-%m-%d %H:%M}" if service.last_run_at else "never"
+        lines.append(f"  {service.name}: {'running' if service.running else 'stopped'}, {service.runs} runs, "
+                     f"{service.failures} with failures, last {last}")
+    return "\n".join(lines + [f"problem: {p}" for p in [*status.problems, *status.stalled]])
 
 
-def status_view(runtime, chain: str) -> StatusView:
-    problems = []
-    try:
-        trust = str(runtime.trust_level())
-    except MhError as exc:
-        trust, problems = "unknown", [*problems, exc.message]
-    try:
-        cfg = runtime.agent_config()
-        model = f"{cfg.provider}: {cfg.model or 'SmolLM2-135M (shipped)'}"
-    except MhError as exc:
-        model, problems = "unknown", [*problems, exc.message]
-    try:
-        record = active_record(runtime.home)
-        adapter = f"{record.get('name')}@{record.get('version')}" if record else "base model"
-    except MhError as exc:
-        adapter, problems = "unreadable active-adapter.json", [*problems, exc.message]
-    scan = runtime.approvals.scan()
-    problems += [*scan.broken, *runtime.approvals.stalled_notes(scan)]
-    services = []
-    for name in SERVICES:
-        book = ServiceBook(runtime.home, name)
-        state = book.state()
-        last = f"{state.last_run_at:%Y-%m-%d %H:%M}" if state.last_run_at else "never"
-        services.append(f"{name}: {'running' if book.running.is_held() else 'stopped'}, {state.runs} runs, "
-                        f"{state.failures} with failures, last {last}")
-    return StatusView(trust, model, adapter, services, sum(1 for a in scan.items if a.status == "pending"), chain, problems)
+def _job(job) -> str:
+    return f"{job.id} {job.kind} {job.state}" + (f" (pid {job.pid})" if job.pid else "")
 
 
 def chain_state(runtime) -> str:
@@ -66,11 +43,11 @@ def chain_state(runtime) -> str:
 
 
 def approval_rows(runtime) -> tuple[list[tuple[str, ...]], list[str]]:
-    scan = runtime.list_approvals()
+    queue = list_approvals(runtime, "pending")
     now = datetime.now(UTC)
     rows = [(a.id, a.skill, json.dumps(a.args, ensure_ascii=False)[:60], str(a.risk), a.requested_by, short_age(now - a.created_at))
-            for a in scan.items if a.status == "pending"]
-    return rows, [*scan.broken, *runtime.approvals.stalled_notes(scan)]
+            for a in queue.items]
+    return rows, [*queue.broken, *queue.stalled]
 
 
 SEARCH_DEPTH = 1000  # a search looks this far back: it runs on every keystroke, on the screen's loop
@@ -87,55 +64,8 @@ def audit_rows(runtime, *, category: str = "", level: str = "", search: str = ""
     return rows[-limit:]
 
 
-def training_view(runtime) -> dict[str, Any]:
-    runs = sorted((runtime.home.runs_dir).glob("run-*"))
-    if not runs:
-        return {"run": None}
-    run = runs[-1]
-    run_dir = RunDir(run)
-    report = run_dir.report()
-    pid = run_dir.running.holder()
-    metrics = _records(run / "metrics" / "metrics.jsonl")
-    events = _records(run / "logs" / "events.jsonl")
-    config = _json(run / "resolved_config.json") or {}
-    losses = [m["loss"] for m in metrics if isinstance(m.get("loss"), (int, float))]
-    step = metrics[-1].get("step", 0) if metrics else 0
-    total = config.get("steps") or 0
-    eta = None
-    if metrics and step and total and isinstance(metrics[-1].get("elapsed_s"), (int, float)):
-        eta = metrics[-1]["elapsed_s"] / step * (total - step)
-    return {"run": run.name, "status": report.get("status"), "pid": pid, "stage": events[-1].get("stage") if events else None,
-            "step": step, "steps": total, "losses": losses, "eta_s": eta,
-            "gates": run_dir.gates()}
-
-
 def gate_summary(gates: dict[str, Any] | None) -> str:
     if not gates:
         return "not evaluated yet"
     parts = [f"{g['gate']} {g['value']:.4f} vs {g['limit']} {'ok' if g['passed'] else 'FAILED'}" for g in gates.get("gates", [])]
     return ("passed" if gates["passed"] else "failed") + (f": {'; '.join(parts)}" if parts else f": {gates.get('reason', '')}")
-
-
-def _records(path) -> list[dict[str, Any]]:
-    """The JSON objects of a JSONL file the trainer is appending to: a half-written last line (or a
-    damaged one) is skipped, not fatal."""
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except FileNotFoundError:
-        return []
-    records = []
-    for line in lines:
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            records.append(record)
-    return records
-
-
-def _json(path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
