@@ -1,15 +1,24 @@
-"""Training skills: train (high), adapter_activate (high), adapter_rollback (low)."""
+"""Training skills: train (high), adapter_activate (high), adapter_rollback (low), and the person's own
+operations on runs and adapters: run_resume (high), run_eval (low), run_export (low), run_stop (low),
+adapter_promote (medium), nightly (high)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from pydantic import BaseModel, Field
 
+from runtime.errors import ConfigError, SkillFailed
 from runtime.plugins import hookimpl
 from runtime.skills import SkillContext, skill
+from runtime.training.export import ExportFormat
+from runtime.training.registry import TrainingReceipt
 
 
 class TrainInput(BaseModel):
-    dataset: str = Field(description="a verified dataset id")
+    dataset: str | None = Field(default=None, description="a verified dataset id (default: the newest verified one)")
+    config: str | None = Field(default=None, description="a YAML or JSON run-config file (`_base: other.yaml` inherits)")
     steps: int | None = Field(default=None, ge=1)
     seed: int | None = None
 
@@ -17,9 +26,112 @@ class TrainInput(BaseModel):
 class TrainResultModel(BaseModel):
     run_id: str
     exit_code: int
+    status: str  # the exit code's name: ok, config, training_failed, nan, inf, interrupted
     final_loss: float | None
     steps: int
     tokens_per_second: float | None
+    error: str | None = None  # why training failed (exit 10)
+    fix: str | None = None
+
+
+class RunResumeInput(BaseModel):
+    run: str = Field(description="the run id, e.g. run-20261122T201500-ab12")
+    checkpoint: int | None = Field(default=None, ge=1, description="step of the checkpoint (default: the last)")
+
+
+class RunInput(BaseModel):
+    run: str = Field(description="the run id, e.g. run-20261122T201500-ab12")
+
+
+class LossView(BaseModel):
+    eval_loss: float
+    perplexity: float
+
+
+class Probe(BaseModel):
+    prompt: str
+    base: str
+    adapter: str
+
+
+class EvalResults(BaseModel):
+    run_id: str
+    eval_pairs: int
+    base: LossView
+    adapter: LossView
+    probes: list[Probe]
+
+
+class GateCheck(BaseModel):
+    gate: str
+    limit: float
+    value: float
+    passed: bool
+
+
+class GateSet(BaseModel):
+    passed: bool
+    gates: list[GateCheck]
+    reason: str | None = None  # why an empty gate set failed
+
+
+class EvalOutcome(BaseModel):
+    results: EvalResults
+    gates: GateSet
+    exit_code: int  # 0, or 14 when a gate fails
+
+
+class RunExportInput(BaseModel):
+    run: str = Field(description="the run id, e.g. run-20261122T201500-ab12")
+    format: ExportFormat = "gguf-lora"
+
+
+class RunExportResult(BaseModel):
+    run_id: str
+    format: ExportFormat
+    file: str
+
+
+class AdapterPromoteInput(BaseModel):
+    run: str = Field(description="the run id whose gates passed")
+    name: str = Field(description="the adapter's name; each promotion is a new version")
+    tags: list[str] = Field(default_factory=list)
+
+
+class NightlyInput(BaseModel):
+    steps: int | None = Field(default=None, ge=1, description="training steps (default: etc/training.json)")
+
+
+class NightlyStep(BaseModel):
+    step: str
+    status: str
+    result: Any = None
+    error: str | None = None
+
+
+class NightlyReport(BaseModel):
+    started_at: str
+    ended_at: str | None = None
+    steps: list[NightlyStep]
+    run_id: str | None = None
+    outcome: str
+
+
+class NightlyOutcome(BaseModel):
+    """The pipeline's report, also when a step failed (then `error` and `fix` say why)."""
+
+    report: NightlyReport
+    error: str | None = None
+    fix: str | None = None
+
+
+class RunStopInput(BaseModel):
+    run: str | None = Field(default=None, description="the run id (default: the run training now)")
+
+
+class RunStopResult(BaseModel):
+    run_id: str
+    pid: int | None
 
 
 class AdapterActivateInput(BaseModel):
@@ -30,20 +142,101 @@ class AdapterRollbackInput(BaseModel):
     pass
 
 
+def _trained(result) -> TrainResultModel:
+    return TrainResultModel(run_id=result.run_id, exit_code=int(result.exit_code), status=result.exit_code.name.lower(),
+                            final_loss=result.final_loss, steps=result.steps, tokens_per_second=result.tokens_per_second,
+                            error=result.error, fix=result.fix)
+
+
+def _say_trained(r: dict) -> str:
+    if r.get("error"):
+        return f"Run {r['run_id']} failed (exit code {r['exit_code']}): {r['error']}"
+    return f"Run {r['run_id']} ended with exit code {r['exit_code']} after {r['steps']} steps (loss {r['final_loss']})."
+
+
 @skill(
     risk="high",
-    describe=lambda r: f"Run {r['run_id']} ended with exit code {r['exit_code']} after {r['steps']} steps (loss {r['final_loss']}).",
+    describe=_say_trained,
     examples=("Train an adapter on my verified dataset", "Start a training run", "Fine-tune the model on my memories"),
 )
 def train(ctx: SkillContext, args: TrainInput) -> TrainResultModel:
     """Train a LoRA adapter on a verified dataset (only through the trainer firewall)."""
+    from runtime.datasets.store import DatasetStore
     from runtime.training.settings import load_run_config
     from runtime.training.trainer import train as run_training
 
-    config = load_run_config(ctx.home, overrides={"steps": args.steps, "seed": args.seed})
-    result = run_training(ctx, config, args.dataset, actor=ctx.actor, quiet=True)
-    return TrainResultModel(run_id=result.run_id, exit_code=int(result.exit_code), final_loss=result.final_loss,
-                            steps=result.steps, tokens_per_second=result.tokens_per_second)
+    config_file = None
+    if args.config is not None:
+        # A config file is read from anywhere on disk (and its `_base` chain further): the person's choice only.
+        if not (ctx.session.is_person or ctx.session.is_service):
+            raise SkillFailed("only the person names a run-config file", fix="train without `config`, or ask the person")
+        config_file = Path(args.config).expanduser()
+        if not config_file.is_file():
+            raise ConfigError(str(config_file), None, "no such file", fix="name an existing YAML or JSON file")
+    config = load_run_config(ctx.home, config_file, {"steps": args.steps, "seed": args.seed})  # a bad config fails first
+    dataset = args.dataset or DatasetStore(ctx.home).newest_verified()
+    return _trained(run_training(ctx, config, dataset, actor=ctx.actor, quiet=not ctx.progress))
+
+
+@skill(risk="high", agent=False, describe=_say_trained)
+def run_resume(ctx: SkillContext, args: RunResumeInput) -> TrainResultModel:
+    """Continue an interrupted run from its checkpoint, to the same result an uninterrupted run would reach."""
+    from runtime.training.trainer import resume
+
+    return _trained(resume(ctx, args.run, checkpoint=args.checkpoint, actor=ctx.actor, quiet=not ctx.progress))
+
+
+@skill(
+    risk="low", agent=False,
+    describe=lambda r: (f"Evaluated {r['results']['run_id']}: adapter eval loss {r['results']['adapter']['eval_loss']:.4f} "
+                        f"(base {r['results']['base']['eval_loss']:.4f}); gates {'passed' if r['gates']['passed'] else 'failed'}."),
+)
+def run_eval(ctx: SkillContext, args: RunInput) -> EvalOutcome:
+    """Base vs adapter on the held-out split (eval loss, perplexity), probe prompts, and the gates."""
+    from runtime.training.evaluate import evaluate
+
+    return EvalOutcome.model_validate(evaluate(ctx, args.run, actor=ctx.actor))
+
+
+@skill(risk="low", agent=False, describe=lambda r: f"wrote {r['file']}")
+def run_export(ctx: SkillContext, args: RunExportInput) -> RunExportResult:
+    """Export a run's adapter: GGUF LoRA (llama.cpp/Ollama), merged GGUF, PEFT folder, or an Ollama Modelfile."""
+    from runtime.training.export import export_run
+
+    target = export_run(ctx, args.run, args.format, actor=ctx.actor)
+    return RunExportResult(run_id=args.run, format=args.format, file=str(target))
+
+
+@skill(
+    risk="medium", agent=False,
+    describe=lambda r: f"promoted {r['name']}@{r['version']} (adapter sha256 {r['adapter_sha256'][:16]}…)",
+)
+def adapter_promote(ctx: SkillContext, args: AdapterPromoteInput) -> TrainingReceipt:
+    """Register a run's adapter as NAME (a new version) with a signed training receipt; its gates must have passed."""
+    from runtime.training.registry import promote
+
+    return promote(ctx, args.run, args.name, args.tags, actor=ctx.actor)
+
+
+@skill(risk="high", agent=False, describe=lambda r: r["report"]["outcome"])
+def nightly(ctx: SkillContext, args: NightlyInput) -> NightlyOutcome:
+    """Build -> clean -> verify -> train -> eval -> export and, if etc/auto-approval.json allows, activate."""
+    from runtime.training.nightly import NightlyFailed
+    from runtime.training.nightly import nightly as run_nightly
+
+    try:
+        return NightlyOutcome(report=NightlyReport.model_validate(run_nightly(ctx, steps=args.steps)))
+    except NightlyFailed as exc:  # the report of what ran is the answer too, not only the error
+        return NightlyOutcome(report=NightlyReport.model_validate(exc.report), error=exc.message, fix=exc.fix)
+
+
+@skill(risk="low", agent=False, describe=lambda r: f"asked {r['run_id']} (pid {r['pid']}) to stop after its current step")
+def run_stop(ctx: SkillContext, args: RunStopInput) -> RunStopResult:
+    """Ask a training run (default: the one training now) to save a checkpoint and stop after its current step."""
+    from runtime.training.runs import stop_run
+
+    run = stop_run(ctx.home.runs_dir, args.run)
+    return RunStopResult(run_id=run.id, pid=run.running.holder())
 
 
 @skill(
@@ -72,5 +265,5 @@ def adapter_rollback(ctx: SkillContext, args: AdapterRollbackInput) -> dict:
 
 @hookimpl
 def register_skills(register):
-    for item in (train, adapter_activate, adapter_rollback):
+    for item in (train, run_resume, run_eval, run_export, adapter_promote, nightly, run_stop, adapter_activate, adapter_rollback):
         register(item)

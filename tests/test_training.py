@@ -41,7 +41,7 @@ def trained(tmp_path_factory, router_cache):
     rt = Runtime(tmp_path_factory.mktemp("train") / "home")
     rt.init()
     dataset_id = verified_dataset(rt)
-    result = train(rt, load_run_config(rt.home, overrides=FAST), dataset_id, quiet=True)
+    result = train(rt, load_run_config(rt.home, overrides=FAST), dataset_id, actor="person", quiet=True)
     yield rt, dataset_id, result
     rt.close()
 
@@ -73,7 +73,7 @@ def test_a_run_writes_the_whole_layout(trained):
 
 def test_eval_gates_and_an_empty_gate_set(trained):
     rt, _, result = trained
-    outcome = evaluate(rt, result.run_id)
+    outcome = evaluate(rt, result.run_id, actor="person")
     saved = json.loads((result.path / "eval" / "results.json").read_text())
     assert saved == outcome["results"] and saved["base"]["eval_loss"] > 0 and saved["probes"]
     assert json.loads((result.path / "eval" / "gates.json").read_text()) == outcome["gates"]
@@ -83,18 +83,18 @@ def test_eval_gates_and_an_empty_gate_set(trained):
     changed["gates"] = {"max_eval_loss": None, "min_improvement": None}
     config.write_text(json.dumps(changed))
     try:
-        empty = evaluate(rt, result.run_id)
+        empty = evaluate(rt, result.run_id, actor="person")
         assert empty["gates"]["passed"] is False and "empty gate set fails" in empty["gates"]["reason"]
         assert empty["exit_code"] == ExitCode.GATE_FAILED
     finally:
         config.write_text(original)
-        evaluate(rt, result.run_id)
+        evaluate(rt, result.run_id, actor="person")
 
 
 def test_promote_activate_chat_and_rollback(trained):
     rt, _, result = trained
-    evaluate(rt, result.run_id)
-    receipt = promote(rt, result.run_id, "garden", ["test"])
+    evaluate(rt, result.run_id, actor="person")
+    receipt = promote(rt, result.run_id, "garden", ["test"], actor="person")
     assert receipt.version == 1 and receipt.gates["passed"] and len(receipt.adapter_sha256) == 64
     record = activate(rt, "garden", actor="person")
     assert json.loads(rt.home.active_adapter_file.read_text())["gguf"] == record["gguf"]
@@ -116,8 +116,8 @@ def test_promote_activate_chat_and_rollback(trained):
 
 def test_activation_refuses_foreign_or_mismatched_adapters(trained):
     rt, _, result = trained
-    evaluate(rt, result.run_id)
-    receipt = promote(rt, result.run_id, "other", [])
+    evaluate(rt, result.run_id, actor="person")
+    receipt = promote(rt, result.run_id, "other", [], actor="person")
     path = rt.home.root / "state" / "models" / "adapters" / "other" / f"v{receipt.version}" / "receipt.json"
     forged = receipt.model_copy(update={"base_sha256": "0" * 64})
     path.write_text(forged.model_dump_json())
@@ -137,7 +137,7 @@ def test_training_refuses_what_the_firewall_refuses_and_bad_configs(rt, tmp_path
         rt.memory.add(type="note", content=f"note {i} about the orchard and the plums in the north corner", source="t")
     raw_id = rt.call("dataset_build", {}).result["id"]
     with pytest.raises(FirewallRefused, match="not verified"):
-        train(rt, load_run_config(rt.home, overrides=FAST), raw_id, quiet=True)
+        train(rt, load_run_config(rt.home, overrides=FAST), raw_id, actor="person", quiet=True)
     assert rt.audit.tail(1)[0].event == "refused"
     (refused,) = json.loads(run_mh(rt.home.root, "runs", "--json", check=True).stdout)
     assert (refused["status"], refused["exit_code"]) == ("config", 1)  # finished, never left "running"
@@ -164,14 +164,14 @@ def test_training_refuses_what_the_firewall_refuses_and_bad_configs(rt, tmp_path
 def test_a_missing_base_is_a_clear_error(trained):
     rt, dataset_id, _ = trained
     with pytest.raises(MhError, match="no model file"):
-        train(rt, load_run_config(rt.home, overrides={**FAST, "base": "/nope/base.gguf"}), dataset_id, quiet=True)
+        train(rt, load_run_config(rt.home, overrides={**FAST, "base": "/nope/base.gguf"}), dataset_id, actor="person", quiet=True)
 
 
 @pytest.mark.parametrize("loss, code", [("nan", ExitCode.NAN), ("inf", ExitCode.INF)])
 def test_nan_and_inf_stop_the_run_with_their_codes(trained, loss, code):
     rt, dataset_id, _ = trained
     config = load_run_config(rt.home, overrides={**FAST, "steps": 3, "fault": {"loss": loss, "at_step": 2}})
-    result = train(rt, config, dataset_id, quiet=True)
+    result = train(rt, config, dataset_id, actor="person", quiet=True)
     assert result.exit_code is code and result.steps == 2
     report = json.loads((result.path / "report.json").read_text())
     assert report["exit_code"] == int(code) and not (result.path / "adapter").exists()
@@ -180,7 +180,7 @@ def test_nan_and_inf_stop_the_run_with_their_codes(trained, loss, code):
 def test_sigterm_saves_a_checkpoint_exits_30_and_resume_matches_an_uninterrupted_run(trained):
     rt, dataset_id, _ = trained
     settings = {**FAST, "steps": 6, "checkpoint_every": 100, "seed": 5}
-    reference = train(rt, load_run_config(rt.home, overrides=settings), dataset_id, quiet=True)
+    reference = train(rt, load_run_config(rt.home, overrides=settings), dataset_id, actor="person", quiet=True)
 
     config_file = rt.home.root / "run.json"
     config_file.write_text(json.dumps(settings))
@@ -206,7 +206,7 @@ def test_sigterm_saves_a_checkpoint_exits_30_and_resume_matches_an_uninterrupted
     assert stopped_at < 6 and (run_dir / "checkpoints" / f"checkpoint-{stopped_at}").is_dir()
     assert json.loads((run_dir / "report.json").read_text())["exit_code"] == 30
 
-    resumed = resume(rt, run_dir.name, quiet=True)
+    resumed = resume(rt, run_dir.name, actor="person", quiet=True)
     assert resumed.exit_code is ExitCode.OK and resumed.steps == 6
     assert resumed.final_loss == pytest.approx(reference.final_loss, abs=1e-3)
     attempts = json.loads((run_dir / "report.json").read_text())["attempts"]
@@ -215,13 +215,13 @@ def test_sigterm_saves_a_checkpoint_exits_30_and_resume_matches_an_uninterrupted
 
 def test_a_corrupt_checkpoint_is_refused_on_resume(trained):
     rt, dataset_id, _ = trained
-    result = train(rt, load_run_config(rt.home, overrides={**FAST, "steps": 2}), dataset_id, quiet=True)
+    result = train(rt, load_run_config(rt.home, overrides={**FAST, "steps": 2}), dataset_id, actor="person", quiet=True)
     checkpoint = result.path / "checkpoints" / "checkpoint-2" / "adapter_model.safetensors"
     checkpoint.write_bytes(b"not safetensors")
     with pytest.raises(MhError, match="corrupt"):
-        resume(rt, result.run_id, checkpoint=2)
+        resume(rt, result.run_id, checkpoint=2, actor="person")
     with pytest.raises(MhError, match="no checkpoint at step 9"):
-        resume(rt, result.run_id, checkpoint=9)
+        resume(rt, result.run_id, checkpoint=9, actor="person")
 
 
 def test_nightly_ends_with_an_active_adapter_and_a_verifiable_log(tmp_path, router_cache):

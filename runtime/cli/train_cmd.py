@@ -1,10 +1,12 @@
-"""`mh train`, `resume`, `eval`, `export`, `promote`, `nightly`, `mh runs ...` and `mh adapter ...`."""
+"""`mh train`, `resume`, `eval`, `export`, `promote`, `nightly`, `mh runs ...` and `mh adapter ...`.
+
+Every change is a skill call as the person (`call_skill`: gate + audit; denied exits 3); the lists
+come from `runtime.queries`."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -12,61 +14,48 @@ from .common import call_skill, console, err_console, get_runtime, print_json, s
 
 runs_app = typer.Typer(help="Training runs in state/runs/.", invoke_without_command=True)
 adapter_app = typer.Typer(help="Promoted adapters and which one the chat uses.", no_args_is_help=True)
-FORMATS = ("gguf-lora", "gguf-merged", "peft", "modelfile")
+FORMATS = ("gguf-lora", "gguf-merged", "peft", "modelfile")  # for --help; the run_export skill checks the value
 
 
-def _show_result(result) -> None:
-    loss = f"{result.final_loss:.4f}" if result.final_loss is not None else "-"
-    console.print(f"{result.run_id}: exit {int(result.exit_code)} ({result.exit_code.name.lower()}), {result.steps} steps, final loss {loss}")
+def _trained(result: dict) -> None:
+    """A run's end in the words of `mh train` and `mh resume`; exits with the run's exit code."""
+    code = result["exit_code"]
+    if result.get("error"):  # training failed (10): the error and its fix, as for any error
+        err_console.print(f"[bold red]error:[/] {result['error']}", highlight=False)
+        if result.get("fix"):
+            err_console.print(f"  [bold]fix:[/] {result['fix']}", highlight=False)
+    else:
+        loss = f"{result['final_loss']:.4f}" if result["final_loss"] is not None else "-"
+        console.print(f"{result['run_id']}: exit {code} ({result['status']}), {result['steps']} steps, final loss {loss}")
+    raise typer.Exit(code)
 
 
 def train(
     ctx: typer.Context,
-    dataset: Optional[str] = typer.Option(None, "--dataset", help="A verified dataset id (default: the newest verified one)."),
-    config: Optional[Path] = typer.Option(None, "--config", exists=True, dir_okay=False, help="YAML or JSON; `_base: other.yaml` inherits."),
-    steps: Optional[int] = typer.Option(None, "--steps", min=1),
-    seed: Optional[int] = typer.Option(None, "--seed"),
+    dataset: str | None = typer.Option(None, "--dataset", help="A verified dataset id (default: the newest verified one)."),
+    config: Path | None = typer.Option(None, "--config", exists=True, dir_okay=False, help="YAML or JSON; `_base: other.yaml` inherits."),
+    steps: int | None = typer.Option(None, "--steps", min=1),
+    seed: int | None = typer.Option(None, "--seed"),
 ) -> None:
     """Train a LoRA adapter on a verified dataset, only through the trainer firewall.
 
-    Exit codes: 0 ok, 1 config error, 10 training failed, 11 loss NaN, 12 loss Inf, 30 interrupted
-    (Ctrl-C or SIGTERM: a checkpoint is saved; `mh resume RUN` continues).
+    Exit codes: 0 ok, 1 config error, 3 denied (trust level), 10 training failed, 11 loss NaN, 12 loss Inf,
+    30 interrupted (Ctrl-C or SIGTERM: a checkpoint is saved; `mh resume RUN` continues).
     """
-    from ..datasets.store import DatasetStore
-    from ..training.settings import load_run_config
-    from ..training.trainer import train as run_training
-
-    runtime = get_runtime(ctx)
-    settings = load_run_config(runtime.home, config, {"steps": steps, "seed": seed})  # a bad config fails first
-    if dataset is None:
-        store = DatasetStore(runtime.home)
-        verified = [i for i in store.ids() if store.stage_of(i) == "verified"]
-        if not verified:
-            from ..errors import MhError
-
-            raise MhError("no verified dataset", fix="mh dataset build, then clean ID and verify ID")
-        dataset = verified[-1]
-    result = run_training(runtime, settings, dataset)
-    _show_result(result)
-    raise typer.Exit(int(result.exit_code))
+    _trained(call_skill(ctx, "train", {"dataset": dataset, "config": str(config.resolve()) if config else None,
+                                       "steps": steps, "seed": seed}))
 
 
 def resume(ctx: typer.Context, run_id: str = typer.Argument(..., metavar="RUN"),
-           checkpoint: Optional[int] = typer.Option(None, "--checkpoint", help="Step of the checkpoint (default: the last).")) -> None:
+           checkpoint: int | None = typer.Option(None, "--checkpoint", help="Step of the checkpoint (default: the last).")) -> None:
     """Continue an interrupted run from its checkpoint, to the same result an uninterrupted run would reach."""
-    from ..training.trainer import resume as resume_run
-
-    result = resume_run(get_runtime(ctx), run_id, checkpoint=checkpoint)
-    _show_result(result)
-    raise typer.Exit(int(result.exit_code))
+    _trained(call_skill(ctx, "run_resume", {"run": run_id, "checkpoint": checkpoint}))
 
 
 def eval_run(ctx: typer.Context, run_id: str = typer.Argument(..., metavar="RUN"), as_json: bool = typer.Option(False, "--json")) -> None:
     """Base vs adapter on the held-out split (eval loss, perplexity), probe prompts, and the gates.
     Results go to eval/results.json and eval/gates.json. Exit 14 when a gate fails."""
-    from ..training.evaluate import evaluate
-
-    outcome = evaluate(get_runtime(ctx), run_id)
+    outcome = call_skill(ctx, "run_eval", {"run": run_id})
     if as_json:
         print_json(outcome)
     else:
@@ -83,120 +72,64 @@ def eval_run(ctx: typer.Context, run_id: str = typer.Argument(..., metavar="RUN"
 def export(ctx: typer.Context, run_id: str = typer.Argument(..., metavar="RUN"),
            fmt: str = typer.Option("gguf-lora", "--format", help=f"One of: {', '.join(FORMATS)}.")) -> None:
     """Export a run's adapter: GGUF LoRA (llama.cpp/Ollama), merged GGUF (f16 or q8_0), PEFT folder, Ollama Modelfile."""
-    from ..errors import MhError
-    from ..persona import load_persona
-    from ..training import export as exports
-    from ..training.base import resolve_base
-    from ..training.runs import RunDir
-
-    if fmt not in FORMATS:
-        raise MhError(f"unknown format {fmt!r}", fix=f"use one of {', '.join(FORMATS)}")
-    runtime = get_runtime(ctx)
-    run = RunDir.find(runtime.home.runs_dir, run_id)
-    saved = run.read_json("resolved_config.json") or {}
-    adapter = run.file("adapter")
-    if not (adapter / "adapter_model.safetensors").exists():
-        raise MhError(f"run {run_id} has no saved adapter", fix="export a run that completed (exit 0)")
-    base = resolve_base(runtime.home.root, saved.get("base"))
-    if base.sha256 != saved.get("base_sha256"):
-        raise MhError(f"run {run_id} was trained on another base", fix="export with the base it was trained on")
-    if fmt == "gguf-lora":
-        target = exports.export_gguf_lora(adapter, base, run.file("exports/adapter.gguf"))
-    elif fmt == "gguf-merged":
-        kind = saved.get("merged_type", "f16")
-        target = exports.export_gguf_merged(adapter, base, run.file(f"exports/merged-{kind}.gguf"), kind)
-    elif fmt == "peft":
-        target = exports.export_peft(adapter, run.file("exports/peft"))
-    else:
-        lora = run.file("exports/adapter.gguf")
-        if not lora.exists():
-            exports.export_gguf_lora(adapter, base, lora)
-        target = exports.write_modelfile(base.gguf, lora, load_persona(runtime.home).system_prompt(), run.file("exports/Modelfile"))
-    runtime.audit.append("train", "exported", details={"run": run_id, "format": fmt, "file": str(target)})
-    console.print(f"wrote {target}")
+    say(ctx, "run_export", call_skill(ctx, "run_export", {"run": run_id, "format": fmt}))
 
 
 def promote(ctx: typer.Context, run_id: str = typer.Argument(..., metavar="RUN"), name: str = typer.Option(..., "--name"),
             tags: str = typer.Option("", "--tags", help="Comma-separated.")) -> None:
     """Register a run's adapter as NAME (a new version), with the sha256 of every file and a signed
     training receipt. The run's gates must have passed (`mh eval RUN`)."""
-    from ..training.registry import promote as promote_run
-
-    receipt = promote_run(get_runtime(ctx), run_id, name, [t for t in tags.split(",") if t])
-    console.print(f"promoted {receipt.name}@{receipt.version} (adapter sha256 {receipt.adapter_sha256[:16]}…)")
+    args = {"run": run_id, "name": name, "tags": [t for t in tags.split(",") if t]}
+    say(ctx, "adapter_promote", call_skill(ctx, "adapter_promote", args))
 
 
-def nightly(ctx: typer.Context, report: Optional[Path] = typer.Option(None, "--report", help="Write the JSON report here too."),
-            steps: Optional[int] = typer.Option(None, "--steps", min=1)) -> None:
+def nightly(ctx: typer.Context, report: Path | None = typer.Option(None, "--report", help="Write the JSON report here too."),
+            steps: int | None = typer.Option(None, "--steps", min=1)) -> None:
     """Build -> clean -> verify -> train -> eval -> export and, if etc/auto-approval.json allows, activate."""
-    from ..jsonio import pretty
-    from ..training.nightly import NightlyFailed
-    from ..training.nightly import nightly as run_nightly
-
-    try:
-        result = run_nightly(get_runtime(ctx), steps=steps)
-    except NightlyFailed as exc:
-        if report:
-            report.write_text(pretty(exc.report))
-        raise
+    outcome = call_skill(ctx, "nightly", {"steps": steps})
     if report:
-        report.write_text(pretty(result))
-    console.print(result["outcome"])
+        report.write_text(json.dumps(outcome["report"], indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if outcome["error"]:
+        err_console.print(f"[bold red]error:[/] {outcome['error']}", highlight=False)
+        if outcome["fix"]:
+            err_console.print(f"  [bold]fix:[/] {outcome['fix']}", highlight=False)
+        raise typer.Exit(1)
+    console.print(outcome["report"]["outcome"])
 
 
 @runs_app.callback()
-def runs(ctx: typer.Context, status: Optional[str] = typer.Option(None, "--status", help="ok, nan, inf, interrupted, training_failed, config, running, gone (its process died), unreadable"),
+def runs(ctx: typer.Context,
+         status: str | None = typer.Option(None, "--status", help="ok, nan, inf, interrupted, training_failed, config, running, "
+                                                                 "gone (its process died), unreadable"),
          as_json: bool = typer.Option(False, "--json")) -> None:
     """List training runs (newest last)."""
     if ctx.invoked_subcommand is not None:
         return
-    from ..training.runs import RunDir
+    from ..queries import list_runs
 
-    runtime = get_runtime(ctx)
-    rows = []
-    for path in sorted((runtime.home.runs_dir).glob("run-*")):
-        run = RunDir(path)
-        report = run.report()
-        if status and report.get("status") != status:
-            continue
-        rows.append({"run_id": path.name, "status": report.get("status"), "exit_code": report.get("exit_code"),
-                     "final_loss": report.get("final_loss"), "gates_passed": (run.gates() or {}).get("passed")})
+    rows = list_runs(get_runtime(ctx).home, status)
     if as_json:
-        print_json(rows)
+        print_json([row.model_dump(mode="json") for row in rows])
         return
     for row in rows:
-        console.print(f"{row['run_id']}  {row['status']:<12} exit {row['exit_code']}  loss {row['final_loss']}  gates {row['gates_passed']}", markup=False)
+        console.print(f"{row.run_id}  {str(row.status):<12} exit {row.exit_code}  loss {row.final_loss}  gates {row.gates_passed}", markup=False)
     if not rows:
         console.print("no runs")
 
 
-def _readable(run, name: str):
-    try:
-        return run.read_json(name)
-    except ValueError as exc:
-        return {"unreadable": str(exc)}
-
-
 @runs_app.command("stop")
-def runs_stop(ctx: typer.Context, run_id: Optional[str] = typer.Argument(None, metavar="RUN", help="Default: the run training now.")) -> None:
+def runs_stop(ctx: typer.Context, run_id: str | None = typer.Argument(None, metavar="RUN", help="Default: the run training now.")) -> None:
     """Ask a training run to save a checkpoint and stop after its current step (it exits 30;
     `mh resume RUN` continues). Works whichever process or surface started it."""
-    from ..training.runs import stop_run
-
-    run = stop_run(get_runtime(ctx).home.runs_dir, run_id)
-    console.print(f"asked {run.id} (pid {run.running.holder()}) to stop after its current step")
+    say(ctx, "run_stop", call_skill(ctx, "run_stop", {"run": run_id}))
 
 
 @runs_app.command("show")
 def runs_show(ctx: typer.Context, run_id: str = typer.Argument(..., metavar="RUN"), as_json: bool = typer.Option(False, "--json")) -> None:
     """A run's report, summary, gates and files."""
-    from ..training.runs import RunDir
+    from ..queries import show_run
 
-    run = RunDir.find(get_runtime(ctx).home.runs_dir, run_id)
-    view = {"report.json": run.report(), "eval/gates.json": run.gates(),
-            **{name: _readable(run, name) for name in ("metrics/summary.json", "resolved_config.json")}}
-    view["files"] = sorted(str(p.relative_to(run.path)) for p in run.path.rglob("*") if p.is_file() and "checkpoint-" not in str(p))
-    view["checkpoints"] = sorted(p.name for p in run.file("checkpoints").glob("checkpoint-*"))
+    view = show_run(get_runtime(ctx).home, run_id).model_dump(mode="json")
     if as_json:
         print_json(view)
     else:
@@ -210,15 +143,13 @@ def _adapter_call(ctx: typer.Context, skill: str, args: dict) -> None:
 @adapter_app.command("list")
 def adapter_list(ctx: typer.Context) -> None:
     """Promoted adapters, their versions, and which one is active."""
-    from ..training.registry import active_record, list_adapters
+    from ..queries import list_adapters
 
-    runtime = get_runtime(ctx)
-    active = active_record(runtime.home) or {}
-    for item in list_adapters(runtime.home.root):
-        if isinstance(item, str):
-            err_console.print(f"[yellow]skipped:[/] {item}")
-            continue
-        mark = "*" if (active.get("name"), active.get("version")) == (item.name, item.version) else " "
+    adapters = list_adapters(get_runtime(ctx).home)
+    for problem in adapters.skipped:
+        err_console.print(f"[yellow]skipped:[/] {problem}")
+    for item in adapters.items:
+        mark = "*" if item.active else " "
         console.print(f"{mark} {item.name}@{item.version}  run {item.run_id}  dataset {item.dataset_id}  tags {','.join(item.tags) or '-'}", markup=False)
 
 

@@ -7,12 +7,17 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from ..config import DatasetConfig
 from ..memory import MemoryCorrupt
 from ..persona import load_persona
 from .pairs import Pair, identity_pairs, pairs_from_memory
 from .store import DatasetStore
+
+if TYPE_CHECKING:
+    # what these functions take; a Runtime has the same members
+    from ..skills import SkillContext
 
 
 @dataclass
@@ -23,7 +28,7 @@ class BuildReport:
     skipped: Counter = field(default_factory=Counter)  # reason -> count
 
 
-def build_dataset(runtime, cfg: DatasetConfig, *, days: float | None = None, max_pairs: int | None = None,
+def build_dataset(ctx: SkillContext, cfg: DatasetConfig, *, days: float | None = None, max_pairs: int | None = None,
                   now: datetime | None = None) -> BuildReport:
     now = now or datetime.now(UTC)
     since = now - timedelta(days=days) if days else None
@@ -31,7 +36,7 @@ def build_dataset(runtime, cfg: DatasetConfig, *, days: float | None = None, max
     skipped: Counter = Counter()
     weighted: list[tuple[float, Pair]] = []
     used = 0
-    for _path, event in runtime.memory.events():
+    for _path, event in ctx.memory.events():
         if isinstance(event, MemoryCorrupt):
             skipped["unreadable memory file"] += 1
             continue
@@ -51,8 +56,8 @@ def build_dataset(runtime, cfg: DatasetConfig, *, days: float | None = None, max
         weighted += [(weight, pair) for pair in pairs]
     chosen = _weighted_sample(weighted, limit, random.Random(cfg.seed))
     skipped["not drawn by the time-weighted sample"] += len(weighted) - len(chosen)
-    pairs = identity_pairs(load_persona(runtime.home)) + chosen
-    store = DatasetStore(runtime.home)
+    pairs = identity_pairs(load_persona(ctx.home)) + chosen
+    store = DatasetStore(ctx.home)
     dataset_id = store.new_id()
     path = store.raw(dataset_id)
     path.parent.mkdir(parents=True, exist_ok=True)

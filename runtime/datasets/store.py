@@ -69,6 +69,13 @@ class DatasetStore:
         found |= {p.name for p in (self.root / "verified").glob("ds-*") if p.is_dir()}
         return sorted(found)
 
+    def newest_verified(self) -> str:
+        """The newest verified dataset (ids sort by creation time): what training uses when none is named."""
+        verified = [i for i in self.ids() if self.stage_of(i) == "verified"]
+        if not verified:
+            raise DatasetNotFound("no verified dataset", fix="mh dataset build, then clean ID and verify ID")
+        return verified[-1]
+
     def info(self, dataset_id: str) -> DatasetInfo:
         stage = self.stage_of(dataset_id)
         if stage is None:

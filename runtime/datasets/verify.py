@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -17,13 +18,17 @@ from .pairs import LOW_CONFIDENCE, Pair, pair_sha256
 from .receipts import TOOL, Receipt, dataset_sha256, file_hashes, sign
 from .store import DatasetNotFound, DatasetStore
 
+if TYPE_CHECKING:
+    # what these functions take; a Runtime has the same members
+    from ..skills import SkillContext
+
 
 class VerifyFailed(MhError):
     """The dataset does not pass verification; nothing was frozen or signed."""
 
 
-def verify_dataset(runtime, dataset_id: str, gates: DatasetGates) -> Receipt:
-    store = DatasetStore(runtime.home)
+def verify_dataset(ctx: SkillContext, dataset_id: str, gates: DatasetGates) -> Receipt:
+    store = DatasetStore(ctx.home)
     source = store.clean(dataset_id)
     if store.verified(dataset_id).exists():
         raise VerifyFailed(f"{dataset_id} is verified already", fix=f"see `mh dataset receipt verify {dataset_id}`")
@@ -66,7 +71,7 @@ def verify_dataset(runtime, dataset_id: str, gates: DatasetGates) -> Receipt:
         dataset_id=dataset_id, stage="verified", files=files, sha256=dataset_sha256(files),
         counts={"pairs": len(pairs), "train": len(train), "eval": len(held_out)}, checks=checks,
         thresholds=gates.model_dump(), tool=TOOL, created_at=datetime.now(UTC).isoformat(), key_id="",
-    ), runtime.signer)
+    ), ctx.signer)
     atomic_write(staging / "manifest.json", pretty({"dataset_id": dataset_id, "files": files, "sha256": receipt.sha256}))
     for path in staging.iterdir():
         os.chmod(path, 0o444)

@@ -3,7 +3,8 @@
 from .approvals import ApprovalList, list_approvals, short_age  # noqa: F401
 from .audit import AuditCheck, AuditEntryView, AuditProblem, ReplayResult, audit_tail, replay_audit, verify_audit  # noqa: F401
 from .datasets import DatasetRow, DatasetView, ReceiptCheck, check_receipt, list_datasets, show_dataset  # noqa: F401
+from .progress import RunProgress, run_progress  # noqa: F401
 from .skills import SkillList, SkillRow, list_skills  # noqa: F401
 from .status import HomeStatus, get_job, home_status, list_jobs  # noqa: F401
 from .tasks import TaskList, get_task, list_tasks  # noqa: F401
-from .progress import RunProgress, run_progress  # noqa: F401
+from .training import AdapterItem, AdapterList, RunRow, RunView, list_adapters, list_runs, show_run  # noqa: F401

@@ -8,9 +8,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..home import Home
-
 from ..errors import MhError
+from ..home import Home
 from ..models.llama import check_gguf, shipped_gguf
 
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
+from typing import TYPE_CHECKING
 
+from ..config import RunConfig
 from ..datasets.firewall import open_for_training
 from ..errors import MhError
 from .base import resolve_base
 from .runs import ExitCode, RunDir
-from ..config import RunConfig
+
+if TYPE_CHECKING:
+    # what evaluate takes; a Runtime has the same members
+    from ..skills import SkillContext
 
 
 def gate_results(config: RunConfig, base_loss: float, adapter_loss: float) -> dict:
@@ -28,19 +32,20 @@ def gate_results(config: RunConfig, base_loss: float, adapter_loss: float) -> di
     return {"passed": all(g["passed"] for g in gates), "gates": gates}
 
 
-def evaluate(runtime, run_id: str, *, actor: str = "person") -> dict:
+def evaluate(ctx: SkillContext, run_id: str, *, actor: str) -> dict:
+    """{results, gates, exit_code} (0, or 14 when a gate fails), as written to the run's eval/."""
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    run = RunDir.find(runtime.home.runs_dir, run_id)
+    run = RunDir.find(ctx.home.runs_dir, run_id)
     saved = run.read_json("resolved_config.json")
     adapter_dir = run.file("adapter")
     if not saved or not (adapter_dir / "adapter_model.safetensors").exists():
         raise MhError(f"run {run_id} has no saved adapter", fix="evaluate a run that completed training (exit 0)")
-    dataset = open_for_training(runtime, saved["dataset"], actor=actor)
+    dataset = open_for_training(ctx, saved["dataset"], actor=actor)
     config = RunConfig.model_validate({k: v for k, v in saved.items() if k in RunConfig.model_fields})
-    base = resolve_base(runtime.home.root, config.base)
+    base = resolve_base(ctx.home.root, config.base)
     if base.sha256 != saved.get("base_sha256"):
         raise MhError(f"run {run_id} was trained on another base (sha256 {str(saved.get('base_sha256'))[:12]}…)",
                       fix="evaluate with the base it was trained on")
@@ -92,16 +97,11 @@ def evaluate(runtime, run_id: str, *, actor: str = "person") -> dict:
     run.write_json("eval/results.json", results)
     gates = gate_results(config, base_loss, adapter_loss)
     run.write_json("eval/gates.json", gates)
-    runtime.audit.append("train", "evaluated", details={"run": run_id, "base_loss": base_loss, "adapter_loss": adapter_loss,
+    ctx.audit.append("train", "evaluated", details={"run": run_id, "base_loss": base_loss, "adapter_loss": adapter_loss,
                          "gates_passed": gates["passed"]}, actor=actor, level="info" if gates["passed"] else "warning")
     if not gates["passed"]:
         report = run.read_json("report.json") or {}
         report.update({"gates_passed": False})
         run.write_json("report.json", report)
-    return {"results": run.read_json("eval/results.json"), "gates": run.read_json("eval/gates.json"),
-            "exit_code": int(ExitCode.OK if gates["passed"] else ExitCode.GATE_FAILED)}
-
-
-def saved_results(run_path: Path) -> dict | None:
-    path = run_path / "eval" / "results.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    # What was computed, not a re-read: a caller (and the test) can compare it with what was saved.
+    return {"results": results, "gates": gates, "exit_code": int(ExitCode.OK if gates["passed"] else ExitCode.GATE_FAILED)}

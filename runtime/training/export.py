@@ -1,5 +1,6 @@
 """Exports of a trained adapter: a GGUF LoRA (llama.cpp `lora_path`, Ollama `ADAPTER`), a merged
-GGUF (f16 or q8_0), the PEFT folder, and an Ollama Modelfile.
+GGUF (f16 or q8_0), the PEFT folder, and an Ollama Modelfile. `export_run` writes one of them for a
+run, into its exports/ folder.
 
 Llama-family q and k weights are stored row-permuted in GGUF (transformers un-permutes them when it
 loads a GGUF), so the LoRA B matrices of q and k are permuted back here, with the head count of q and
@@ -12,10 +13,18 @@ import json
 import re
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
 
 from ..errors import MhError
+from .runs import RunDir
+
+if TYPE_CHECKING:
+    from ..skills import SkillContext
+
+ExportFormat = Literal["gguf-lora", "gguf-merged", "peft", "modelfile"]
+FORMATS: tuple[str, ...] = get_args(ExportFormat)
 
 MODULES = {
     "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
@@ -136,4 +145,36 @@ def export_peft(adapter_dir: Path, target: Path) -> Path:
 def write_modelfile(base_gguf: Path, adapter_gguf: Path, system: str, target: Path) -> Path:
     text = f'FROM {base_gguf}\nADAPTER {adapter_gguf}\nSYSTEM """{system}"""\n'
     target.write_text(text, encoding="utf-8")
+    return target
+
+
+def export_run(ctx: SkillContext, run_id: str, fmt: ExportFormat, *, actor: str) -> Path:
+    """Write a run's adapter in one format under its exports/ and record it; returns the file written.
+    `ctx` is a SkillContext (a Runtime has the same members)."""
+    from ..persona import load_persona
+    from .base import resolve_base
+
+    if fmt not in FORMATS:
+        raise MhError(f"unknown format {fmt!r}", fix=f"use one of {', '.join(FORMATS)}")
+    run = RunDir.find(ctx.home.runs_dir, run_id)
+    saved = run.read_json("resolved_config.json") or {}
+    adapter = run.file("adapter")
+    if not (adapter / "adapter_model.safetensors").exists():
+        raise MhError(f"run {run_id} has no saved adapter", fix="export a run that completed (exit 0)")
+    base = resolve_base(ctx.home.root, saved.get("base"))
+    if base.sha256 != saved.get("base_sha256"):
+        raise MhError(f"run {run_id} was trained on another base", fix="export with the base it was trained on")
+    if fmt == "gguf-lora":
+        target = export_gguf_lora(adapter, base, run.file("exports/adapter.gguf"))
+    elif fmt == "gguf-merged":
+        kind = saved.get("merged_type", "f16")
+        target = export_gguf_merged(adapter, base, run.file(f"exports/merged-{kind}.gguf"), kind)
+    elif fmt == "peft":
+        target = export_peft(adapter, run.file("exports/peft"))
+    else:
+        lora = run.file("exports/adapter.gguf")
+        if not lora.exists():
+            export_gguf_lora(adapter, base, lora)
+        target = write_modelfile(base.gguf, lora, load_persona(ctx.home).system_prompt(), run.file("exports/Modelfile"))
+    ctx.audit.append("train", "exported", details={"run": run_id, "format": fmt, "file": str(target)}, actor=actor)
     return target

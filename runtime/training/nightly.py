@@ -1,65 +1,68 @@
 """`mh nightly`: build -> clean -> verify -> train -> eval -> export and, when etc/auto-approval.json
-allows, activate. The person starts it, so it acts as `person@nightly`: build, clean, verify, train
-and activate go through their skills (gate + audit), eval and promote are called directly; the
-report says what each step did."""
+allows, promote + activate. It runs as the `nightly` skill, and each step is a skill called through
+`ctx.call`: gated and audited as the same session as the person who started it. The report says what
+each step did."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import load_config
 from ..errors import MhError
-from ..runtime import CallStatus, Session
-from .runs import ExitCode, RunDir
+from ..runtime import CallStatus
+from .runs import ExitCode
+
+if TYPE_CHECKING:
+    from ..skills import SkillContext
 
 
-def nightly(runtime, *, steps: int | None = None) -> dict[str, Any]:
-    # The person started this pipeline, so it runs as the person: queued steps would stall a night run.
-    session = Session(actor="person@nightly")
+def nightly(ctx: SkillContext, *, steps: int | None = None) -> dict[str, Any]:
+    """The report of a pipeline that reached its outcome; NightlyFailed (with the report so far) when a
+    step failed or was refused."""
     report: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(), "steps": []}
 
-    def step(name: str, skill: str, args: dict) -> dict:
-        outcome = runtime.call(skill, args, session=session)
-        entry = {"step": name, "status": str(outcome.status), "result": outcome.result, "error": outcome.error}
-        report["steps"].append(entry)
+    def call(name: str, skill: str, args: dict, *, record: bool = True) -> dict:
+        """One step as a skill call. Its outcome goes into the report's steps (on success only when
+        `record`: eval and export say it in their own words, promote is part of activating)."""
+        outcome = ctx.call(skill, args)
+        if record or outcome.status is not CallStatus.ok:
+            report["steps"].append({"step": name, "status": str(outcome.status), "result": outcome.result, "error": outcome.error})
         if outcome.status is not CallStatus.ok:
             raise MhError(f"nightly stopped at {name}: {outcome.error or outcome.reason}", fix=outcome.fix or "see the report")
         return outcome.result
 
-    runtime.audit.append("nightly", "started", actor=session.actor)
+    ctx.audit.append("nightly", "started", actor=ctx.actor)
     try:
-        dataset_id = step("build", "dataset_build", {})["id"]
-        step("clean", "dataset_clean", {"id": dataset_id})
-        step("verify", "dataset_verify", {"id": dataset_id})
-        trained = step("train", "train", {"dataset": dataset_id, "steps": steps})
+        dataset_id = call("build", "dataset_build", {})["id"]
+        call("clean", "dataset_clean", {"id": dataset_id})
+        call("verify", "dataset_verify", {"id": dataset_id})
+        trained = call("train", "train", {"dataset": dataset_id, "steps": steps})
         if trained["exit_code"] != ExitCode.OK:
-            raise MhError(f"nightly stopped: training exited {trained['exit_code']}", fix=f"see `mh runs show {trained['run_id']}`")
-        from .evaluate import evaluate
-
-        evaluation = evaluate(runtime, trained["run_id"], actor=session.actor)
-        report["steps"].append({"step": "eval", "status": "ok" if evaluation["gates"]["passed"] else "gates failed",
-                                "result": evaluation["gates"]})
-        report["steps"].append({"step": "export", "status": "ok",
-                                "result": {"gguf-lora": str(RunDir.find(runtime.home.runs_dir, trained["run_id"]).file("exports/adapter.gguf"))}})
-        report["run_id"] = trained["run_id"]
-        if not evaluation["gates"]["passed"]:
+            why = f" ({trained['error']})" if trained.get("error") else ""
+            raise MhError(f"nightly stopped: training exited {trained['exit_code']}{why}", fix=f"see `mh runs show {trained['run_id']}`")
+        run_id = trained["run_id"]
+        evaluation = call("eval", "run_eval", {"run": run_id}, record=False)
+        gates = evaluation["gates"]
+        report["steps"].append({"step": "eval", "status": "ok" if gates["passed"] else "gates failed", "result": gates})
+        exported = call("export", "run_export", {"run": run_id, "format": "gguf-lora"}, record=False)
+        report["steps"].append({"step": "export", "status": "ok", "result": {"gguf-lora": exported["file"]}})
+        report["run_id"] = run_id
+        if not gates["passed"]:
             report["outcome"] = "gates failed: nothing activated"
-        elif not load_config(runtime.home, "auto-approval.json").activate_adapter:
+        elif not load_config(ctx.home, "auto-approval.json").activate_adapter:
             report["outcome"] = "trained and evaluated; activation needs `mh promote` + `mh adapter activate` (auto-approval is off)"
         else:
-            from .registry import promote
-
-            receipt = promote(runtime, trained["run_id"], "nightly", ["nightly"])
-            step("activate", "adapter_activate", {"adapter": f"nightly@{receipt.version}"})
-            report["outcome"] = f"activated nightly@{receipt.version}"
+            promoted = call("promote", "adapter_promote", {"run": run_id, "name": "nightly", "tags": ["nightly"]}, record=False)
+            call("activate", "adapter_activate", {"adapter": f"nightly@{promoted['version']}"})
+            report["outcome"] = f"activated nightly@{promoted['version']}"
     except MhError as exc:
         report["outcome"] = f"failed: {exc.message}"
         report["ended_at"] = datetime.now(UTC).isoformat()
-        runtime.audit.append("nightly", "failed", details={"reason": exc.message}, actor=session.actor, level="warning")
+        ctx.audit.append("nightly", "failed", details={"reason": exc.message}, actor=ctx.actor, level="warning")
         raise NightlyFailed(exc.message, fix=exc.fix, report=report) from None
     report["ended_at"] = datetime.now(UTC).isoformat()
-    runtime.audit.append("nightly", "finished", details={"outcome": report["outcome"]}, actor=session.actor)
+    ctx.audit.append("nightly", "finished", details={"outcome": report["outcome"]}, actor=ctx.actor)
     return report
 
 

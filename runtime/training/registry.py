@@ -13,17 +13,21 @@ from __future__ import annotations
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
-
-from ..home import Home
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..errors import MhError
+from ..home import Home
 from ..jsonio import atomic_write, canonical, pretty, read_json_file
 from ..keys import load_verifier
 from ..models.llama import shipped_gguf
 from .base import file_sha256
 from .runs import RunDir
+
+if TYPE_CHECKING:
+    # what these functions take; a Runtime has the same members
+    from ..skills import SkillContext
 
 
 class TrainingReceipt(BaseModel):
@@ -51,21 +55,17 @@ class AdapterError(MhError):
     """An adapter cannot be promoted or activated."""
 
 
-def adapters_root(home_root: Path) -> Path:
-    return Home(home_root).adapters_dir
-
-
-def promote(runtime, run_id: str, name: str, tags: list[str]) -> TrainingReceipt:
+def promote(ctx: SkillContext, run_id: str, name: str, tags: list[str], *, actor: str) -> TrainingReceipt:
     if not name.replace("-", "").replace("_", "").isalnum():
         raise AdapterError(f"{name!r} is not a usable adapter name", fix="use letters, digits, - and _")
-    run = RunDir.find(runtime.home.runs_dir, run_id)
+    run = RunDir.find(ctx.home.runs_dir, run_id)
     if not run.gates_passed():
         raise AdapterError(f"run {run_id}'s gates have not passed", fix=f"run `mh eval {run_id}`; only runs whose gates pass are promoted")
     saved = run.read_json("resolved_config.json")
     adapter_gguf = run.file("exports/adapter.gguf")
     if not adapter_gguf.exists():
         raise AdapterError(f"run {run_id} has no exports/adapter.gguf", fix=f"run `mh export {run_id} --format gguf-lora`")
-    folder = adapters_root(runtime.home.root) / name
+    folder = ctx.home.adapters_dir / name
     version = 1 + max((int(p.name[1:]) for p in folder.glob("v*") if p.name[1:].isdigit()), default=0)
     staging = folder / f".v{version}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
@@ -77,19 +77,20 @@ def promote(runtime, run_id: str, name: str, tags: list[str]) -> TrainingReceipt
         name=name, version=version, run_id=run_id, dataset_id=saved["dataset"], dataset_sha256=saved["dataset_sha256"],
         base_sha256=saved["base_sha256"], adapter_sha256=files["adapter.gguf"], files=files,
         gates=run.read_json("eval/gates.json"), tags=tags, created_at=datetime.now(UTC).isoformat(),
-        key_id=runtime.signer.key_id,
+        key_id=ctx.signer.key_id,
     )
-    receipt = receipt.model_copy(update={"signature": runtime.signer.sign(receipt.body())})
+    receipt = receipt.model_copy(update={"signature": ctx.signer.sign(receipt.body())})
     atomic_write(staging / "receipt.json", pretty(receipt.model_dump()))
     staging.rename(folder / f"v{version}")  # registered whole, or not at all
-    runtime.audit.append("adapter", "promoted", details={"name": name, "version": version, "run": run_id,
-                         "adapter_sha256": receipt.adapter_sha256}, actor="person", level="security")
+    ctx.audit.append("adapter", "promoted", details={"name": name, "version": version, "run": run_id,
+                         "adapter_sha256": receipt.adapter_sha256}, actor=actor, level="security")
     return receipt
 
 
-def list_adapters(home_root: Path) -> list[TrainingReceipt | str]:
+def list_adapters(home: Home) -> list[TrainingReceipt | str]:
+    """Every promoted version's receipt, or a line saying why one cannot be read."""
     found: list[TrainingReceipt | str] = []
-    for receipt_path in sorted(adapters_root(home_root).glob("*/v*/receipt.json")):
+    for receipt_path in sorted(home.adapters_dir.glob("*/v*/receipt.json")):
         try:
             found.append(TrainingReceipt.model_validate(read_json_file(receipt_path)))
         except (OSError, ValueError, ValidationError) as exc:
@@ -97,11 +98,11 @@ def list_adapters(home_root: Path) -> list[TrainingReceipt | str]:
     return found
 
 
-def checked(runtime, spec: str) -> tuple[TrainingReceipt, Path]:
+def checked(ctx: SkillContext, spec: str) -> tuple[TrainingReceipt, Path]:
     """The receipt and folder of NAME[@VERSION], after every check activation needs."""
     name, _, version = spec.partition("@")
-    folder = adapters_root(runtime.home.root) / name
-    versions = sorted((int(p.name[1:]) for p in folder.glob("v*") if p.name[1:].isdigit()))
+    folder = ctx.home.adapters_dir / name
+    versions = sorted(int(p.name[1:]) for p in folder.glob("v*") if p.name[1:].isdigit())
     if not versions:
         raise AdapterError(f"no adapter named {name!r}", fix="see `mh adapter list`")
     chosen = int(version.lstrip("v")) if version else versions[-1]
@@ -111,7 +112,7 @@ def checked(runtime, spec: str) -> tuple[TrainingReceipt, Path]:
     except (OSError, ValueError, ValidationError) as exc:
         raise AdapterError(f"{name}@{chosen} has no valid training receipt: {str(exc).splitlines()[0]}",
                            fix="promote the run again") from None
-    verifier = load_verifier(runtime.home)
+    verifier = load_verifier(ctx.home)
     if receipt.key_id != verifier.key_id or not verifier.verify(receipt.body(), receipt.signature):
         raise AdapterError(f"{name}@{chosen}'s training receipt is not signed by this home's key",
                            fix="only adapters trained and promoted in this home can be activated")
@@ -120,7 +121,7 @@ def checked(runtime, spec: str) -> tuple[TrainingReceipt, Path]:
             raise AdapterError(f"{name}@{chosen}: {relative} does not match its receipt", fix="promote the run again")
     if not receipt.gates.get("passed"):
         raise AdapterError(f"{name}@{chosen}'s gates did not pass", fix="train a better adapter")
-    model = runtime.agent_config().model
+    model = ctx.agent_config().model
     chat_sha = file_sha256(Path(model) if model else shipped_gguf())
     if chat_sha != receipt.base_sha256:
         raise AdapterError(f"{name}@{chosen} was trained for another base model (sha256 {receipt.base_sha256[:12]}…), "
@@ -128,7 +129,7 @@ def checked(runtime, spec: str) -> tuple[TrainingReceipt, Path]:
     return receipt, path
 
 
-def active_record(home) -> dict | None:
+def active_record(home: Home) -> dict | None:
     """persona/overrides/active-adapter.json, or None while the base model is in use."""
     try:
         record = read_json_file(home.active_adapter_file)
@@ -141,21 +142,21 @@ def active_record(home) -> dict | None:
     return record
 
 
-def activate(runtime, spec: str, *, actor: str) -> dict:
-    receipt, path = checked(runtime, spec)
+def activate(ctx: SkillContext, spec: str, *, actor: str) -> dict:
+    receipt, path = checked(ctx, spec)
     record = {"name": receipt.name, "version": receipt.version, "gguf": str(path / "adapter.gguf"),
               "base_sha256": receipt.base_sha256, "adapter_sha256": receipt.adapter_sha256,
               "activated_at": datetime.now(UTC).isoformat()}
-    target = runtime.home.active_adapter_file
+    target = ctx.home.active_adapter_file
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(target, pretty(record))
-    runtime.audit.append("adapter", "activated", details={"name": receipt.name, "version": receipt.version},
+    ctx.audit.append("adapter", "activated", details={"name": receipt.name, "version": receipt.version},
                          actor=actor, level="security", sync=True)
     return record
 
 
-def rollback(runtime, *, actor: str) -> dict | None:
-    target = runtime.home.active_adapter_file
+def rollback(ctx: SkillContext, *, actor: str) -> dict | None:
+    target = ctx.home.active_adapter_file
     try:
         previous = read_json_file(target)
     except FileNotFoundError:
@@ -163,6 +164,6 @@ def rollback(runtime, *, actor: str) -> dict | None:
     except (OSError, ValueError):
         previous = {"name": "(unreadable record)"}
     target.unlink()
-    runtime.audit.append("adapter", "deactivated", details={"name": previous.get("name"), "version": previous.get("version")},
+    ctx.audit.append("adapter", "deactivated", details={"name": previous.get("name"), "version": previous.get("version")},
                          actor=actor, level="security", sync=True)
     return previous

@@ -164,9 +164,9 @@ def stop_run(runs_root: Path, run_id: str | None = None) -> RunDir:
 
 
 def environment() -> dict[str, Any]:
-    import torch
-
     from importlib.metadata import PackageNotFoundError, version
+
+    import torch
 
     versions = {}
     for name in ("torch", "transformers", "peft", "trl", "gguf", "llama-cpp-python"):

@@ -15,13 +15,17 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..config import RunConfig
 from ..datasets.firewall import open_for_training
 from ..errors import MhError
 from .base import resolve_base
 from .runs import ExitCode, RunDir, environment
-from ..config import RunConfig
+
+if TYPE_CHECKING:
+    # what these functions take; a Runtime has the same members
+    from ..skills import SkillContext
 
 
 class TrainingFailed(MhError):
@@ -36,6 +40,8 @@ class TrainResult:
     steps: int
     tokens_per_second: float | None
     path: Path
+    error: str | None = None  # why, when training failed (exit 10)
+    fix: str | None = None
 
 
 def pick_backend(requested: str) -> str:
@@ -153,25 +159,32 @@ def _trainer(config: RunConfig, run: RunDir, base, train_rows, reporter: _Report
     return trainer
 
 
-def train(runtime, config: RunConfig, dataset_id: str, *, actor: str = "person", quiet: bool = False,
+def train(ctx: SkillContext, config: RunConfig, dataset_id: str, *, actor: str, quiet: bool = False,
           resume_run: RunDir | None = None, checkpoint: int | None = None) -> TrainResult:
-    """One attempt of a run (a new one, or a resumed one). Returns its exit code; never half-registers.
-    The run is marked running for exactly as long as this process works on it."""
-    run = resume_run or RunDir.create(runtime.home.runs_dir)
+    """One attempt of a run (a new one, or a resumed one). Returns its exit code, training failures
+    (10) included, with the error; raises when the run was refused before training (exit 1: config,
+    firewall, base). Never half-registers. The run is marked running for exactly as long as this
+    process works on it."""
+    run = resume_run or RunDir.create(ctx.home.runs_dir)
     with run.running.hold():
         run.begin_attempt()
         try:
-            return _attempt(runtime, config, dataset_id, run, actor=actor, quiet=quiet, resume_run=resume_run,
+            return _attempt(ctx, config, dataset_id, run, actor=actor, quiet=quiet, resume_run=resume_run,
                             checkpoint=checkpoint)
+        except TrainingFailed as exc:
+            report = run.read_json("report.json")
+            if report["status"] == "running":  # refused before training began (e.g. the backend)
+                report = run.finish(ExitCode.TRAINING_FAILED, error=exc.message)
+            return TrainResult(run.id, ExitCode.TRAINING_FAILED, None, int(report.get("steps") or 0), None, run.path,
+                               error=exc.message, fix=exc.fix)
         except Exception as exc:
             if run.read_json("report.json")["status"] == "running":  # refused before training began
-                failed = isinstance(exc, TrainingFailed) or not isinstance(exc, MhError)
-                run.finish(ExitCode.TRAINING_FAILED if failed else ExitCode.CONFIG,
+                run.finish(ExitCode.CONFIG if isinstance(exc, MhError) else ExitCode.TRAINING_FAILED,
                            error=exc.message if isinstance(exc, MhError) else f"{type(exc).__name__}: {exc}")
             raise
 
 
-def _attempt(runtime, config: RunConfig, dataset_id: str, run: RunDir, *, actor: str, quiet: bool,
+def _attempt(ctx: SkillContext, config: RunConfig, dataset_id: str, run: RunDir, *, actor: str, quiet: bool,
              resume_run: RunDir | None, checkpoint: int | None) -> TrainResult:
     reporter = _Reporter(run, config.steps, quiet)
     reporter.stage("INIT", f"run {run.id}" + (" (resumed)" if resume_run else ""))
@@ -179,8 +192,8 @@ def _attempt(runtime, config: RunConfig, dataset_id: str, run: RunDir, *, actor:
     run.write_json("env.json", environment())
     backend = pick_backend(config.backend)
     reporter.stage("DATASET", f"{dataset_id} through the trainer firewall")
-    dataset = open_for_training(runtime, dataset_id, actor=actor)
-    base = resolve_base(runtime.home.root, config.base)
+    dataset = open_for_training(ctx, dataset_id, actor=actor)
+    base = resolve_base(ctx.home.root, config.base)
     run.write_json("resolved_config.json", {**config.model_dump(mode="json"), **_resolved(dataset_id, dataset, base, backend)})
     resume_from = _checkpoint_path(run, checkpoint) if resume_run else None
     trainer = _trainer(config, run, base, _examples(dataset.train), reporter)
@@ -189,15 +202,15 @@ def _attempt(runtime, config: RunConfig, dataset_id: str, run: RunDir, *, actor:
     if threading.current_thread() is threading.main_thread():
         for sig in previous:
             signal.signal(sig, lambda *_: reporter.stop_requested.set())
-    runtime.audit.append("train", "started", details={"run": run.id, "dataset": dataset_id, "backend": backend,
+    ctx.audit.append("train", "started", details={"run": run.id, "dataset": dataset_id, "backend": backend,
                          "resumed_from": resume_from.name if resume_from else None}, actor=actor)
     started = time.monotonic()
     try:
         reporter.stage("TRAINING", f"{config.steps} steps, batch {config.batch_size}, lr {config.learning_rate}")
         trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     except Exception as exc:
-        report = run.finish(ExitCode.TRAINING_FAILED, error=f"{type(exc).__name__}: {exc}")
-        runtime.audit.append("train", "failed", details={"run": run.id, "error": report["error"]}, actor=actor, level="error")
+        report = run.finish(ExitCode.TRAINING_FAILED, error=f"{type(exc).__name__}: {exc}", steps=trainer.state.global_step)
+        ctx.audit.append("train", "failed", details={"run": run.id, "error": report["error"]}, actor=actor, level="error")
         raise TrainingFailed(f"training failed: {type(exc).__name__}: {exc}", fix=f"see {run.file('logs/train.log')}") from exc
     finally:
         if threading.current_thread() is threading.main_thread():
@@ -221,7 +234,7 @@ def _attempt(runtime, config: RunConfig, dataset_id: str, run: RunDir, *, actor:
                "tokens": reporter.tokens, "tokens_per_second": tokens_per_second, "exit_code": int(code)}
     run.write_json("metrics/summary.json", summary)
     run.finish(code, final_loss=reporter.last_loss, steps=step)
-    runtime.audit.append("train", code.name.lower(), details={"run": run.id, "exit_code": int(code), "steps": step,
+    ctx.audit.append("train", code.name.lower(), details={"run": run.id, "exit_code": int(code), "steps": step,
                          "final_loss": reporter.last_loss}, actor=actor, level="info" if code is ExitCode.OK else "warning")
     return TrainResult(run.id, code, reporter.last_loss, step, tokens_per_second, run.path)
 
@@ -260,8 +273,8 @@ def _checkpoint_path(run: RunDir, step: int | None) -> Path:
     return chosen
 
 
-def resume(runtime, run_id: str, *, checkpoint: int | None = None, actor: str = "person", quiet: bool = False) -> TrainResult:
-    run = RunDir.find(runtime.home.runs_dir, run_id)
+def resume(ctx: SkillContext, run_id: str, *, actor: str, checkpoint: int | None = None, quiet: bool = False) -> TrainResult:
+    run = RunDir.find(ctx.home.runs_dir, run_id)
     saved = run.read_json("resolved_config.json")
     if not saved:
         raise MhError(f"run {run_id} has no resolved_config.json", fix="it never got past INIT; start a new run")
@@ -269,5 +282,5 @@ def resume(runtime, run_id: str, *, checkpoint: int | None = None, actor: str = 
     for key in RESOLVED_KEYS:
         saved.pop(key, None)
     _checkpoint_path(run, checkpoint)  # fail before anything starts
-    return train(runtime, RunConfig.model_validate(saved), dataset_id, actor=actor, quiet=quiet,
+    return train(ctx, RunConfig.model_validate(saved), dataset_id, actor=actor, quiet=quiet,
                  resume_run=run, checkpoint=checkpoint)
