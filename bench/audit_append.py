@@ -30,7 +30,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from _common import best_of, table, timed, verdict
-
 from nacl.signing import SigningKey
 
 from runtime.audit import AuditLog, verify

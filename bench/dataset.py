@@ -67,7 +67,7 @@ def main() -> int:
         for count in (10_000, 50_000):
             near = NearDuplicates(0.8)
             corpus = texts(random.Random(count), count)
-            seconds = timed(lambda: [near.seen(t) for t in corpus])
+            seconds = timed(lambda near=near, corpus=corpus: [near.seen(t) for t in corpus])
             scaling.append((count, seconds))
     finally:
         shutil.rmtree(base, ignore_errors=True)

@@ -19,7 +19,6 @@ import tempfile
 from pathlib import Path
 
 from _common import best_of, table, timed, verdict
-
 from pydantic import BaseModel
 
 from runtime.runtime import CallStatus, Runtime

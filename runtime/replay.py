@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-
-
 DATASET_STAGES = {"built": "raw", "cleaned": "clean", "verified": "verified"}
 
 

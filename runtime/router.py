@@ -127,7 +127,7 @@ class Router:
 
     def _trained(self, texts: list[str], labels: np.ndarray, cache_dir: Path | None) -> tuple[np.ndarray, ...]:
         """(mean, weights, bias), from the cache when it was made from these very examples."""
-        tagged = "\n".join(f"{self.classes[label]}\t{text}" for label, text in zip(labels, texts))
+        tagged = "\n".join(f"{self.classes[label]}\t{text}" for label, text in zip(labels, texts, strict=True))
         key = hashlib.sha256(f"{BAG_WEIGHT}\n{tagged}".encode()).hexdigest()[:16]
         path = cache_dir / f"router-{key}.npz" if cache_dir is not None else None
         if path is not None and path.exists():
@@ -174,7 +174,7 @@ class Router:
         if len(clauses) > 1:
             routes = [self.classify(c) for c in clauses]
             if all(r.skill != CHAT for r in routes):
-                steps = [self._step(c, r.skill, i, routes) for i, (c, r) in enumerate(zip(clauses, routes))]
+                steps = [self._step(c, r.skill, i, routes) for i, (c, r) in enumerate(zip(clauses, routes, strict=True))]
                 # Several steps only when each clause is a whole step; otherwise the commas were
                 # just commas ("I don't need out/a.txt anymore, please delete it").
                 if not any(step.missing for step in steps):

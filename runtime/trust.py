@@ -5,11 +5,12 @@ Pure logic, no I/O: `decide` takes everything it needs as arguments, so it is ch
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from fnmatch import fnmatchcase
-from typing import Any, Iterable, Literal
+from typing import Any, Literal
 
 from pydantic import Field
 

@@ -1,12 +1,12 @@
 """`mh chat` and `mh plan` as a person runs them, in child processes on the real embedded model."""
 
 import json
-import queue
-import threading
 import os
+import queue
 import re
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -112,6 +112,7 @@ def test_a_missing_model_file_is_a_clear_cli_error(home, mh):
 
 
 def test_the_chat_path_imports_nothing_heavy():
-    code = "import sys, runtime.cli, runtime.agent, runtime.models.embedded; print(sorted(m for m in ('torch', 'transformers', 'trl', 'peft') if m in sys.modules))"
+    code = ("import sys, runtime.cli, runtime.agent, runtime.models.embedded; "
+            "print(sorted(m for m in ('torch', 'transformers', 'trl', 'peft') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert proc.stdout.strip() == "[]", proc.stderr

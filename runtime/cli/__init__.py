@@ -7,7 +7,22 @@ import sys
 import typer
 
 from ..errors import MhError
-from . import agent_cmd, api_cmd, approvals_cmd, audit_cmd, chat_cmd, console_cmd, dataset_cmd, home_cmd, jobs_cmd, memory_cmd, skills_cmd, task_cmd, train_cmd, trust_cmd
+from . import (
+    agent_cmd,
+    api_cmd,
+    approvals_cmd,
+    audit_cmd,
+    chat_cmd,
+    console_cmd,
+    dataset_cmd,
+    home_cmd,
+    jobs_cmd,
+    memory_cmd,
+    skills_cmd,
+    task_cmd,
+    train_cmd,
+    trust_cmd,
+)
 from .common import err_console, root_callback
 
 app = typer.Typer(

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic_ai import ModelResponse, TextPart, ToolCallPart
-from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse as Response, ToolReturnPart, UserPromptPart
+from pydantic_ai.messages import ModelMessage, ModelRequest, ToolReturnPart, UserPromptPart
+from pydantic_ai.messages import ModelResponse as Response
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel
 
 from ..router import Plan, PlanStep, Router

@@ -7,9 +7,9 @@ router. Both load lazily, so a command that never talks to the model never pays 
 from __future__ import annotations
 
 import importlib.util
-import threading
 import os
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
