@@ -237,18 +237,17 @@ class Runtime:
         """Gate -> (queue | deny | run) -> audit. Every side effect in mh goes through here."""
         session = session or self.person
         item = self.skills.get(skill_id)
+        base = {"skill": item.id, "session": session.id, **({"source": session.source} if session.source else {})}
+        if not item.agent and not (session.is_person or session.is_service):
+            # Refused before its arguments are even read: no level, rule or yolo opens it.
+            decision = Decision(Verdict.deny, f"{item.id} is the person's own operation, never the agent's")
+            return self._denied(item, {**base, "args": summarise(args or {})}, decision, session)
         parsed = self._parse_args(item, args or {}, session)
         plain = parsed.model_dump(mode="json")
         decision = self.decide(item, plain, session)
-        if not item.agent and not (session.is_person or session.is_service):
-            decision = Decision(Verdict.deny, f"{item.id} is the person's own operation, never the agent's")
-        base = {"skill": item.id, "args": summarise(plain), "session": session.id,
-                **({"source": session.source} if session.source else {})}
+        base = {"skill": item.id, "args": summarise(plain), **base}
         if decision.verdict is Verdict.deny:
-            self.audit.append("skill", "denied", details={**base, "reason": decision.reason},
-                              actor=session.actor, level="warning")
-            return SkillOutcome(status=CallStatus.denied, skill=item.id, reason=decision.reason,
-                                fix="raise the trust level (`mh trust`) or change the policy rule in etc/trust.json")
+            return self._denied(item, base, decision, session)
         if decision.verdict is Verdict.queue:
             approval = self.approvals.create(
                 skill=item.id, args=plain, risk=item.risk, reason=decision.reason, requested_by=session.actor,
@@ -258,6 +257,12 @@ class Runtime:
                               actor=session.actor, sync=True)
             return SkillOutcome(status=CallStatus.queued, skill=item.id, reason=decision.reason, approval_id=approval.id)
         return self._execute(item, parsed, session, decision.reason, base)
+
+    def _denied(self, item: Skill, base: dict[str, Any], decision: Decision, session: Session) -> SkillOutcome:
+        self.audit.append("skill", "denied", details={**base, "reason": decision.reason}, actor=session.actor, level="warning")
+        fix = ("only the person runs it, from the CLI, the console or the API" if not item.agent
+               else "raise the trust level (`mh trust`) or change the policy rule in etc/trust.json")
+        return SkillOutcome(status=CallStatus.denied, skill=item.id, reason=decision.reason, fix=fix)
 
     def _parse_args(self, item: Skill, args: dict[str, Any], session: Session) -> BaseModel:
         try:

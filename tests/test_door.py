@@ -268,3 +268,20 @@ def wait_for_jobs(home) -> None:
     while any(job.state in ("queued", "running") for job in list_jobs(home)):
         assert time.monotonic() < deadline, "the nightly job did not end"
         time.sleep(0.5)
+
+
+# -- the agent ------------------------------------------------------------------------------------
+
+
+def test_the_agent_can_never_run_a_persons_operation(tmp_path):
+    with Runtime(tmp_path / "home") as rt:
+        rt.init()
+        rt.set_trust("bounded_auto")
+        agent = Session(actor="agent")
+        rt.set_yolo(agent, True)  # the loosest an agent session gets
+        own = [item.id for item in rt.skills if not item.agent]
+        assert {"nightly", "run_export", "adapter_promote", "job_start", "api_token_rotate", "inbox_add"} <= set(own)
+        outcomes = {skill: rt.call(skill, {}, session=agent) for skill in own}
+        assert {skill: str(o.status) for skill, o in outcomes.items() if o.status != "denied"} == {}
+        assert not set(own) & {item.id for item in rt.skills.for_agent()}  # and they are never its tools
+        assert list(rt.home.jobs_dir.iterdir()) == [] and list(rt.home.runs_dir.iterdir()) == []
