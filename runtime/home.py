@@ -122,6 +122,18 @@ class Home:
         return self.root / "state" / "datasets"
 
     @property
+    def datasets_raw(self) -> Path:
+        return self.root / "state" / "datasets" / "raw"
+
+    @property
+    def datasets_clean(self) -> Path:
+        return self.root / "state" / "datasets" / "clean"
+
+    @property
+    def datasets_verified(self) -> Path:
+        return self.root / "state" / "datasets" / "verified"
+
+    @property
     def receipts_dir(self) -> Path:
         """Signed dataset receipts."""
         return self.root / "state" / "receipts"

@@ -31,7 +31,6 @@ class DatasetInfo:
 class DatasetStore:
     def __init__(self, home: Home) -> None:
         self.home = home
-        self.root = home.datasets_dir
         self.receipts = home.receipts_dir
 
     @staticmethod
@@ -39,16 +38,16 @@ class DatasetStore:
         return f"ds-{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(2)}"
 
     def raw(self, dataset_id: str) -> Path:
-        return self.root / "raw" / f"{_checked(dataset_id)}.jsonl"
+        return self.home.datasets_raw / f"{_checked(dataset_id)}.jsonl"
 
     def clean(self, dataset_id: str) -> Path:
-        return self.root / "clean" / f"{_checked(dataset_id)}.jsonl"
+        return self.home.datasets_clean / f"{_checked(dataset_id)}.jsonl"
 
     def clean_report(self, dataset_id: str) -> Path:
-        return self.root / "clean" / f"{_checked(dataset_id)}.report.json"
+        return self.home.datasets_clean / f"{_checked(dataset_id)}.report.json"
 
     def verified(self, dataset_id: str) -> Path:
-        return self.root / "verified" / _checked(dataset_id)
+        return self.home.datasets_verified / _checked(dataset_id)
 
     def receipt(self, dataset_id: str) -> Path:
         return self.receipts / f"{_checked(dataset_id)}.json"
@@ -64,9 +63,9 @@ class DatasetStore:
         return None
 
     def ids(self) -> list[str]:
-        found = {p.stem for p in (self.root / "raw").glob("ds-*.jsonl")}
-        found |= {p.stem for p in (self.root / "clean").glob("ds-*.jsonl")}
-        found |= {p.name for p in (self.root / "verified").glob("ds-*") if p.is_dir()}
+        found = {p.stem for p in (self.home.datasets_raw).glob("ds-*.jsonl")}
+        found |= {p.stem for p in (self.home.datasets_clean).glob("ds-*.jsonl")}
+        found |= {p.name for p in (self.home.datasets_verified).glob("ds-*") if p.is_dir()}
         return sorted(found)
 
     def newest_verified(self) -> str:
