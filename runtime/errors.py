@@ -63,3 +63,8 @@ class ApprovalClosed(MhError):
 
 class AuditError(MhError):
     """The audit log cannot be appended to (for example its last entry is corrupt)."""
+
+
+class ApprovalTampered(MhError):
+    """An approval file is not the request the audit log recorded (edited, set back, or never queued by
+    mh). It is never run; the attempt is audited at `security` level."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .approvals import LoggedRequest
+
 DATASET_STAGES = {"built": "raw", "cleaned": "clean", "verified": "verified"}
 
 
@@ -16,6 +18,7 @@ DATASET_STAGES = {"built": "raw", "cleaned": "clean", "verified": "verified"}
 class ReplayState:
     trust_level: str | None = None
     approvals: dict[str, str] = field(default_factory=dict)
+    requests: dict[str, LoggedRequest] = field(default_factory=dict)  # the log's account of each approval
     active_adapter: dict[str, Any] | None = None
     datasets: dict[str, str] = field(default_factory=dict)
     entries: int = 0
@@ -41,8 +44,11 @@ def rebuild(entries) -> ReplayState:
             state.trust_level = details["trust_level"]
         elif key == ("trust", "set"):
             state.trust_level = details.get("to")
-        elif entry.category == "approval" and "id" in details:
-            state.approvals[details["id"]] = "pending" if entry.event == "created" else entry.event
+        elif entry.category == "approval" and isinstance(details.get("id"), str):
+            account = state.requests.setdefault(details["id"], LoggedRequest(details["id"]))
+            account.take(entry)
+            if account.status is not None:
+                state.approvals[account.id] = str(account.status)
         elif entry.category == "dataset" and entry.event in DATASET_STAGES and "id" in details:
             state.datasets[details["id"]] = DATASET_STAGES[entry.event]
         elif key == ("adapter", "activated"):
@@ -53,22 +59,29 @@ def rebuild(entries) -> ReplayState:
 
 
 def replay(runtime) -> ReplayReport:
-    state = rebuild(runtime.audit.entries())
+    # The approval queue's lock, held while the log is read and the files listed: a request being
+    # queued meanwhile would otherwise show as a file the log does not know.
+    with runtime.approvals.locked():
+        state = rebuild(runtime.audit.entries())
+        scan = runtime.approvals.scan()
     differences: list[str] = []
 
     on_disk_level = str(runtime.trust_level())
     if state.trust_level is not None and state.trust_level != on_disk_level:
         differences.append(f"trust level: the log says {state.trust_level}, etc/trust.json says {on_disk_level}")
 
-    scan = runtime.approvals.scan()
     differences += [f"approval file: {problem}" for problem in scan.broken]
-    on_disk = {a.id: str(a.status) for a in scan.items}
+    on_disk = {a.id: a for a in scan.items}
     for approval_id in sorted(set(state.approvals) | set(on_disk)):
         logged, stored = state.approvals.get(approval_id), on_disk.get(approval_id)
-        if logged != stored:
+        if logged != (stored and str(stored.status)):
             differences.append(
-                f"approval {approval_id}: the log says {logged or 'nothing'}, state/approvals/ says {stored or 'nothing'}"
+                f"approval {approval_id}: the log says {logged or 'nothing'}, state/approvals/ says {stored and stored.status or 'nothing'}"
             )
+        account = state.requests.get(approval_id, LoggedRequest(approval_id))
+        differences += [f"approval {approval_id} is tampered: {problem}" for problem in account.tampering(stored)]
+        if stored is not None and account.set_back(stored):
+            differences.append(f"approval {approval_id} is tampered: set back from {account.status} to {stored.status}")
 
     from .datasets.store import DatasetStore
 

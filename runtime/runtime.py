@@ -13,10 +13,18 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from .approvals import RESOLVED_BY_APPROVAL, Approval, ApprovalQueue, ApprovalStatus, QueueScan
+from .approvals import (
+    MAX_APPROVAL_BYTES,
+    RESOLVED_BY_APPROVAL,
+    Approval,
+    ApprovalQueue,
+    ApprovalStatus,
+    QueueScan,
+    logged_request,
+)
 from .audit import AuditLog, Checkpoint
 from .config import CONFIG_MODELS, AgentConfig, ConfigCache, TrustConfig, load_config, save_config, template_text
-from .errors import ApprovalClosed, Denied, HomeError, MhError, SkillInputError
+from .errors import ApprovalClosed, ApprovalTampered, Denied, HomeError, MhError, SkillInputError
 from .home import LAYOUT, Home
 from .jsonio import atomic_write
 from .keys import Signer, create_signer, load_signer, load_verifier
@@ -249,14 +257,26 @@ class Runtime:
         if decision.verdict is Verdict.deny:
             return self._denied(item, base, decision, session)
         if decision.verdict is Verdict.queue:
-            approval = self.approvals.create(
-                skill=item.id, args=plain, risk=item.risk, reason=decision.reason, requested_by=session.actor,
+            return self._queue(item, plain, session, decision.reason, base)
+        return self._execute(item, parsed, session, decision.reason, base)
+
+    def _queue(self, item: Skill, plain: dict[str, Any], session: Session, reason: str, base: dict[str, Any]) -> SkillOutcome:
+        """Audit the request, hash included, then store it: under the queue's lock, so whoever
+        approves finds the file and its `created` entry together (see `_check_logged`)."""
+        with self.approvals.locked():
+            approval = self.approvals.new(
+                skill=item.id, args=plain, risk=item.risk, reason=reason, requested_by=session.actor,
                 session=session.id, ttl=timedelta(hours=self.trust_config().approval_ttl_hours),
             )
-            self.audit.append("approval", "created", details={**base, "id": approval.id, "reason": decision.reason},
+            text = approval.encoded()
+            if len(text.encode("utf-8")) > MAX_APPROVAL_BYTES:
+                error = f"the request is {len(text.encode('utf-8'))} bytes, more than an approval keeps ({MAX_APPROVAL_BYTES})"
+                self.audit.append("skill", "rejected", details={**base, "error": error}, actor=session.actor, level="warning")
+                raise SkillInputError(f"{item.id}: {error}", fix="ask for it in smaller parts (several calls)")
+            self.audit.append("approval", "created", details={**base, "id": approval.id, "reason": reason, **approval.audited()},
                               actor=session.actor, sync=True)
-            return SkillOutcome(status=CallStatus.queued, skill=item.id, reason=decision.reason, approval_id=approval.id)
-        return self._execute(item, parsed, session, decision.reason, base)
+            self.approvals.add(approval, text)
+        return SkillOutcome(status=CallStatus.queued, skill=item.id, reason=reason, approval_id=approval.id)
 
     def _denied(self, item: Skill, base: dict[str, Any], decision: Decision, session: Session) -> SkillOutcome:
         self.audit.append("skill", "denied", details={**base, "reason": decision.reason}, actor=session.actor, level="warning")
@@ -324,7 +344,7 @@ class Runtime:
         now = datetime.now(UTC)
         with ExitStack() as running:
             with self.approvals.locked():
-                approval = self._expire_if_due(self.approvals.get(approval_id), now)
+                approval = self._expire_if_due(self._check_logged(self.approvals.get(approval_id), by), now)
                 if approval.status in RESOLVED_BY_APPROVAL:
                     return approval, None
                 if approval.status is not ApprovalStatus.pending:
@@ -344,12 +364,30 @@ class Runtime:
             outcome = self._run_approved(approval, by)
             status = ApprovalStatus.executed if outcome.status is CallStatus.ok else ApprovalStatus.failed
             with self.approvals.locked():
-                approval = approval.moved(status, result=outcome.result, error=outcome.error)
+                done = approval.moved(status, result=outcome.result, error=outcome.error)
+                if len(done.encoded().encode("utf-8")) > MAX_APPROVAL_BYTES:
+                    # The caller has the whole result; the file keeps what fits, so it stays readable.
+                    done = approval.moved(status, result=summarise(outcome.result), error=outcome.error)
+                approval = done
                 self.approvals.save(approval)
+                # Under the lock with the save: the file and the log never disagree to another approver.
+                self.audit.append("approval", str(status), details={"id": approval.id, "skill": approval.skill,
+                                  **({"error": outcome.error} if outcome.error else {})}, actor=by, sync=True)
         self.approvals.runner(approval.id).path.unlink(missing_ok=True)  # held once only: no reuse race
-        self.audit.append("approval", str(status), details={"id": approval.id, "skill": approval.skill,
-                          **({"error": outcome.error} if outcome.error else {})}, actor=by, sync=True)
         return approval, outcome
+
+    def _check_logged(self, approval: Approval, by: str) -> Approval:
+        """The file must be the request the log recorded, in the status the log gives it: otherwise it
+        was edited (or made) behind mh's back, and nothing in it is acted on. Called under the lock."""
+        differences = logged_request(self.home.audit_dir, approval.id).differences(approval)
+        if differences:
+            self.audit.append("approval", "tampered", details={"id": approval.id, "differences": differences},
+                              actor=by, level="security", sync=True)
+            raise ApprovalTampered(
+                f"{approval.id} is not the request the audit log recorded: " + "; ".join(differences),
+                fix=f"nothing was run; move state/approvals/{approval.id}.json aside and ask for the action again",
+            )
+        return approval
 
     def _refuse_if_denied(self, approval: Approval, by: str) -> None:
         """Approving is a change like any other: refused while the gate would deny the call (at
@@ -381,7 +419,7 @@ class Runtime:
         by = by or self.person.actor
         now = datetime.now(UTC)
         with self.approvals.locked():
-            approval = self._expire_if_due(self.approvals.get(approval_id), now)
+            approval = self._expire_if_due(self._check_logged(self.approvals.get(approval_id), by), now)
             if approval.status is not ApprovalStatus.pending:
                 raise ApprovalClosed(f"{approval_id} is {approval.status}, not pending", fix="nothing to reject")
             approval = approval.moved(ApprovalStatus.rejected, resolved_by=by, resolved_at=now, note=reason)

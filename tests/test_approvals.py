@@ -3,7 +3,7 @@ import multiprocessing
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+import time
 
 import pytest
 
@@ -67,8 +67,8 @@ def test_unknown_ids(rt, bad_id):
 def test_expired_requests_cannot_be_approved(rt, agent):
     save_config(rt.home, "trust.json", rt.trust_config().model_copy(update={"approval_ttl_hours": 0.0001}))
     approval_id = queue_write(rt, agent)
-    item = rt.approvals.get(approval_id)
-    rt.approvals.save(item.model_copy(update={"expires_at": datetime.now(UTC) - timedelta(seconds=1)}))
+    # Waited out, not edited: an expiry changed in the file is tampering (tests/test_approval_tamper.py).
+    time.sleep(0.4)  # the ttl above is 0.36 s
     assert rt.list_approvals().items[0].status is ApprovalStatus.expired
     with pytest.raises(ApprovalClosed, match="expired"):
         rt.approve(approval_id)
