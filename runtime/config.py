@@ -30,6 +30,7 @@ class AuditConfig(StrictModel):
     checkpoint_every: int = Field(default=1000, ge=1, description="sign a checkpoint every N entries")
     fsync_every: int = Field(default=1000, ge=1, description="group commit: fsync after N entries")
     fsync_interval_ms: int = Field(default=100, ge=0, description="... or once this long has passed")
+    seal_interval_s: float = Field(default=30.0, gt=0, le=3600, description="sign a checkpoint at most this long after an entry")
 
 
 class WebSearchConfig(StrictModel):

@@ -22,7 +22,7 @@ from .approvals import (
     QueueScan,
     logged_request,
 )
-from .audit import AuditLog, Checkpoint
+from .audit import AuditLog, Checkpoint, VerifyReport, Witness
 from .config import CONFIG_MODELS, AgentConfig, ConfigCache, TrustConfig, load_config, save_config, template_text
 from .errors import ApprovalClosed, ApprovalTampered, Denied, HomeError, MhError, SkillInputError
 from .home import LAYOUT, Home
@@ -124,20 +124,25 @@ class Runtime:
                 atomic_write(path, template_text(name))
                 files.append(f"etc/{name}")
         fresh_key = not self.is_initialised()
+        genesis: dict[str, Any] = {}
         if fresh_key:
             if any(self.home.audit_dir.glob("*.ndjson")):
                 raise HomeError(
                     "the signing key is missing but the home has an audit log signed with it",
                     fix="restore state/keys/signing.key from a backup; a new key would not verify the old log",
                 )
-            create_signer(self.home)
+            signer = create_signer(self.home)
             files += ["state/keys/signing.key", "etc/audit-signing.pub"]
+            # The genesis entry pins the key: verify refuses any other not reached by a signed rotation.
+            genesis = {"audit_key": signer.key_id, "public_key": bytes(signer.signing_key.verify_key).hex(),
+                       "home_id": secrets.token_hex(8)}
         if folders or files:
             self.audit.append(
                 "home", "init",
-                details={"folders": folders, "files": files, "trust_level": str(self.trust_level())},
+                details={"folders": folders, "files": files, "trust_level": str(self.trust_level()), **genesis},
                 actor=self.person.actor, sync=True,
             )
+            self.audit.seal()  # a home has a checkpoint (and a witness) from its first entry on
         return InitReport(folders, files)
 
     def ensure_initialised(self) -> InitReport | None:
@@ -155,16 +160,29 @@ class Runtime:
         return AuditLog(
             self.home.audit_dir, signer=signer, checkpoint_every=cfg.checkpoint_every,
             fsync_every=cfg.fsync_every, fsync_interval_ms=cfg.fsync_interval_ms,
+            seal_interval_s=cfg.seal_interval_s, witness=Witness(self.home.root),
         )
 
     def seal_audit(self) -> Checkpoint | None:
         """Sign a checkpoint at the head now (None on an empty log). Also done every N entries and on close."""
         return self.audit.seal()
 
-    def verify_audit(self):
+    def verify_audit(self) -> VerifyReport:
+        """The chain, the pinned key, the checkpoints, and the log against its witness outside the home."""
         from .audit import verify
 
-        return verify(self.home.audit_dir, load_verifier(self.home))
+        witness = Witness(self.home.root)
+        record = witness.read()
+        report = verify(self.home.audit_dir, load_verifier(self.home), witness=record)
+        if record is None and report.entries:
+            report.warnings.append(
+                f"no witness for this home yet at {witness.path} (first run, or a new machine): nothing outside "
+                "the home vouches for the log; the next seal creates one"
+            )
+        if report.entries and report.home_id is None:
+            report.warnings.append("the log has no genesis entry naming its key (a home made before key pinning): "
+                                   "only the witness pins the key")
+        return report
 
     @cached_property
     def sandbox(self) -> Sandbox:

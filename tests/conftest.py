@@ -12,6 +12,15 @@ from runtime import Runtime, Session
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def witness_dir(tmp_path_factory, monkeypatch) -> Path:
+    """Audit witnesses go to a folder of the test's own, never the real user's ~/.local/state/mh/.
+    Set in the environment, so `mh` children (run_mh) inherit it."""
+    folder = tmp_path_factory.mktemp("witness")
+    monkeypatch.setenv("MH_WITNESS_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     return tmp_path / "home"

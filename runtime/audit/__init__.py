@@ -2,5 +2,6 @@
 
 from .log import GENESIS, AuditEntry, AuditLog, Checkpoint
 from .verify import Problem, VerifyReport, verify
+from .witness import Witness, WitnessRecord
 
-__all__ = ["GENESIS", "AuditEntry", "AuditLog", "Checkpoint", "Problem", "VerifyReport", "verify"]
+__all__ = ["GENESIS", "AuditEntry", "AuditLog", "Checkpoint", "Problem", "VerifyReport", "Witness", "WitnessRecord", "verify"]

@@ -65,3 +65,8 @@ def hashed_body(line: bytes) -> bytes | None:
 
 def checkpoint_message(seq: int, entry_hash: str, ts: str, key_id: str) -> bytes:
     return canonical({"hash": entry_hash, "key_id": key_id, "seq": seq, "ts": ts}).encode("utf-8")
+
+
+def rotation_message(prev: str, old_key_id: str, new_public_key: str) -> bytes:
+    """What the old key signs to hand over to a new one; `prev` binds it to its place in the chain."""
+    return canonical({"from": old_key_id, "prev": prev, "public_key": new_public_key, "purpose": "mh audit key rotation"}).encode("utf-8")

@@ -5,16 +5,26 @@ logs/audit/.lock, finds the head (cached per process and re-read only when a fil
 us), writes one line with O_APPEND and releases. fsyncs are batched (group commit): after
 `fsync_every` entries or `fsync_interval_ms`, on `sync=True`, on seal and on close. A line torn by a
 crash is cut off at the next append, kept under logs/audit/torn/, and the repair is itself audited.
+
+Sealing: a signed checkpoint every `checkpoint_every` entries, `seal_interval_s` after an entry was
+written (a timer, so an idle process seals too), on close, at interpreter exit and on SIGTERM. A
+writer holds a shared lock on logs/audit/.writers from its first append to its close; the kernel
+drops it however the process ends. A process that finds itself the only writer and entries after
+the last checkpoint knows their writer did not close (or that they were added by hand): it writes an
+`audit.unsealed_tail` entry naming them before it seals them.
 """
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import json
 import os
 import re
+import signal
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,10 +35,14 @@ from typing import Any
 from ..errors import AuditError
 from ..keys import Signer
 from ..redact import redact
-from .format import GENESIS, checkpoint_message, encode_entry
+from .format import GENESIS, checkpoint_message, encode_entry, rotation_message
+from .witness import Witness
 
 CHECKPOINTS = "checkpoints.ndjson"
+WRITERS = ".writers"
 HEX64 = re.compile(r"[0-9a-f]{64}")
+SEQ_FIELD = re.compile(rb'"seq":(\d+),"ts":"[^"]*"\}$')
+TAIL_EVENTS = 20  # an unsealed_tail entry names at most this many of the entries it flags
 
 
 @dataclass(frozen=True)
@@ -100,11 +114,15 @@ class AuditLog:
         checkpoint_every: int = 1000,
         fsync_every: int = 1000,
         fsync_interval_ms: int = 100,
+        seal_interval_s: float = 30.0,
+        witness: Witness | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.directory = Path(directory)
         self.signer = signer
+        self.witness = witness
         self.checkpoint_every = checkpoint_every
+        self.seal_interval = seal_interval_s
         self.fsync_every = fsync_every
         self.fsync_interval = fsync_interval_ms / 1000
         self._clock = clock
@@ -121,6 +139,10 @@ class AuditLog:
         self._unsynced = 0
         self._last_sync = time.monotonic()
         self._unsealed = False
+        self._unsealed_since = 0.0
+        self._timer: threading.Timer | None = None
+        self._writers_fd: int | None = None
+        self._home_id: str | None = None
         # Formatting a timestamp is costly next to an append: the part up to the second is cached.
         self._second = -1
         self._second_text = ""
@@ -144,9 +166,13 @@ class AuditLog:
             try:
                 ts, day = self._now()
                 repaired = self._refresh_head(day)
+                if self._writers_fd is None:
+                    self._join_writers(ts, day)
                 if repaired is not None:
                     self._write_entry("audit", "torn_line_repaired", repaired, "system", "warning", ts, day)
                 entry = self._write_entry(category, event, clean, actor, level, ts, day)
+                if self._unsealed and self.signer is not None and time.monotonic() - self._unsealed_since >= self.seal_interval:
+                    self._checkpoint_locked()
                 if sync:
                     self._sync()
             finally:
@@ -156,22 +182,75 @@ class AuditLog:
     def seal(self) -> Checkpoint | None:
         """Sign a checkpoint at the current head (None on an empty log or without a key)."""
         with self._locked():
-            self._refresh_head(self._now()[1])
+            ts, day = self._now()
+            self._refresh_head(day)
             if self._head[0] == 0 or self.signer is None:
                 return None
+            if self._writers_fd is None:
+                self._join_writers(ts, day)
             return self._checkpoint_locked()
 
     def close(self) -> None:
         """Seal what this process appended since its last checkpoint, sync and let go of files."""
+        if self._timer is not None:
+            self._timer.cancel()
         if self._unsealed and self.signer is not None:
             self.seal()
         with self._thread_lock:
             self._sync()
-            for fd in (self._fd, self._lock_fd):
+            # The writers lock goes last: until the seal above is on disk, this process is a writer.
+            for fd in (self._fd, self._lock_fd, self._writers_fd):
                 if fd is not None:
                     os.close(fd)
-            self._fd = self._lock_fd = None
+            self._fd = self._lock_fd = self._writers_fd = None
             self._fd_path = None
+        _open_logs.discard(self)
+
+    def _join_writers(self, ts: str, day: str) -> None:
+        """Become a writer (under the append lock). Alone, seal and flag any tail a dead writer left."""
+        fd = os.open(self.directory / WRITERS, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            alone = True
+        except BlockingIOError:
+            alone = False
+        if alone and self.signer is not None:
+            last = last_checkpoint_seq(self.directory)
+            if self._head[0] > last:
+                self._write_entry("audit", "unsealed_tail", self._tail_details(last), "system", "security", ts, day)
+                self._checkpoint_locked()
+        # Nobody else takes it exclusively except for a probe like ours, so this never waits long.
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        self._writers_fd = fd
+        _watch(self)
+
+    def _tail_details(self, last: int) -> dict[str, Any]:
+        head = self._head[0]
+        events = []
+        for raw in lines_backward(log_files(self.directory), min(head - last, TAIL_EVENTS)):
+            entry = _parse(raw)
+            events.append(f"{entry.seq} {entry.category}.{entry.event} {entry.actor}" if entry else "unreadable")
+        return {"from": last + 1, "to": head, "count": head - last, "entries": events[::-1],
+                "why": "written by a process that did not close, or added by hand"}
+
+    def _timed_seal(self) -> None:
+        with self._thread_lock:
+            self._timer = None
+            if not self._unsealed or self._lock_fd is None or self.signer is None:
+                return
+            lock_fd = self._lock()
+            try:
+                self._refresh_head(self._now()[1])
+                self._checkpoint_locked()
+            finally:
+                fcntl.flock(lock_fd, fcntl.LOCK_UN)
+
+    def seal_nowait(self) -> None:
+        """Seal from a signal handler: only if no thread of this process is inside the log."""
+        if not self._unsealed or self.signer is None or not self._thread_lock.acquire(blocking=False):
+            return
+        self._thread_lock.release()
+        self.close()
 
     def _lock(self) -> int:
         """Take the cross-process lock (the caller holds the thread lock and must unlock)."""
@@ -211,7 +290,13 @@ class AuditLog:
         )
         self._write(target, (line + "\n").encode("utf-8"))
         self._head = (seq, digest)
-        self._unsealed = True
+        if not self._unsealed:
+            self._unsealed = True
+            self._unsealed_since = time.monotonic()
+            if self.signer is not None and self._timer is None:
+                self._timer = threading.Timer(self.seal_interval, self._timed_seal)
+                self._timer.daemon = True
+                self._timer.start()
         if self.signer is not None and seq % self.checkpoint_every == 0:
             self._checkpoint_locked()
         return AuditEntry(seq, ts, level, category, event, actor, details, prev, digest)
@@ -307,7 +392,56 @@ class AuditLog:
         finally:
             os.close(fd)
         self._unsealed = False
+        if self.witness is not None:
+            # A witness that disagrees stays as it is: it is the evidence `mh audit verify` reports.
+            self.witness.advance(seq=seq, entry_hash=digest, key_id=key_id, ts=ts, sig=sig,
+                                 home_id=self._genesis_home_id(), since=self._since)
         return checkpoint
+
+    def rotate_key(self, new: Signer) -> Checkpoint:
+        """Hand the log over to a new key: an `audit.key_rotated` entry signed by the old key, sealed
+        with the old key; later checkpoints are signed with the new one. The caller stores the new key."""
+        if self.signer is None:
+            raise AuditError("this log has no signing key to rotate", fix="run `mh init` first")
+        old = self.signer
+        public = bytes(new.signing_key.verify_key).hex()
+        with self._locked():
+            ts, day = self._now()
+            self._refresh_head(day)
+            details = {"from": old.key_id, "to": new.key_id, "public_key": public,
+                       "sig": old.sign(rotation_message(self._head[1], old.key_id, public))}
+            self._write_entry("audit", "key_rotated", details, "system", "security", ts, day)
+            checkpoint = self._checkpoint_locked()
+            self.signer = new
+        return checkpoint
+
+    def _since(self, seq: int) -> tuple[str | None, list[tuple[str, str]]]:
+        """(hash of entry `seq` as the files hold it now, key rotations after it, oldest first).
+        Read from the end: `seq` is the last witnessed head, so it is recent."""
+        files = log_files(self.directory)
+        rotations: list[tuple[str, str]] = []
+        lines = first_lines(files) if seq == 1 else lines_backward(files, None)
+        for raw in lines:
+            found = SEQ_FIELD.search(raw)
+            if found is None:
+                return None, rotations
+            at = int(found.group(1))
+            if at < seq:
+                break
+            entry = _parse(raw) if at == seq or b'"event":"key_rotated"' in raw else None
+            if at == seq:
+                return (entry.hash if entry else None), rotations[::-1]
+            if entry is not None and entry.category == "audit" and isinstance(entry.details, dict):
+                rotations.append((str(entry.details.get("from")), str(entry.details.get("to"))))
+        return None, rotations
+
+    def _genesis_home_id(self) -> str | None:
+        if self._home_id is None:
+            first = next(first_lines(log_files(self.directory)), b"")
+            entry = _parse(first)
+            if entry is not None and isinstance(entry.details, dict):
+                self._home_id = entry.details.get("home_id")
+        return self._home_id
 
     def head(self) -> tuple[int, str]:
         """(seq, hash) of the last entry; (0, GENESIS) for an empty log."""
@@ -357,6 +491,106 @@ class AuditLog:
             except (ValueError, TypeError):
                 continue
         return result
+
+
+def last_checkpoint_seq(directory: Path) -> int:
+    """The seq of the last checkpoint; 0 when there is none (or the last one cannot be read)."""
+    path = directory / CHECKPOINTS
+    if not path.exists():
+        return 0
+    line, _, _ = read_last_line(path)
+    try:
+        seq = json.loads(line)["seq"]
+    except (ValueError, KeyError, TypeError):
+        return 0
+    return seq if type(seq) is int else 0
+
+
+def other_writers(directory: Path) -> bool:
+    """Whether a process (this one included) holds logs/audit/.writers: a writer that is still running."""
+    try:
+        fd = os.open(directory / WRITERS, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def first_lines(files: list[Path]) -> Iterator[bytes]:
+    """The first line of the first file that has one (an iterator, like lines_backward)."""
+    for path in files:
+        with open(path, "rb") as handle:
+            line = handle.readline()
+        if line.endswith(b"\n"):
+            yield line.rstrip(b"\n")
+            return
+
+
+def lines_backward(files: list[Path], count: int | None) -> Iterator[bytes]:
+    """Complete lines from the end of the last file back, across files; at most `count`."""
+    left = count
+    for path in reversed(files):
+        for line in _file_backward(path):
+            if left is not None:
+                if left <= 0:
+                    return
+                left -= 1
+            yield line
+
+
+def _file_backward(path: Path) -> Iterator[bytes]:
+    with open(path, "rb") as handle:
+        pos = handle.seek(0, os.SEEK_END)
+        rest = b""
+        torn = True  # whatever follows the file's last newline is a torn write, not an entry
+        while pos > 0:
+            step = min(65536, pos)
+            pos -= step
+            handle.seek(pos)
+            parts = (handle.read(step) + rest).split(b"\n")
+            if torn:
+                if len(parts) == 1:
+                    rest = b""
+                    continue
+                parts.pop()
+                torn = False
+            rest = parts[0]
+            yield from reversed(parts[1:])
+        if rest and not torn:
+            yield rest
+
+
+# Logs that may hold unsealed entries, sealed at interpreter exit and on SIGTERM.
+_open_logs: weakref.WeakSet[AuditLog] = weakref.WeakSet()
+_term_hooked = False
+
+
+def _watch(log: AuditLog) -> None:
+    global _term_hooked
+    _open_logs.add(log)
+    if not _term_hooked and threading.current_thread() is threading.main_thread() \
+            and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _seal_then_die)
+        _term_hooked = True
+
+
+def _seal_then_die(signum: int, frame: object) -> None:
+    """SIGTERM with the default action, after sealing what this process wrote (when it safely can)."""
+    for log in list(_open_logs):
+        log.seal_nowait()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+@atexit.register
+def _close_all() -> None:
+    for log in list(_open_logs):
+        log.close()
 
 
 def _parse(raw: bytes) -> AuditEntry | None:

@@ -14,10 +14,12 @@ app = typer.Typer(help="The hash-chained, signed audit log in logs/audit/.", no_
 
 @app.command()
 def verify(ctx: typer.Context) -> None:
-    """Check every entry's hash, the chain across files and every signed checkpoint.
+    """Check every entry's hash, the chain across files, the pinned key, every signed checkpoint, and
+    the log against its witness outside the home ($MH_WITNESS_DIR, else ~/.local/state/mh/witness).
 
-    Exits 0 only when all hold; otherwise prints the first bad file:line and why: edited,
-    inserted, deleted, reordered, truncated (behind a checkpoint), bad signature or malformed.
+    Exits 0 only when all hold; otherwise prints the first bad file:line and why: edited, inserted,
+    deleted, reordered, truncated, bad signature, malformed, re-keyed, rewritten, rolled back, log
+    deleted, log replaced, checkpoints deleted or no checkpoint.
     """
     report = queries.verify_audit(get_runtime(ctx))
     for warning in report.warnings:
@@ -29,7 +31,9 @@ def verify(ctx: typer.Context) -> None:
         )
         return
     problem = report.problem
-    err_console.print(f"[bold red]FAILED[/] logs/audit/{problem.file}:{problem.line}: {problem.reason}: {problem.detail}")
+    where = f"logs/audit/{problem.file}" if problem.file.endswith(".ndjson") else problem.file
+    where += f":{problem.line}" if problem.line else ""
+    err_console.print(f"[bold red]FAILED[/] {where}: {problem.reason}: {problem.detail}")
     raise typer.Exit(1)
 
 
@@ -52,7 +56,8 @@ def tail(
 
 @app.command()
 def seal(ctx: typer.Context) -> None:
-    """Sign a checkpoint at the head now (also done every N entries and when a process closes)."""
+    """Sign a checkpoint at the head now and update the witness (also done every N entries, N seconds
+    after an entry, and when a process closes)."""
     checkpoint = get_runtime(ctx).seal_audit()
     if checkpoint is None:
         console.print("the log is empty; nothing to seal")

@@ -29,7 +29,8 @@ class AuditEntryView(BaseModel):
 class AuditProblem(BaseModel):
     file: str
     line: int
-    reason: str = Field(description="edited | inserted | deleted | reordered | truncated | bad signature | malformed")
+    reason: str = Field(description="edited | inserted | deleted | reordered | truncated | bad signature | malformed | "
+                              "re-keyed | rewritten | rolled back | log deleted | log replaced | checkpoints deleted | no checkpoint")
     detail: str
 
 
