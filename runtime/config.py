@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
 from .errors import ConfigError
 from .home import Home
@@ -24,6 +24,21 @@ class TrustConfig(StrictModel):
     level: TrustLevel = TrustLevel.suggest
     approval_ttl_hours: float = Field(default=24.0, gt=0, le=24 * 365)
     rules: list[PolicyRule] = Field(default_factory=list)
+    # Set only on the fail-closed stand-in for a missing or unreadable etc/trust.json (see load_trust):
+    # why mh acts at `observe`. A private attribute, so it is never written to the file.
+    _fallback: str | None = PrivateAttr(default=None)
+
+    @property
+    def fallback(self) -> str | None:
+        return self._fallback
+
+    @property
+    def fallback_fix(self) -> str | None:
+        return TRUST_FIX if self._fallback else None
+
+
+TRUST_FIX = ("run `mh trust LEVEL` to write etc/trust.json again (no policy rules, approvals expire after 24 h), "
+             "or restore the file (or fix it, to keep its rules)")
 
 
 class AuditConfig(StrictModel):
@@ -170,14 +185,41 @@ def _key(loc: tuple) -> str:
 
 
 def load_config(home: Home, name: str) -> StrictModel:
-    """Read etc/NAME with its model. A missing file gives the defaults; anything bad raises."""
+    """Read etc/NAME with its model. A missing file gives the defaults, except etc/trust.json: it
+    gives `observe` (fail closed, see load_trust); anything bad raises."""
+    try:
+        return _read_config(home, name)
+    except FileNotFoundError:
+        return _closed_trust("etc/trust.json is missing") if name == "trust.json" else CONFIG_MODELS[name]()
+
+
+def load_trust(home: Home) -> TrustConfig:
+    """etc/trust.json, failing closed rather than hard: missing or unreadable, it reads as `observe`
+    (reads run, every change is denied) with the reason in `.fallback`; never a looser level. The
+    model's default level (`suggest`) is what `mh init` writes, not what a lost file means."""
+    try:
+        return _read_config(home, "trust.json")  # type: ignore[return-value]
+    except FileNotFoundError:
+        return _closed_trust("etc/trust.json is missing")
+    except ConfigError as exc:
+        return _closed_trust(f"etc/trust.json cannot be read ({exc.message})")
+
+
+def _closed_trust(reason: str) -> TrustConfig:
+    closed = TrustConfig(level=TrustLevel.observe)
+    closed._fallback = f"{reason}: acting as observe, every change is denied"
+    return closed
+
+
+def _read_config(home: Home, name: str) -> StrictModel:
+    """etc/NAME with its model; FileNotFoundError when it is missing, ConfigError when it is bad."""
     model = CONFIG_MODELS[name]
     path = home.config_file(name)
     shown = f"etc/{name}"
     try:
         raw = read_json_file(path)
     except FileNotFoundError:
-        return model()
+        raise
     except (OSError, ValueError) as exc:
         raise ConfigError(shown, None, str(exc), fix="fix the file, or delete it to use the defaults") from None
     if not isinstance(raw, dict):
@@ -217,6 +259,7 @@ class ConfigCache:
         except FileNotFoundError:
             stamp = (0, 0, -1)
         if stamp != self._stamp or self._value is None:
-            self._value = load_config(self._home, self._name)
+            # trust.json is what the gate acts on: it fails closed (observe) instead of raising.
+            self._value = load_trust(self._home) if self._name == "trust.json" else load_config(self._home, self._name)
             self._stamp = stamp
         return self._value

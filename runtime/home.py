@@ -100,6 +100,11 @@ class Home:
         return self.root / "memory" / "inbox" / "_failed"
 
     @property
+    def inbox_intents(self) -> Path:
+        """The ingestor's intents: what a batch will move, written before it moves anything."""
+        return self.root / "memory" / "inbox" / "_intents"
+
+    @property
     def audit_dir(self) -> Path:
         return self.root / "logs" / "audit"
 

@@ -9,19 +9,31 @@ in chunks, each linked to its source and carrying a content hash), then move the
 _archive/YYYY-MM-DD/. Memory ids are derived from the file's sha256, so running again after a crash
 or a kill at any point writes the same ids: nothing is lost, nothing is duplicated. Memories are made
 durable (one sync per batch, MemoryStore.add_batch) before any original leaves the inbox.
+
+Moving an original and writing its `ingest file` entry are two steps, so a batch first records its
+intent (every planned move with the entry it will write, one synced file in _intents/, locked while
+the batch runs) and deletes it when done. The next batch finishes any intent whose writer died: each
+original found at its archive path gets its entry, unless the log already has it, so a kill between
+a move and its entry leaves the entry written later, exactly once.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
+import sys
+import tempfile
 import time
-from datetime import UTC, datetime
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, field_validator
 
 from .config import MemoryConfig, load_config
 from .errors import MhError
@@ -45,7 +57,7 @@ class FileReport(BaseModel):
     """What became of one inbox file. Its memories are `memory_ids(source_sha256, memories)`."""
 
     name: str
-    status: Literal["ingested", "failed", "gone"]
+    status: Literal["ingested", "failed", "gone", "recovered"]
     memories: int = 0
     new: int = 0
     source_sha256: str | None = None
@@ -86,11 +98,12 @@ def chunks(text: str, size: int) -> list[str]:
 
 def ingest_batch(ctx: SkillContext, names: list[str]) -> list[FileReport]:
     """Take these inbox files: refused ones to _failed/, the others' memories written and synced,
-    then the originals archived. One audit entry per file, as `ctx.actor`."""
+    then the originals archived. One audit entry per file, as `ctx.actor`. First, finish what a
+    killed batch left half done."""
+    reports = finish_interrupted(ctx)
     config = load_config(ctx.home, "memory.json")
     inbox = ctx.home.inbox
     parsed: list[tuple[Path, list[MemoryEvent]]] = []
-    reports: list[FileReport] = []
     for name in names:
         path = inbox / name
         if not (path.is_symlink() or path.is_file()):  # taken by another ingestor since it was listed
@@ -104,15 +117,23 @@ def ingest_batch(ctx: SkillContext, names: list[str]) -> list[FileReport]:
     written = ctx.memory.add_batch([event for _, events in parsed for event in events])
     claimed: set[str] = set()  # two files with the same content: the first one's memories are the new ones
     archive = ctx.home.inbox_archive / f"{datetime.now(UTC):%Y-%m-%d}"
+    planned: list[tuple[Path, Path, PlannedMove]] = []
     for path, events in parsed:
-        _move(path, archive)
+        target = _free_name(archive, path.name, {t for _, t, _ in planned})
         ids = {event.id for event in events}
         new = len((ids & written) - claimed)
         claimed |= ids
-        sha = events[0].metadata.source_sha256
-        ctx.audit.append("ingest", "file", details={"file": path.name, "memories": len(events), "new": new,
-                         "source_sha256": sha}, actor=ctx.actor)
-        reports.append(FileReport(name=path.name, status="ingested", memories=len(events), new=new, source_sha256=sha))
+        planned.append((path, target, PlannedMove(
+            file=path.name, archived=ctx.home.relative(target), memories=len(events), new=new,
+            source_sha256=events[0].metadata.source_sha256)))
+    if planned:
+        archive.mkdir(parents=True, exist_ok=True)
+        with _intent(ctx, [move for _, _, move in planned]):
+            for path, target, move in planned:
+                os.rename(path, target)
+                ctx.audit.append("ingest", "file", details=move.model_dump(), actor=ctx.actor)
+                reports.append(FileReport(name=move.file, status="ingested", memories=move.memories, new=move.new,
+                                          source_sha256=move.source_sha256))
     return reports
 
 
@@ -168,13 +189,145 @@ def _fail(ctx: SkillContext, path: Path, reason: str) -> FileReport:
 
 def _move(path: Path, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / path.name
-    counter = 1
-    while target.exists() or target.is_symlink():
-        target = folder / f"{path.stem}.{counter}{path.suffix}"
-        counter += 1
+    target = _free_name(folder, path.name, set())
     os.rename(path, target)  # the link itself for a symlink, never its target
     return target
+
+
+def _free_name(folder: Path, name: str, taken: set[Path]) -> Path:
+    """`name` in `folder`, or name.N.ext when that is on disk (or in `taken`) already."""
+    target = folder / name
+    stem, suffix = Path(name).stem, Path(name).suffix
+    counter = 1
+    while target in taken or target.exists() or target.is_symlink():
+        target = folder / f"{stem}.{counter}{suffix}"
+        counter += 1
+    return target
+
+
+# -- intents: a batch's moves, recorded before the first one -----------------------------------------
+
+
+class PlannedMove(BaseModel):
+    """One original's way to _archive/; its fields are the details of its `ingest file` entry."""
+
+    file: str
+    archived: str  # home-relative: memory/inbox/_archive/DATE/NAME
+    memories: int
+    new: int
+    source_sha256: str
+
+    @field_validator("archived")
+    @classmethod
+    def _in_the_archive(cls, value: str) -> str:
+        # An intent file can be edited: it may only ever name a place in the archive.
+        parts = Path(value).parts
+        if parts[:3] != ("memory", "inbox", "_archive") or ".." in parts or len(parts) != 5:
+            raise ValueError(f"{value!r} is not in memory/inbox/_archive/DATE/")
+        return value
+
+
+class Intent(BaseModel):
+    created_at: datetime
+    actor: str
+    moves: list[PlannedMove]
+
+
+@contextmanager
+def _intent(ctx: SkillContext, moves: list[PlannedMove]) -> Iterator[None]:
+    """Record the batch's moves (synced) before the first one; delete the record once all are done.
+    The file stays locked while this process lives, so no other batch mistakes it for a dead one's."""
+    folder = ctx.home.inbox_intents
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
+    with os.fdopen(fd, "wb") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)  # before the name is visible: the lock moves with the inode
+        handle.write(Intent(created_at=datetime.now(UTC), actor=ctx.actor, moves=moves).model_dump_json().encode())
+        handle.flush()
+        os.fsync(handle.fileno())
+        final = folder / f"{uuid.uuid4().hex}.json"
+        os.rename(tmp, final)
+        _sync_folder(folder)
+        yield
+        final.unlink()
+
+
+def interrupted(home: Home) -> bool:
+    """Is there an intent left (by a killed batch, or one running now)?"""
+    folder = home.inbox_intents
+    return folder.exists() and any(p.suffix != ".broken" and not p.is_symlink() for p in folder.iterdir())
+
+
+def finish_interrupted(ctx: SkillContext) -> list[FileReport]:
+    """Write the `ingest file` entry of every original that a dead batch moved without one (status
+    `recovered`). An intent whose batch still runs (its lock is held) is left alone."""
+    folder = ctx.home.inbox_intents
+    if not folder.exists():
+        return []
+    written: list[FileReport] = []
+    for path in sorted(folder.iterdir()):
+        if path.suffix == ".broken" or path.is_symlink():
+            continue  # set aside earlier, or not ours: an intent is a plain file
+        try:
+            handle = open(path, "rb")  # noqa: SIM115 - held open for its lock, closed below
+        except FileNotFoundError:
+            continue  # finished by its batch or another one meanwhile
+        with handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # its batch is still running
+            if not _still_named(path, handle):
+                continue  # finished and deleted by another process while this one waited for the lock
+            if path.suffix == ".tmp":  # killed before its intent was complete: nothing was moved yet
+                path.unlink()
+                continue
+            try:
+                intent = Intent.model_validate_json(handle.read())
+            except ValidationError as exc:
+                path.rename(path.with_suffix(".broken"))
+                ctx.audit.append("ingest", "intent_broken", details={"intent": path.name, "error": exc.errors()[0]["msg"]},
+                                 actor=ctx.actor, level="warning")
+                continue
+            logged = _logged_archives(ctx, intent.created_at)
+            for move in intent.moves:
+                target = ctx.home.root / move.archived
+                if (target.exists() or target.is_symlink()) and move.archived not in logged:
+                    ctx.audit.append("ingest", "file", details={**move.model_dump(), "recovered_by": ctx.actor},
+                                     actor=intent.actor)
+                    written.append(FileReport(name=move.file, status="recovered", memories=move.memories, new=move.new,
+                                              source_sha256=move.source_sha256,
+                                              reason=f"archived as {move.archived} by a killed batch; its entry is written now"))
+            path.unlink()
+    return written
+
+
+def _still_named(path: Path, handle: BinaryIO) -> bool:
+    try:
+        return os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def _logged_archives(ctx: SkillContext, since: datetime) -> set[str]:
+    """Archive paths named by `ingest file` entries written since `since` (only those days' files are read)."""
+    stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    found: set[str] = set()
+    day, today = since.astimezone(UTC).date(), datetime.now(UTC).date()
+    while day <= today:
+        for entry in ctx.audit.tail(sys.maxsize, category="ingest", date=day.isoformat()):
+            if entry.event == "file" and entry.ts >= stamp and isinstance(entry.details, dict):
+                found.add(str(entry.details.get("archived")))
+        day += timedelta(days=1)
+    return found
+
+
+def _sync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _when(value: Any) -> datetime | None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .config import MemoryConfig, load_config
-from .inbox import IN_PROGRESS, memory_ids
+from .inbox import IN_PROGRESS, interrupted, memory_ids
 from .service_book import ServiceBook, ServiceDoor
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 @dataclass
 class FileOutcome:
     name: str
-    status: str  # ingested | failed | gone | waiting
+    status: str  # ingested | failed | gone | recovered | waiting
     memories: list[str] = field(default_factory=list)
     new: int = 0
     reason: str = ""
@@ -34,6 +34,7 @@ class FileOutcome:
 class Ingestor:
     def __init__(self, runtime: Runtime, config: MemoryConfig | None = None) -> None:
         self.config = config or load_config(runtime.home, "memory.json")
+        self.home = runtime.home
         self.inbox = runtime.home.inbox
         self.book = ServiceBook(runtime.home, "ingestor")
         self.door = ServiceDoor(runtime, self.book)
@@ -67,8 +68,11 @@ class Ingestor:
             # Asked even with nothing ready: a paused ingestor says so, whether or not files wait.
             if not self.door.ready("inbox_ingest", {"files": [p.name for p in ready]}):
                 return outcomes
-            for start in range(0, len(ready), self.config.batch_files):
-                names = [p.name for p in ready[start : start + self.config.batch_files]]
+            batches = [[p.name for p in ready[start : start + self.config.batch_files]]
+                       for start in range(0, len(ready), self.config.batch_files)]
+            if not batches and interrupted(self.home):
+                batches = [[]]  # nothing new, but a killed batch's moves still need their entries
+            for names in batches:
                 result = self.door.call("inbox_ingest", {"files": names})
                 if result is None:
                     break  # paused: the files stay where they are

@@ -94,9 +94,7 @@ def dataset_clean(ctx: SkillContext, args: DatasetIdInput) -> DatasetCleanResult
 def dataset_verify(ctx: SkillContext, args: DatasetIdInput) -> DatasetVerifyResult:
     """Verify a clean dataset against etc/auto-approval.json, freeze it read-only and sign its receipt."""
     gates = load_config(ctx.home, "auto-approval.json").dataset
-    receipt = verify_dataset(ctx, args.id, gates)
-    ctx.audit.append("dataset", "verified", details={"id": args.id, "sha256": receipt.sha256,
-                             "counts": receipt.counts}, actor=ctx.actor, level="security")
+    receipt = verify_dataset(ctx, args.id, gates)  # writes the `dataset verified` entry, before the rename
     return DatasetVerifyResult(id=args.id, sha256=receipt.sha256, counts=receipt.counts,
                                receipt=f"state/receipts/{args.id}.json")
 

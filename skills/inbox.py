@@ -36,7 +36,8 @@ def inbox_add(ctx: SkillContext, args: InboxAddInput) -> InboxAddResult:
 
 class InboxIngestInput(BaseModel):
     files: list[Annotated[str, Field(pattern=INBOX_NAME, max_length=255)]] = Field(
-        min_length=1, max_length=10_000, description="names of files waiting in memory/inbox/")
+        max_length=10_000,
+        description="names of files waiting in memory/inbox/ (none: only finish what a killed batch left half done)")
 
 
 class InboxIngestResult(BaseModel):
@@ -52,7 +53,8 @@ def _say_ingested(r: dict) -> str:
 
 @skill(risk="low", agent=False, describe=_say_ingested)
 def inbox_ingest(ctx: SkillContext, args: InboxIngestInput) -> InboxIngestResult:
-    """Turn files waiting in memory/inbox/ into memories; refused ones go to _failed/ with a reason."""
+    """Turn files waiting in memory/inbox/ into memories; refused ones go to _failed/ with a reason.
+    A killed batch's moves are finished first (their audit entries written, once)."""
     return InboxIngestResult(files=ingest_batch(ctx, args.files))
 
 

@@ -166,6 +166,8 @@ def test_a_kill_at_any_moment_loses_nothing_and_duplicates_nothing(rt, inbox):
     Runtime(rt.home.root).memory.reindex()
     assert rt.memory.stats()["total"] == count and len(rt.memory.search("w17x")) == 1
     assert rt.verify_audit().ok
+    logged = [e.details["file"] for e in rt.audit.entries() if (e.category, e.event) == ("ingest", "file")]
+    assert sorted(logged) == sorted(p.name for p in (inbox / "_archive").rglob("*.txt"))  # each archived file, once
     assert killed_at[0] < count  # the kills really interrupted the work
 
 

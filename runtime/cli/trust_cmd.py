@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from .. import TABLE, Risk, TrustLevel
 from .common import console, get_runtime
@@ -24,17 +25,19 @@ def trust(
       supervised_auto  run   run    queue   queue
       bounded_auto     run   run    run     queue
 
-    Policy rules in etc/trust.json override the table (deny > ask > allow).
+    Policy rules in etc/trust.json override the table (deny > ask > allow). A missing or unreadable
+    etc/trust.json means observe until `mh trust LEVEL` writes it again (or the file is restored).
     """
     runtime = get_runtime(ctx)
-    if level is not None:
-        before = runtime.trust_level()
-        runtime.set_trust(level)
-        console.print(f"trust: {before} -> {level}")
-        return
     cfg = runtime.trust_config()
+    if level is not None:
+        runtime.set_trust(level)
+        console.print(f"trust: {cfg.level} -> {level}" + (" (etc/trust.json written again)" if cfg.fallback else ""))
+        return
     row = ", ".join(f"{risk}: {TABLE[cfg.level][risk]}" for risk in Risk)
     console.print(f"trust level: [bold]{cfg.level}[/]")
+    if cfg.fallback:  # failing closed: say why, and how to get out of it
+        console.print(f"  [bold yellow]{escape(cfg.fallback)}[/]\n  fix: {escape(cfg.fallback_fix or '')}")
     console.print(f"  agent calls by risk: {row}")
     console.print(f"  policy rules: {len(cfg.rules)} (etc/trust.json); approvals expire after {cfg.approval_ttl_hours:g} h")
 

@@ -1,5 +1,17 @@
 """Verify: strict schema, the thresholds of etc/auto-approval.json, a held-out split; then freeze the
-dataset read-only in verified/<id>/ and sign a receipt with the home's key."""
+dataset read-only in verified/<id>/ and sign a receipt with the home's key.
+
+Crash-safe order (a kill -9 may land between any two steps):
+  1. the split is written and frozen in a hidden staging folder,
+  2. the signed receipt is written atomically to state/receipts/<id>.json,
+  3. the `dataset verified` audit entry is written and synced,
+  4. the staging folder is renamed to verified/<id>/: the dataset becomes visible in one step.
+Before step 4 the dataset is still `clean` (the firewall refuses it and a re-run verifies it again,
+overwriting the receipt and logging again); after it the dataset is whole: folder, receipt and entry.
+The receipt goes first rather than being recovered afterwards because a verified folder without a
+receipt cannot be told apart from one whose receipt was deleted; a home left in that state by an
+older version is rolled back (the folder is derived from clean/, which is kept) and verified again.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +19,7 @@ import json
 import os
 import shutil
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
@@ -30,7 +43,8 @@ class VerifyFailed(MhError):
 def verify_dataset(ctx: SkillContext, dataset_id: str, gates: DatasetGates) -> Receipt:
     store = DatasetStore(ctx.home)
     source = store.clean(dataset_id)
-    if store.verified(dataset_id).exists():
+    final = store.verified(dataset_id)
+    if final.exists() and store.receipt(dataset_id).exists():
         raise VerifyFailed(f"{dataset_id} is verified already", fix=f"see `mh dataset receipt verify {dataset_id}`")
     if not source.exists():
         raise DatasetNotFound(f"no clean dataset {dataset_id}", fix=f"run `mh dataset clean {dataset_id}` first")
@@ -60,9 +74,8 @@ def verify_dataset(ctx: SkillContext, dataset_id: str, gates: DatasetGates) -> R
     train, held_out = split(pairs, gates)
     checks.append(f"held-out split: {len(held_out)} eval, {len(train)} train")
 
-    final = store.verified(dataset_id)
     staging = final.with_name(f".{final.name}.tmp")
-    shutil.rmtree(staging, ignore_errors=True)
+    _remove_frozen(staging)  # what a killed run left half written
     staging.mkdir(parents=True)
     for name, rows in (("train.jsonl", train), ("eval.jsonl", held_out)):
         (staging / name).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
@@ -77,10 +90,33 @@ def verify_dataset(ctx: SkillContext, dataset_id: str, gates: DatasetGates) -> R
         os.chmod(path, 0o444)
     os.chmod(staging, 0o555)
     os.sync()
-    staging.rename(final)  # frozen in one step: there is never a half-verified dataset
     store.receipts.mkdir(parents=True, exist_ok=True)
     atomic_write(store.receipt(dataset_id), pretty(receipt.model_dump()))
+    ctx.audit.append("dataset", "verified", details={"id": dataset_id, "sha256": receipt.sha256, "counts": receipt.counts},
+                     actor=ctx.actor, level="security", sync=True)
+    if final.exists():
+        # Verified without a receipt: left by a version that renamed before it wrote the receipt.
+        # Its files came from clean/, which is still here, so rolling it back loses nothing.
+        _remove_frozen(final)
+    staging.rename(final)  # the dataset becomes visible whole, its receipt and entry already written
+    _sync_folder(final.parent)
     return receipt
+
+
+def _remove_frozen(folder: Path) -> None:
+    """Remove a frozen (read-only) dataset folder; nothing if there is none."""
+    if not folder.exists():
+        return
+    os.chmod(folder, 0o755)  # a frozen folder's entries cannot be unlinked until it is writable again
+    shutil.rmtree(folder)
+
+
+def _sync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def split(pairs: list[dict], gates: DatasetGates) -> tuple[list[dict], list[dict]]:

@@ -32,7 +32,8 @@ class AuditHead(BaseModel):
 
 
 class HomeStatus(BaseModel):
-    trust: TrustLevel | None = Field(description="None when etc/trust.json cannot be read (problems says why)")
+    trust: TrustLevel | None = Field(
+        description="None when etc/trust.json is missing or cannot be read: mh then acts at observe (problems says why)")
     model: ModelInfo | None = Field(description="the chat model; None when etc/agent.json cannot be read")
     active_adapter: dict[str, Any] | None = Field(
         description="persona/overrides/active-adapter.json; None while the base model is in use, {'unreadable': why} when damaged")
@@ -55,7 +56,10 @@ def home_status(runtime, *, chain: str | None = None) -> HomeStatus:
             problems.append(exc.message)
             return None
 
-    trust = part(runtime.trust_level)
+    trust_cfg = runtime.trust_config()
+    if trust_cfg.fallback:  # the gate acts at observe; the file's own level is unknown
+        problems.append(f"{trust_cfg.fallback} (fix: {trust_cfg.fallback_fix})")
+    trust = None if trust_cfg.fallback else trust_cfg.level
     cfg = part(runtime.agent_config)
     model = ModelInfo(provider=cfg.provider, model=cfg.model or "SmolLM2-135M (shipped)") if cfg else None
     try:
