@@ -1,21 +1,24 @@
-"""File skills. The sandbox decides where; these decide what."""
+"""File skills. The sandbox decides where (and opens, creates and deletes by descriptors); these
+decide what.
+
+fs_write takes at most 1 MiB of UTF-8 content, what fs_read reads back; more is refused by the
+input model, so an agent's oversized write is refused when it is asked for, never queued as an
+approval too large to keep.
+"""
 
 from __future__ import annotations
 
-import os
-import stat
-from pathlib import Path
+from pathlib import PurePosixPath
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from runtime.errors import SkillFailed
-from runtime.jsonio import atomic_write
 from runtime.plugins import hookimpl
 from runtime.skills import SkillContext, skill
 
 MAX_READ_BYTES = 1 << 20
-MAX_WRITE_BYTES = 10 << 20
+MAX_WRITE_BYTES = MAX_READ_BYTES
 MAX_LIST_ENTRIES = 1000
 
 
@@ -44,12 +47,26 @@ class FsReadResult(BaseModel):
     path: str
     content: str
     bytes: int
+    device: int = Field(description="the file that was read: its device and inode (in the audit log too)")
+    inode: int
 
 
 class FsWriteInput(BaseModel):
     path: str = Field(description="file inside out/, e.g. out/notes.txt")
-    content: str = Field(description="the text to write")
+    content: str = Field(description="the text to write, at most 1 MiB of UTF-8")
     overwrite: bool = Field(default=False, description="replace the file if it exists")
+
+    @field_validator("content")
+    @classmethod
+    def _fits(cls, content: str) -> str:
+        try:
+            size = len(content.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise ValueError("the content is not valid Unicode text (it holds a lone surrogate)") from None
+        if size > MAX_WRITE_BYTES:
+            raise ValueError(f"the content is {size} bytes; fs_write writes at most {MAX_WRITE_BYTES} (1 MiB): "
+                             "write it in several files")
+        return content
 
 
 class FsWriteResult(BaseModel):
@@ -96,26 +113,18 @@ def _say_list(result: dict) -> str:
 )
 def fs_list(ctx: SkillContext, args: FsListInput) -> FsListResult:
     """List files in a folder inside the home, optionally filtered by a glob pattern."""
-    box = ctx.sandbox
-    folder = box.readable(args.path)
-    if not folder.is_dir():
-        raise SkillFailed(f"{args.path!r} is not a folder", fix="name a folder, e.g. docs/")
-    if Path(args.pattern).is_absolute() or ".." in Path(args.pattern).parts:
+    pattern = PurePosixPath(args.pattern)
+    if pattern.is_absolute() or ".." in pattern.parts:
         raise SkillFailed("the pattern must stay inside the folder", fix="use a pattern such as *.md")
-    entries: list[FsEntry] = []
-    truncated = False
-    for found in sorted(folder.glob(args.pattern)):
-        real = Path(os.path.realpath(found))
-        # A symlink may lead out of the home or into the keys: such entries are not shown.
-        if box.root not in real.parents or box.is_secret(found):
-            continue
-        if len(entries) == MAX_LIST_ENTRIES:
-            truncated = True
-            break
-        info = found.stat()
-        kind = "dir" if stat.S_ISDIR(info.st_mode) else "file" if stat.S_ISREG(info.st_mode) else "other"
-        entries.append(FsEntry(path=box.shown(found), type=kind, size=info.st_size))
-    return FsListResult(path=box.shown(folder), entries=entries, truncated=truncated)
+    if not pattern.parts:
+        raise SkillFailed(f"the pattern {args.pattern!r} names no entry", fix="use * for every entry, or *.md")
+    # `**/**` is `**` (repeated, it would visit each folder once per way of splitting its depth);
+    # `**` at the end means everything below, as `**/*` does.
+    parts = tuple(p for i, p in enumerate(pattern.parts) if p != "**" or pattern.parts[i - 1 : i] != ("**",))
+    parts = (*parts, "*") if parts[-1] == "**" else parts
+    found = ctx.sandbox.listing(args.path, parts, MAX_LIST_ENTRIES)
+    entries = [FsEntry(path=e.path, type=e.kind, size=e.size) for e in found.entries]
+    return FsListResult(path=found.path, entries=entries, truncated=found.truncated)
 
 
 @skill(
@@ -140,24 +149,14 @@ def fs_list(ctx: SkillContext, args: FsListInput) -> FsListResult:
 )
 def fs_read(ctx: SkillContext, args: FsReadInput) -> FsReadResult:
     """Read a UTF-8 text file inside the home (at most 1 MiB)."""
-    box = ctx.sandbox
-    target = box.readable(args.path)
-    if target.is_dir():
-        raise SkillFailed(f"{args.path!r} is a folder", fix="use fs_list for folders")
+    found = ctx.sandbox.read(args.path, MAX_READ_BYTES)
+    if len(found.data) > MAX_READ_BYTES:
+        raise SkillFailed(f"{found.path!r} is larger than 1 MiB", fix="read a smaller file")
     try:
-        # O_NOFOLLOW: the path was resolved already; a symlink here now means it was swapped in.
-        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW)
-    except FileNotFoundError:
-        raise SkillFailed(f"no file at {args.path!r}", fix="check the name with fs_list") from None
-    with os.fdopen(fd, "rb") as handle:
-        data = handle.read(MAX_READ_BYTES + 1)
-    if len(data) > MAX_READ_BYTES:
-        raise SkillFailed(f"{args.path!r} is larger than 1 MiB", fix="read a smaller file")
-    try:
-        text = data.decode("utf-8")
+        text = found.data.decode("utf-8")
     except UnicodeDecodeError:
-        raise SkillFailed(f"{args.path!r} is not UTF-8 text", fix="fs_read reads text files only") from None
-    return FsReadResult(path=box.shown(target), content=text, bytes=len(data))
+        raise SkillFailed(f"{found.path!r} is not UTF-8 text", fix="fs_read reads text files only") from None
+    return FsReadResult(path=found.path, content=text, bytes=len(found.data), device=found.device, inode=found.inode)
 
 
 @skill(
@@ -180,19 +179,9 @@ def fs_read(ctx: SkillContext, args: FsReadInput) -> FsReadResult:
 )
 def fs_write(ctx: SkillContext, args: FsWriteInput) -> FsWriteResult:
     """Write a text file inside out/, creating folders as needed (atomic; refuses to overwrite unless asked)."""
-    box = ctx.sandbox
-    target = box.writable(args.path)
     data = args.content.encode("utf-8")
-    if len(data) > MAX_WRITE_BYTES:
-        raise SkillFailed("the content is larger than 10 MiB", fix="write a smaller file")
-    existed = target.exists() or target.is_symlink()
-    if target.is_dir() and not target.is_symlink():
-        raise SkillFailed(f"{args.path!r} is a folder", fix="name a file inside it")
-    if existed and not args.overwrite:
-        raise SkillFailed(f"{args.path!r} exists", fix="pass overwrite=true to replace it")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(target, data)
-    return FsWriteResult(path=box.shown(target), bytes=len(data), created=not existed)
+    path, created = ctx.sandbox.write(args.path, data, overwrite=args.overwrite)
+    return FsWriteResult(path=path, bytes=len(data), created=created)
 
 
 @skill(
@@ -215,23 +204,8 @@ def fs_write(ctx: SkillContext, args: FsWriteInput) -> FsWriteResult:
 )
 def fs_delete(ctx: SkillContext, args: FsDeleteInput) -> FsDeleteResult:
     """Delete a file, a symlink or an empty folder inside out/."""
-    box = ctx.sandbox
-    target = box.writable(args.path)
-    shown = box.shown(target)
-    if target.is_symlink():
-        target.unlink()
-        return FsDeleteResult(path=shown, deleted="link")
-    if target.is_dir():
-        try:
-            target.rmdir()
-        except OSError:
-            raise SkillFailed(f"{args.path!r} is a folder that is not empty", fix="delete its files first") from None
-        return FsDeleteResult(path=shown, deleted="dir")
-    try:
-        target.unlink()
-    except FileNotFoundError:
-        raise SkillFailed(f"no file at {args.path!r}", fix="check the name with fs_list") from None
-    return FsDeleteResult(path=shown, deleted="file")
+    path, kind = ctx.sandbox.delete(args.path)
+    return FsDeleteResult(path=path, deleted=kind)
 
 
 @hookimpl

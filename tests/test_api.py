@@ -256,3 +256,28 @@ def test_schemathesis_finds_no_server_error(server, tmp_path):
 def test_serve_refuses_a_remote_address_without_allow_remote(home):
     proc = run_mh(home, "serve", "--host", "0.0.0.0", "--port", str(free_port()))
     assert proc.returncode == 1 and "--allow-remote" in proc.stderr
+
+
+def test_issue13_links_fifos_and_odd_inputs_get_clear_answers(server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    home, client = server["home"], server["client"]
+    key = next((home / "state" / "keys").iterdir())
+    os.link(key, home / "out" / "k.txt")  # a hard link to the signing key, planted in out/
+    read = ops(server, action="read", filename="k.txt").json()
+    assert read["success"] is False and "hard links" in read["error"] and not read.get("content")
+    os.mkfifo(home / "out" / "pipe")
+    with ThreadPoolExecutor(50) as pool:  # more reads of a FIFO than the server has workers
+        answers = list(pool.map(lambda _: client.post("/api/file_operations", json={"action": "read", "filename": "pipe"},
+                                                      timeout=20), range(50)))
+    assert all(a.status_code == 200 and "FIFO" in a.json()["error"] for a in answers)
+    for name in (".", ""):
+        stat = ops(server, action="stat", filename=name).json()
+        assert stat["success"] is True and [(e["path"], e["type"]) for e in stat["entries"]] == [("out", "dir")], stat
+    for pattern in (".", ""):
+        listed = ops(server, action="list", filename="", pattern=pattern)
+        assert listed.status_code == 200 and listed.json()["success"] is False and "names no entry" in listed.json()["error"]
+    deep = b'{"action": "read", "filename": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    nested = client.post("/api/file_operations", content=deep, headers={"Content-Type": "application/json"})
+    assert nested.status_code == 400 and set(nested.json()) == {"success", "error", "detail"} and nested.json()["success"] is False
+    assert client.get("/api/trust").status_code == 200  # still serving

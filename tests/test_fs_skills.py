@@ -77,11 +77,17 @@ def test_absolute_path_inside_out_is_fine(rt):
 
 
 def test_symlinked_folder_out_of_out_is_refused(rt, outside):
+    """Issue 13: a symlink on the way is refused as such (never followed), wherever it leads."""
     os.symlink(outside, rt.home.out / "link")
+    os.symlink(rt.home.out / "sub", rt.home.out / "inside")  # leads inside out/: refused all the same
+    (rt.home.out / "sub").mkdir()
+    (rt.home.out / "sub" / "f.txt").write_text("x")
     before = snapshot(outside)
-    failed(rt.call("fs_write", {"path": "out/link/new.txt", "content": "x"}), "outside out/")
-    failed(rt.call("fs_delete", {"path": "out/link/secret.txt"}), "outside out/")
-    failed(rt.call("fs_read", {"path": "out/link/secret.txt"}), "outside the home")
+    failed(rt.call("fs_write", {"path": "out/link/new.txt", "content": "x"}), "out/link is a symbolic link")
+    failed(rt.call("fs_delete", {"path": "out/link/secret.txt"}), "out/link is a symbolic link")
+    failed(rt.call("fs_read", {"path": "out/link/secret.txt"}), "out/link is a symbolic link")
+    failed(rt.call("fs_list", {"path": "out/link"}), "out/link is a symbolic link")
+    failed(rt.call("fs_read", {"path": "out/inside/f.txt"}), "out/inside is a symbolic link")
     assert snapshot(outside) == before
 
 
@@ -109,7 +115,7 @@ def test_keys_are_never_readable(rt, path):
 
 def test_keys_are_not_readable_through_a_symlink_or_a_listing(rt):
     os.symlink(rt.home.keys_dir / "signing.key", rt.home.out / "key")
-    failed(rt.call("fs_read", {"path": "out/key"}), "state/keys")
+    failed(rt.call("fs_read", {"path": "out/key"}), "out/key is a symbolic link")  # issue 13: never followed
     listed = rt.call("fs_list", {"path": ".", "pattern": "**/*"}).result["entries"]
     assert not any("keys/" in e["path"] or e["path"] == "out/key" for e in listed)
     failed(rt.call("fs_list", {"path": "state/keys"}), "state/keys")
@@ -176,3 +182,80 @@ def test_every_call_is_audited_with_start_and_result_or_error(rt):
                       # reads change nothing, so one entry each says what was asked and what came of it
                       ("skill", "result", "fs_read"), ("skill", "error", "fs_read")]
     assert all("reason" in e.details for e in rt.audit.tail(2))
+
+
+# -- issue 13: inputs that raised a traceback, and files that are not what their name says ----------------
+
+
+def test_a_dangling_symlink_in_a_listing_is_left_out(rt):
+    os.symlink(rt.home.out / "gone", rt.home.out / "dangling")
+    (rt.home.out / "here.txt").write_text("x")
+    for pattern in ("*", "**/*", "dangling"):
+        listed = rt.call("fs_list", {"path": "out", "pattern": pattern})
+        assert listed.status is CallStatus.ok, listed
+        assert [e["path"] for e in listed.result["entries"]] == (["out/here.txt"] if pattern != "dangling" else [])
+
+
+@pytest.mark.parametrize("length", [250, 255])
+def test_names_of_250_to_255_bytes_round_trip(rt, length):
+    path = "out/" + "n" * (length - 4) + ".txt"
+    assert rt.call("fs_write", {"path": path, "content": "long"}).result["created"] is True
+    assert rt.call("fs_write", {"path": path, "content": "longer", "overwrite": True}).result["created"] is False
+    assert rt.call("fs_read", {"path": path}).result["content"] == "longer"
+    assert [e["path"] for e in rt.call("fs_list", {"path": "out"}).result["entries"]] == [path]
+    assert rt.call("fs_delete", {"path": path}).result["deleted"] == "file"
+    assert os.listdir(rt.home.out) == []  # no temporary file left behind
+
+
+@pytest.mark.parametrize("pattern", [".", "", "./", "/"])
+def test_a_pattern_that_names_no_entry_is_refused(rt, pattern):
+    outcome = rt.call("fs_list", {"path": "out", "pattern": pattern})
+    assert outcome.status is CallStatus.failed and outcome.fix, outcome
+    assert "names no entry" in outcome.error or "inside the folder" in outcome.error
+
+
+def test_a_trailing_double_star_lists_everything_below(rt):
+    (rt.home.out / "a").mkdir()
+    (rt.home.out / "a" / "b.txt").write_text("x")
+    listed = rt.call("fs_list", {"path": "out", "pattern": "**"}).result["entries"]
+    assert [(e["path"], e["type"]) for e in listed] == [("out/a", "dir"), ("out/a/b.txt", "file")]
+
+
+def test_content_over_1_mib_is_refused_before_it_is_queued(rt, agent):
+    big = "x" * ((1 << 20) + 1)
+    for session in (agent, None):
+        with pytest.raises(SkillInputError, match="at most 1048576"):
+            rt.call("fs_write", {"path": "out/big.txt", "content": big}, session=session)
+    assert rt.approvals.scan().items == [] and not (rt.home.out / "big.txt").exists()
+    assert rt.call("fs_write", {"path": "out/max.txt", "content": "é" * (1 << 19)}).status is CallStatus.ok  # 1 MiB of UTF-8
+    assert rt.call("fs_read", {"path": "out/max.txt"}).result["bytes"] == 1 << 20
+
+
+def test_sockets_and_fifos_are_refused_never_opened(rt):
+    import socket
+
+    os.mkfifo(rt.home.out / "pipe")
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(rt.home.out / "sock"))
+        failed(rt.call("fs_read", {"path": "out/sock"}), "a socket")
+    failed(rt.call("fs_read", {"path": "out/pipe"}), "FIFO")
+    listed = {e["path"]: e["type"] for e in rt.call("fs_list", {"path": "out"}).result["entries"]}
+    assert listed == {"out/pipe": "other", "out/sock": "other"}
+    assert rt.call("fs_delete", {"path": "out/pipe"}).result["deleted"] == "file"
+
+
+def test_a_file_in_place_of_a_folder_on_the_way(rt):
+    (rt.home.out / "f").write_text("x")
+    failed(rt.call("fs_write", {"path": "out/f/new.txt", "content": "x"}), "out/f is not a folder")
+    failed(rt.call("fs_read", {"path": "out/f/new.txt"}), "out/f is not a folder")
+    failed(rt.call("fs_list", {"path": "out/f"}), "out/f is not a folder")
+
+
+def test_many_double_stars_cost_one(rt):
+    folder = rt.home.out
+    for depth in range(12):
+        folder = folder / f"d{depth}"
+    folder.mkdir(parents=True)
+    (folder / "deep.txt").write_text("x")
+    listed = rt.call("fs_list", {"path": "out", "pattern": "/".join(["**"] * 200) + "/deep.txt"}).result["entries"]
+    assert [e["path"] for e in listed] == ["out/" + "/".join(f"d{i}" for i in range(12)) + "/deep.txt"]

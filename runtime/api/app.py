@@ -117,7 +117,8 @@ def file_operations(data: FileOperation, runtime: Runtime) -> FileOperationResul
     if data.action == "search":
         safe = "".join(c for c in data.query if c.isalnum() or c in "-_. ")
         return _file_skill(runtime, "fs_list", {"path": path, "pattern": f"**/*{safe}*"})
-    parent, _, name = path.rpartition("/")  # stat: the entry itself, from a listing of its folder
+    # stat: the entry itself, from a listing of its folder; `path` is as walked, so "." is out/ itself.
+    parent, _, name = path.rpartition("/")
     result = _file_skill(runtime, "fs_list", {"path": parent or ".", "pattern": glob.escape(name)})  # the name, not a pattern
     if result.success and not result.entries:
         return FileOperationResult(success=False, error=f"no file at {data.filename!r}")
@@ -314,6 +315,8 @@ def _error(status: int):
     def handler(request: Request, exc: Exception) -> Response:
         if isinstance(exc, MhError):
             body = {"success": False, "error": exc.message, "fix": exc.fix}
+        elif isinstance(exc, RecursionError):  # the JSON decoder gave up on a body nested too deeply
+            body = {"success": False, "error": "the request does not fit the schema", "detail": "the JSON is nested too deeply"}
         elif isinstance(exc, ValidationException):
             body = {"success": False, "error": "the request does not fit the schema", "detail": exc.extra or exc.detail}
         else:
@@ -342,6 +345,6 @@ def create_app(runtime: Runtime, *, extra_hosts: frozenset[str] = frozenset()) -
         openapi_config=OpenAPIConfig(title="mh", version="0.1.0", path="/schema", enabled_endpoints={"openapi.json"}),
         exception_handlers={MhError: _error(400), Denied: _error(403), Conflict: _error(409), ApprovalNotFound: _error(404),
                             JobNotFound: _error(404), ValidationException: _error(400),
-                            NotFoundException: _error(404), HTTPException: _error(500)},
+                            NotFoundException: _error(404), HTTPException: _error(500), RecursionError: _error(400)},
         debug=False,
     )
