@@ -284,3 +284,12 @@ def test_tail_filters_and_orders(tmp_path):
     assert [e.details["i"] for e in log.tail(2, category="even")] == [6, 8]
     assert [e.details["i"] for e in log.tail(5, level="warning")] == [9]
     log.close()
+
+
+def test_a_lone_surrogate_is_written_escaped_and_the_chain_verifies(rt):
+    """A file name that is not UTF-8 reaches the log as a lone surrogate; it must not crash it."""
+    assert rt.call("fs_write", {"path": "out/\udcff.txt", "content": "x"}).status == "ok"
+    rt.audit.seal()
+    assert rt.verify_audit().ok
+    written = [e for e in rt.audit.entries() if e.category == "skill" and e.event == "result"]
+    assert written[-1].details["args"]["path"] == "out/\udcff.txt"

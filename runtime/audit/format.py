@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from ..jsonio import canonical, encode_default
@@ -51,8 +52,22 @@ def encode_entry(
     head = f'{{"actor":{_quote(actor)},"category":{_quote(category)},"details":{_dumps(details)},"event":{_quote(event)},'
     # prev is 64 hex digits and ts an ISO time made by the log itself: nothing to escape.
     tail = f'"level":{_quote(level)},"prev":"{prev}","seq":{int(seq)},"ts":"{ts}"}}'
-    digest = hashlib.sha256((head + tail).encode("utf-8")).hexdigest()
+    try:
+        body = (head + tail).encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (a file name that is not UTF-8, an agent's odd JSON) has no UTF-8 form:
+        # write it as its JSON escape, which reads back as the same string. Only strings hold it.
+        head, tail = _escape_surrogates(head), _escape_surrogates(tail)
+        body = (head + tail).encode("utf-8")
+    digest = hashlib.sha256(body).hexdigest()
     return digest, f'{head}"hash":"{digest}",{tail}'
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escape_surrogates(text: str) -> str:
+    return _SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
 
 
 def hashed_body(line: bytes) -> bytes | None:
