@@ -299,3 +299,29 @@ def test_verify_from_the_cli_names_the_problem_and_exits_1(home):
     proc = run_mh(home, "audit", "verify")
     assert proc.returncode == 1
     assert "FAILED logs/audit/checkpoints.ndjson: checkpoints deleted: no checkpoint at seq 1" in proc.stderr
+
+
+def test_a_line_forged_while_a_long_lived_writer_runs_is_flagged(rt):
+    """An API server, a service or the console keeps its log open: a line added by hand meanwhile is
+    flagged by that writer before its next checkpoint covers it."""
+    fill(rt, 3)
+    rt.audit.seal()
+    last = entries_of(rt)[-1]
+    _, line = encode_entry(seq=last["seq"] + 1, ts=last["ts"], level="security", category="trust", event="set",
+                           actor="person@cli", details={"from": "suggest", "to": "bounded_auto"}, prev=last["hash"])
+    with open(day_file(rt), "a") as handle:
+        handle.write(line + "\n")
+    rt.audit.append("test", "after")  # the same long-lived writer goes on
+    flags = [e for e in rt.audit.entries() if e.category == "audit" and e.event == "unsealed_tail"]
+    assert [(f.details["from"], f.details["to"]) for f in flags] == [(last["seq"] + 1, last["seq"] + 1)]
+    assert "trust.set person@cli" in flags[0].details["entries"][0]
+
+
+def test_entries_of_another_live_writer_are_not_flagged(rt):
+    fill(rt, 2)
+    other = Runtime(rt.home.root)
+    other.audit.append("test", "from another process's log")  # a second writer, still open
+    rt.audit.append("test", "mine")
+    other.close()
+    rt.audit.append("test", "mine again")
+    assert not [e for e in rt.audit.entries() if e.event == "unsealed_tail"]

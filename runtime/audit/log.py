@@ -165,9 +165,12 @@ class AuditLog:
             lock_fd = self._lock()
             try:
                 ts, day = self._now()
+                mine = self._head
                 repaired = self._refresh_head(day)
                 if self._writers_fd is None:
                     self._join_writers(ts, day)
+                elif self._head != mine:
+                    self._flag_foreign_tail(mine[0], ts, day)
                 if repaired is not None:
                     self._write_entry("audit", "torn_line_repaired", repaired, "system", "warning", ts, day)
                 entry = self._write_entry(category, event, clean, actor, level, ts, day)
@@ -183,11 +186,14 @@ class AuditLog:
         """Sign a checkpoint at the current head (None on an empty log or without a key)."""
         with self._locked():
             ts, day = self._now()
+            mine = self._head
             self._refresh_head(day)
             if self._head[0] == 0 or self.signer is None:
                 return None
             if self._writers_fd is None:
                 self._join_writers(ts, day)
+            elif self._head != mine:
+                self._flag_foreign_tail(mine[0], ts, day)
             return self._checkpoint_locked()
 
     def close(self) -> None:
@@ -224,6 +230,27 @@ class AuditLog:
         self._writers_fd = fd
         _watch(self)
 
+    def _flag_foreign_tail(self, since: int, ts: str, day: str) -> None:
+        """The head moved past what this (long-lived) writer last wrote. Entries another writer still
+        alive wrote are its to seal; entries nobody alive wrote and nobody sealed came from a killed
+        process or by hand: flag them before this process's next checkpoint covers them."""
+        last = max(last_checkpoint_seq(self.directory), since)
+        if self._head[0] <= last or self.signer is None or not self._alone():
+            return
+        self._write_entry("audit", "unsealed_tail", self._tail_details(last), "system", "security", ts, day)
+
+    def _alone(self) -> bool:
+        """Whether no other process holds the writers lock. Only ever asked under the append lock,
+        which every such probe takes, so dropping our shared lock for the probe is never seen."""
+        fd = self._writers_fd
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            alone = True
+        except BlockingIOError:
+            alone = False
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        return alone
+
     def _tail_details(self, last: int) -> dict[str, Any]:
         head = self._head[0]
         events = []
@@ -240,7 +267,11 @@ class AuditLog:
                 return
             lock_fd = self._lock()
             try:
-                self._refresh_head(self._now()[1])
+                ts, day = self._now()
+                mine = self._head
+                self._refresh_head(day)
+                if self._head != mine:
+                    self._flag_foreign_tail(mine[0], ts, day)
                 self._checkpoint_locked()
             finally:
                 fcntl.flock(lock_fd, fcntl.LOCK_UN)
