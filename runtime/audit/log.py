@@ -234,8 +234,10 @@ class AuditLog:
         """The head moved past what this (long-lived) writer last wrote. Entries another writer still
         alive wrote are its to seal; entries nobody alive wrote and nobody sealed came from a killed
         process or by hand: flag them before this process's next checkpoint covers them."""
+        if self.signer is None or not self._alone():  # two flock calls: cheaper than reading checkpoints
+            return
         last = max(last_checkpoint_seq(self.directory), since)
-        if self._head[0] <= last or self.signer is None or not self._alone():
+        if self._head[0] <= last:
             return
         self._write_entry("audit", "unsealed_tail", self._tail_details(last), "system", "security", ts, day)
 
