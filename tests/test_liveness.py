@@ -24,9 +24,19 @@ with RunningMarker(Path(sys.argv[1]), what="x", fix="-").hold():
 
 
 def hold_in_child(path):
-    child = subprocess.Popen([sys.executable, "-c", HOLD, str(path)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    assert child.stdout.readline().strip() == "held"
+    child = subprocess.Popen([sys.executable, "-c", HOLD, str(path)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = child.stdout.readline().strip()
+    if line != "held":
+        child.kill()
+        pytest.fail(f"the holder did not start: {line!r}, exit {child.wait()}, stderr: {child.stderr.read()[-2000:]}")
     return child
+
+
+def kill(child):
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    child.stdout.close()
+    child.stderr.close()
 
 
 def test_a_marker_is_held_while_its_process_lives_and_refuses_a_second(tmp_path):
@@ -39,8 +49,7 @@ def test_a_marker_is_held_while_its_process_lives_and_refuses_a_second(tmp_path)
             with marker.hold():
                 pass
     finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait()
+        kill(child)
     assert not marker.is_held() and marker.holder() is None  # SIGKILL: no cleanup ran, the kernel dropped the lock
     with marker.hold():
         assert marker.is_held() and marker.path.read_text() == str(os.getpid())
@@ -52,8 +61,7 @@ def test_a_run_whose_process_died_reports_gone(tmp_path):
     child = hold_in_child(run.path / "run.pid")
     run.begin_attempt()
     assert run.report()["status"] == "running"
-    child.send_signal(signal.SIGKILL)
-    child.wait()
+    kill(child)
     report = run.report()
     assert report["status"] == "gone" and "mh resume" in report["note"]
     assert run.read_json("report.json")["status"] == "running"  # the file is evidence; only the reading says gone

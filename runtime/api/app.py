@@ -12,9 +12,11 @@ from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from litestar import Litestar, Request, Response, get, patch, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import ServerSentEvent
 from pydantic import BaseModel, Field
 
@@ -96,7 +98,7 @@ def _file_skill(runtime: Runtime, skill: str, args: dict[str, Any]) -> FileOpera
 
 
 @post("/api/file_operations", sync_to_thread=True, status_code=200)
-def file_operations(data: FileOperation, runtime: Runtime) -> FileOperationResult:
+def file_operations(data: JSONBody[FileOperation], runtime: NamedDependency[Runtime]) -> FileOperationResult:
     try:
         path = runtime.sandbox.in_out(data.filename)  # the API's whole world is out/, reads included
     except MhError as exc:
@@ -126,7 +128,7 @@ def file_operations(data: FileOperation, runtime: Runtime) -> FileOperationResul
 
 
 @get("/api/file_operations", sync_to_thread=False)
-def file_status(runtime: Runtime, action: str = "status") -> FileStatus:
+def file_status(runtime: NamedDependency[Runtime], action: FromQuery[str] = "status") -> FileStatus:
     if action != "status":
         raise ValidationException(f"unknown action {action!r}; GET supports action=status")
     session = person()
@@ -161,28 +163,28 @@ class AuditPage(BaseModel):
 
 
 @get("/api/status", sync_to_thread=True)
-def status(runtime: Runtime) -> HomeStatus:
+def status(runtime: NamedDependency[Runtime]) -> HomeStatus:
     return home_status(runtime)
 
 
 @get("/api/trust", sync_to_thread=False)
-def trust_get(runtime: Runtime) -> TrustView:
+def trust_get(runtime: NamedDependency[Runtime]) -> TrustView:
     return TrustView(level=runtime.trust_level())
 
 
 @post("/api/trust", sync_to_thread=True, status_code=200)
-def trust_set(data: TrustView, runtime: Runtime) -> TrustView:
+def trust_set(data: JSONBody[TrustView], runtime: NamedDependency[Runtime]) -> TrustView:
     runtime.set_trust(data.level, actor=person().actor)
     return TrustView(level=runtime.trust_level())
 
 
 @get("/api/approvals", sync_to_thread=True)
-def approvals(runtime: Runtime, status: str | None = None) -> list[Approval]:
+def approvals(runtime: NamedDependency[Runtime], status: FromQuery[str | None] = None) -> list[Approval]:
     return list_approvals(runtime, status).items
 
 
 @post("/api/approvals/{approval_id:str}", sync_to_thread=True, status_code=200)
-def approval_decide(approval_id: str, data: ApprovalDecision, runtime: Runtime) -> ApprovalDecided:
+def approval_decide(approval_id: FromPath[str], data: JSONBody[ApprovalDecision], runtime: NamedDependency[Runtime]) -> ApprovalDecided:
     if data.decision == "approve":
         approval, outcome = runtime.approve(approval_id, by=person().actor)
         return ApprovalDecided(approval=approval, ran=outcome is not None)
@@ -190,8 +192,8 @@ def approval_decide(approval_id: str, data: ApprovalDecision, runtime: Runtime) 
 
 
 @get("/api/audit", sync_to_thread=True)
-def audit(runtime: Runtime, date: str | None = None, category: str | None = None, level: str | None = None,
-          page: int = 1, per_page: int = 50) -> AuditPage:
+def audit(runtime: NamedDependency[Runtime], date: FromQuery[str | None] = None, category: FromQuery[str | None] = None,
+          level: FromQuery[str | None] = None, page: FromQuery[int] = 1, per_page: FromQuery[int] = 50) -> AuditPage:
     if page < 1 or not 1 <= per_page <= 500 or page * per_page > MAX_AUDIT_WINDOW:
         raise ValidationException(f"page must be >= 1, per_page 1..500 and page * per_page at most {MAX_AUDIT_WINDOW}")
     window = page * per_page
@@ -201,7 +203,7 @@ def audit(runtime: Runtime, date: str | None = None, category: str | None = None
 
 
 @get("/api/audit/verify", sync_to_thread=True)
-def audit_verify(runtime: Runtime) -> AuditCheck:
+def audit_verify(runtime: NamedDependency[Runtime]) -> AuditCheck:
     return verify_audit(runtime)
 
 
@@ -218,7 +220,7 @@ class JobStatus(BaseModel):
 
 
 @post("/actions/train-now", sync_to_thread=True, status_code=202)
-def train_now(runtime: Runtime) -> Job:
+def train_now(runtime: NamedDependency[Runtime]) -> Job:
     """Start the nightly pipeline as a job (`job_start`); /api/runs/{id} and /api/jobs/{id} follow it."""
     try:
         return Job.model_validate(_skill(runtime, "job_start", {"kind": "nightly"}))
@@ -231,22 +233,22 @@ def train_now(runtime: Runtime) -> Job:
 
 
 @get("/api/jobs", sync_to_thread=True)
-def jobs(runtime: Runtime) -> list[Job]:
+def jobs(runtime: NamedDependency[Runtime]) -> list[Job]:
     return list_jobs(runtime.home)
 
 
 @get("/api/jobs/{job_id:str}", sync_to_thread=True)
-def job(job_id: str, runtime: Runtime) -> Job:
+def job(job_id: FromPath[str], runtime: NamedDependency[Runtime]) -> Job:
     return get_job(runtime.home, job_id)
 
 
 @post("/api/jobs/{job_id:str}/stop", sync_to_thread=True, status_code=200)
-def job_stop(job_id: str, runtime: Runtime) -> Job:
+def job_stop(job_id: FromPath[str], runtime: NamedDependency[Runtime]) -> Job:
     return Job.model_validate(_skill(runtime, "job_stop", {"id": job_id}))
 
 
 @get("/api/runs/{run_id:str}", sync_to_thread=True)
-def run_status(run_id: str, runtime: Runtime) -> JobStatus | RunView:
+def run_status(run_id: FromPath[str], runtime: NamedDependency[Runtime]) -> JobStatus | RunView:
     """A training run, or the job that train-now started."""
     if run_id.startswith("job-"):
         found = get_job(runtime.home, run_id)
@@ -267,32 +269,32 @@ class ChatIn(BaseModel):
 
 
 @post("/api/memories", sync_to_thread=True, status_code=201)
-def memory_capture(data: MemoryCaptureInput, runtime: Runtime) -> MemoryCaptureResult:
+def memory_capture(data: JSONBody[MemoryCaptureInput], runtime: NamedDependency[Runtime]) -> MemoryCaptureResult:
     return MemoryCaptureResult.model_validate(_skill(runtime, "memory_capture", data.model_dump()))
 
 
 @get("/api/memories", sync_to_thread=True)
-def memory_search(runtime: Runtime, q: str, limit: int = 10) -> MemorySearchResult:
+def memory_search(runtime: NamedDependency[Runtime], q: FromQuery[str], limit: FromQuery[int] = 10) -> MemorySearchResult:
     return MemorySearchResult.model_validate(_skill(runtime, "memory_search", {"query": q, "limit": max(1, min(limit, 100))}))
 
 
 @get("/api/tasks", sync_to_thread=True)
-def task_list(runtime: Runtime, include_closed: bool = False) -> TaskListResult:
+def task_list(runtime: NamedDependency[Runtime], include_closed: FromQuery[bool] = False) -> TaskListResult:
     return TaskListResult.model_validate(_skill(runtime, "task_list", {"include_closed": include_closed}))
 
 
 @post("/api/tasks", sync_to_thread=True, status_code=201)
-def task_create(data: TaskCreateInput, runtime: Runtime) -> Task:
+def task_create(data: JSONBody[TaskCreateInput], runtime: NamedDependency[Runtime]) -> Task:
     return Task.model_validate(_skill(runtime, "task_create", data.model_dump(mode="json")))
 
 
 @patch("/api/tasks/{task_id:str}", sync_to_thread=True)
-def task_update(task_id: str, data: TaskStatusChange, runtime: Runtime) -> Task:
+def task_update(task_id: FromPath[str], data: JSONBody[TaskStatusChange], runtime: NamedDependency[Runtime]) -> Task:
     return Task.model_validate(_skill(runtime, "task_update_status", {"id": task_id, "status": data.status}))
 
 
 @post("/api/chat")
-async def chat(data: ChatIn, chats: ChatSessions) -> ServerSentEvent:
+async def chat(data: JSONBody[ChatIn], chats: NamedDependency[ChatSessions]) -> ServerSentEvent:
     agent = chats.agent(data.session)
 
     async def events() -> AsyncIterator[dict[str, str]]:
@@ -342,7 +344,7 @@ def create_app(runtime: Runtime, *, extra_hosts: frozenset[str] = frozenset()) -
                       "chats": Provide(lambda: chats, use_cache=True, sync_to_thread=False)},
         middleware=[lambda app: Guard(app, home=runtime.home, extra_hosts=extra_hosts)],
         request_max_body_size=MAX_BODY,
-        openapi_config=OpenAPIConfig(title="mh", version="0.1.0", path="/schema", enabled_endpoints={"openapi.json"}),
+        openapi_config=OpenAPIConfig(title="mh", version="0.1.0", path="/schema", render_plugins=[JsonRenderPlugin()]),
         exception_handlers={MhError: _error(400), Denied: _error(403), Conflict: _error(409), ApprovalNotFound: _error(404),
                             JobNotFound: _error(404), ValidationException: _error(400),
                             NotFoundException: _error(404), HTTPException: _error(500), RecursionError: _error(400)},
