@@ -102,13 +102,14 @@ class ChatAgent:
 
     @cached_property
     def router(self) -> Router:
-        return Router(self.runtime.skills, self.llama.embed, cache_dir=self.runtime.home.models_dir)
+        return Router(self.runtime.skills)
 
     @cached_property
     def embedded(self):
         from .models.embedded import EmbeddedAgentModel
 
-        return EmbeddedAgentModel(self.llama, self.router, max_tokens=self.config.max_tokens, temperature=self.config.temperature)
+        return EmbeddedAgentModel(self.llama, self.router, max_tokens=self.config.max_tokens, temperature=self.config.temperature,
+                                  persona=load_persona(self.runtime.home))
 
     @cached_property
     def model(self):

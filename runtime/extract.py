@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
-QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"|“([^”]*)”|‘([^’]*)’")
+from . import dates
+
+# A single quote opens or closes only at a word's edge: the apostrophes of "don't ... you'd" are no quote.
+QUOTED = re.compile(r"(?<!\w)'([^']*)'(?!\w)|\"([^\"]*)\"|“([^”]*)”|‘([^’]*)’")
 # A file (name.ext, with or without folders) or a folder written with a trailing slash.
 PATH = re.compile(r"(?<![\w@])((?:~?[\w.-]+/)+[\w.-]*|[\w-][\w.-]*\.[A-Za-z0-9]{1,8})(?![\w/])")
 FOLDER_WORD = re.compile(r"\b(?:in|under|inside|within|of|from)\s+(?:the\s+)?([\w.-]+/?)(?:\s+(?:folder|directory|dir))?\b", re.I)
@@ -25,7 +29,7 @@ KIND_WORD = re.compile(r"\b(" + "|".join(KINDS) + r")\b(?=[\w\s]*\b(?:files?|doc
 GLOB = re.compile(r"(\*\*?/?\*?\.[\w]+|\*\.[\w]+)")
 DOT_EXT = re.compile(r"(?<![\w/])\.([A-Za-z0-9]{1,8})\s+files?\b", re.I)
 CONTENT_LEAD = re.compile(
-    r"\b(?:containing|contains|with the (?:text|words?|content|line)|with content|that says|saying|which says|reading)\s+(.+)$",
+    r"\b(?:containing|contains|with the (?:text|words?|content|line)\s*:?|with content\s*:?|with\s*:|that says|saying|which says|reading)\s+(.+)$",
     re.I,
 )
 README = re.compile(r"\breadme\b", re.I)
@@ -138,14 +142,14 @@ SEARCH_LEAD = re.compile(
     r"(?:\s+(?:for|about|on|regarding)\b)?\s*",
     re.I,
 )
-SEARCH_TAIL = re.compile(r"\s*(?:on|from|in|using)\s+(?:the\s+)?(?:web|internet|net|online|search)\b.*$|\s+online\s*[.?!]*$", re.I)
+SEARCH_TAIL = re.compile(r"\s+(?:on|from|in|using)\s+(?:the\s+)?(?:web|internet|net|online|search)\b.*$|\s+online\s*[.?!]*$", re.I)
 
 
 def web_search(text: str) -> dict[str, Any]:
     if (found := quoted(text)) is not None:
         return {"query": found}
     query = SEARCH_TAIL.sub("", SEARCH_LEAD.sub("", text.strip())).strip(" .?!")
-    query = re.sub(r"^(?:web\s+)?(?:results|information|info)\s+(?:about|for|on)\s+", "", query, flags=re.I)
+    query = re.sub(r"^(?:web\s+)?(?:results|information|info)\s+(?:about|for|on)\s+", "", query, flags=re.I).strip(" :")
     return {"query": query} if query else {}
 
 
@@ -158,27 +162,49 @@ MEMORY_LEAD = re.compile(
 def memory_search(text: str) -> dict[str, Any]:
     if (found := quoted(text)) is not None:
         return {"query": found}
-    query = MEMORY_LEAD.sub("", text.strip(), count=1).strip(" .?!")
-    return {"query": query} if query and query != text.strip(" .?!") else {}
+    query = re.sub(r"^(?:the|a|an|my|our)\s+", "", MEMORY_LEAD.sub("", text.strip(), count=1).strip(" .?!"), flags=re.I)
+    if query and query != text.strip(" .?!"):
+        return {"query": query}
+    # A question about the person: any of its words may find the note; past chats are no source.
+    return {"query": words, "match": "any", "not_type": "conversation"} if (words := question_words(text)) else {}
 
 
 CAPTURE_LEAD = re.compile(
-    r"^\s*(?:please\s+)?(?:remember|note|capture|jot\s+down|keep\s+in\s+mind|store\s+a\s+memory|save\s+this(?:\s+thought)?"
-    r"(?:\s+to\s+memory)?|make\s+a\s+note|add\s+to\s+my\s+memories)\b(?:\s+(?:this|that|down))?\s*[:,-]?\s*(?:that\s+)?",
+    r"^\s*(?:(?:please|pls|plz|hey|ok|okay|so)[\s,]+)*(?:(?:can|could|would)\s+you\s+)?"
+    r"(?:remember|note(?:\s+(?:this|that|it))?(?:\s+down)?|capture|jot(?:\s+(?:this|it))?\s+down|keep\s+in\s+mind|"
+    r"store\s+a\s+memory|save\s+this(?:\s+thought)?(?:\s+(?:to\s+memory|as\s+a\s+note))?|make\s+a\s+note(?:\s+of)?|add\s+to\s+my\s+memor(?:y|ies)|"
+    r"don'?t\s+let\s+me\s+forget|write\s+(?:this|it)\s+down|for\s+the\s+record)\b"
+    r"(?:\s+(?:this|that|down))?\s*[:,-]?\s*(?:that\s+)?",
     re.I,
 )
 
 
 def memory_capture(text: str) -> dict[str, Any]:
+    """The person's words to keep, without the lead-in ("Note this down: ...", "jot down that ...")."""
     if (found := quoted(text)) is not None and found.strip():
         return {"content": found}
-    content = CAPTURE_LEAD.sub("", text.strip(), count=1).strip()
+    content = CAPTURE_LEAD.sub("", text.strip(), count=1).strip().rstrip("?")
     return {"content": content} if content and content != text.strip() else {}
+
+
+QUESTION_FILLER = frozenset("""
+what whats what's when where wheres where's who whos who's whom whose which why how is are was were be been do does did
+have has had can could would should will shall the a an of to in on at for about with from by and or my mine me i i'm
+im i've ive i'd we us our you your yours it its it's this that these those there any anything something some again
+remember recall know tell say said said think thought note notes memory memories please called name named get got put
+going doing leave left live lives eat use uses need needs start go goes come happen happens much many often
+""".split())
+
+
+def question_words(text: str) -> str:
+    """The words of a question that name what it is about: "where is my spare key?" -> "spare key"."""
+    words = [re.sub(r"'s$", "", w) for w in re.findall(r"[\w']+", unquoted(text).lower())]
+    return " ".join(w for w in words if w not in QUESTION_FILLER and len(w) > 1)
 
 
 TASK_ID = re.compile(r"\btask-[0-9a-z-]+\b")
 TASK_LEAD = re.compile(
-    r"^\s*(?:please\s+)?remind\s+me\s+to\s+"
+    r"^\s*(?:please\s+)?(?:(?:can|could)\s+you\s+)?remind\s+me\s+to\s+|^\s*i\s+(?:need|have|must|should)\s+to\s+"
     r"|^\s*(?:please\s+)?(?:add|create|make|new|put)?\s*(?:a\s+|an\s+)?(?:new\s+)?(?:task|todo|to-do|reminder)?"
     r"(?:\s+(?:to|for|called|named))?\s*[:,-]?\s*",
     re.I,
@@ -192,13 +218,20 @@ STATUS_WORDS = (
 )
 
 
-def task_create(text: str) -> dict[str, Any]:
+def task_create(text: str, today: date) -> dict[str, Any]:
     args: dict[str, Any] = {}
+    words = text
+    if (due := dates.find_date(unquoted(text), today)) is not None and quoted(text) is None:
+        args["due"] = due.day.isoformat()
+        words = re.sub(r"\s{2,}", " ", text[: due.start] + text[due.end :]).strip()
+    elif (due := dates.find_date(unquoted(text), today)) is not None:
+        args["due"] = due.day.isoformat()
     title = quoted(text)
     if title is None:
-        title = TASK_LEAD.sub("", text.strip(), count=1)
-        title = re.sub(r"\s+(?:to|on)\s+my\s+(?:todo\s+list|tasks?)\b.*$|,?\s*add it as a task.*$|\s+as a task.*$", "", title, flags=re.I)
-        title = re.sub(r"\s+with\s+priority\s+P[0-3]\b", "", title, flags=re.I).strip(" .!")
+        title = TASK_LEAD.sub("", words.strip(), count=1)
+        title = re.sub(r"\s+(?:to|on)\s+my\s+(?:todo\s+list|tasks?)\b.*$|,?\s*(?:can you\s+|please\s+)?(?:add|make|put) (?:it|that|this)\b.*$"
+                       r"|\s+as a task.*$", "", title, flags=re.I)
+        title = re.sub(r"\s+with\s+priority\s+P[0-3]\b", "", title, flags=re.I).strip(" .!,")
     if title:
         args["title"] = title
     if match := re.search(r"\bP([0-3])\b", unquoted(text)):
@@ -206,16 +239,85 @@ def task_create(text: str) -> dict[str, Any]:
     return args
 
 
+TASK_WORDS_LEAD = re.compile(
+    r"^\s*(?:please\s+)?(?:mark|set|move|change|flag|start|begin|finish|complete|close|cancel|drop|reopen|i\s+(?:have\s+)?"
+    r"(?:finished|completed|done|started|cancelled|canceled)|i'?m\s+(?:done\s+with|working\s+on|starting))\s+(?:the\s+|my\s+)?",
+    re.I)
+TASK_WORDS_TAIL = re.compile(r"\s+(?:task|todo|to-do|item)?\s*(?:as|to|is)?\s*(?:done|finished|complete[d]?|in\s+progress|"
+                             r"blocked|cancelled|canceled|todo|to\s+do|started)?\s*[.!]?$", re.I)
+
+
 def task_update_status(text: str) -> dict[str, Any]:
+    """The task (its id, or the words that name it: "mark the bike task as done") and the new status."""
     args: dict[str, Any] = {}
     if match := TASK_ID.search(text):
         args["id"] = match.group(0)
+    else:
+        words = TASK_WORDS_TAIL.sub("", TASK_WORDS_LEAD.sub("", text.strip(), count=1)).strip(" .!")
+        words = re.sub(r"^(?:the\s+)?(?:task\s+(?:about|for|called|named)\s+)|\s+task$", "", words, flags=re.I).strip()
+        if words and words.lower() != text.strip().lower():
+            args["id"] = words
     rest = TASK_ID.sub(" ", text)
     for pattern, status in STATUS_WORDS:
         if pattern.search(rest):
             args["status"] = status
             break
     return args
+
+
+TAGGED = re.compile(r"\btagged\s+(?:with\s+)?#?([\w-]+)", re.I)
+
+
+def task_list(text: str) -> dict[str, Any]:
+    args: dict[str, Any] = {}
+    for pattern, status in LIST_STATUS:
+        if pattern.search(text):
+            args["status"] = status
+            break
+    if match := TAGGED.search(text):
+        args["tag"] = match.group(1)
+    return args
+
+
+LIST_STATUS = (
+    (re.compile(r"\bblocked\b", re.I), "blocked"),
+    (re.compile(r"\b(?:done|finished|completed|closed)\b", re.I), "done"),
+    (re.compile(r"\bin\s+progress\b|\bstarted\b", re.I), "in_progress"),
+    (re.compile(r"\bcancell?ed\b", re.I), "cancelled"),
+)
+DATASET_ID = re.compile(r"\bds-[0-9T]+-[0-9a-f]+\b")
+ADAPTER = re.compile(r"(?<![\w@/.-])([a-z][\w-]*@\d+)\b|\b(?:the\s+)?([a-z][\w-]*)\s+adapter\b|\badapter\s+(?:called\s+|named\s+)?([a-z][\w@-]*)", re.I)
+NOT_NAMES = {"the", "a", "an", "my", "this", "that", "trained", "new", "active", "current", "lora", "base"}
+
+
+def dataset_id(text: str) -> dict[str, Any]:
+    return {"id": match.group(0)} if (match := DATASET_ID.search(text)) else {}
+
+
+def dataset_build(text: str) -> dict[str, Any]:
+    args: dict[str, Any] = {}
+    if match := re.search(r"\b(?:last|past)\s+(\d+)\s+days?\b", text, re.I):
+        args["days"] = int(match.group(1))
+    if match := re.search(r"\b(?:max(?:imum)?|at\s+most|up\s+to)\s+(\d+)\b", text, re.I):
+        args["max"] = int(match.group(1))
+    return args
+
+
+def train(text: str) -> dict[str, Any]:
+    args: dict[str, Any] = {}
+    if match := DATASET_ID.search(text):
+        args["dataset"] = match.group(0)
+    if match := re.search(r"\b(\d+)\s+steps?\b", text, re.I):
+        args["steps"] = int(match.group(1))
+    return args
+
+
+def adapter_activate(text: str) -> dict[str, Any]:
+    for match in ADAPTER.finditer(unquoted(text)):
+        name = next(group for group in match.groups() if group)
+        if name.lower() not in NOT_NAMES:
+            return {"adapter": name}
+    return {"adapter": found} if (found := quoted(text)) else {}
 
 
 def task_find(text: str) -> dict[str, Any]:
@@ -234,8 +336,19 @@ EXTRACTORS: dict[str, Callable[[str], dict[str, Any]]] = {
     "web_search": web_search,
     "memory_search": memory_search,
     "memory_capture": memory_capture,
-    "task_list": lambda text: {},
+    "task_list": task_list,
+    "dataset_build": dataset_build,
+    "dataset_clean": dataset_id,
+    "dataset_verify": dataset_id,
+    "train": train,
+    "adapter_activate": adapter_activate,
     "task_find": task_find,
-    "task_create": task_create,
     "task_update_status": task_update_status,
 }
+
+
+def arguments(skill_id: str, text: str, *, today: date) -> dict[str, Any]:
+    """The arguments the words give for a skill (none for a skill without an extractor)."""
+    if skill_id == "task_create":
+        return task_create(text, today)
+    return EXTRACTORS.get(skill_id, lambda _: {})(text)

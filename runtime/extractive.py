@@ -141,11 +141,11 @@ def summary(text: str, *, max_sentences: int = 5, max_chars: int = 900) -> Summa
 
 def best_passages(text: str, question: str, *, limit: int = 2) -> list[Passage]:
     """The units that best answer a question (BM25 over content stems, the heading counting a little); [] if no word matches."""
-    wanted = set(_stems(question))
+    wanted = set(stems(question))
     candidates = [unit for unit in _units(text) if unit.kind in ("prose", "item", "table", "code")]
     if not wanted or not candidates or limit < 1:
         return []
-    documents = [Counter(_stems(unit.text)) for unit in candidates]
+    documents = [Counter(stems(unit.text)) for unit in candidates]
     count = len(documents)
     average = sum(sum(document.values()) for document in documents) / count or 1.0
     frequency = Counter(word for document in documents for word in document.keys() & wanted)
@@ -158,7 +158,7 @@ def best_passages(text: str, question: str, *, limit: int = 2) -> list[Passage]:
             idf[word] * document[word] * (k1 + 1) / (document[word] + k1 * (1 - b + b * length / average)) for word in wanted if word in document
         )
         if unit.heading:
-            score += 0.5 * sum(idf[word] for word in wanted & set(_stems(unit.heading)))
+            score += 0.5 * sum(idf[word] for word in wanted & set(stems(unit.heading)))
         if unit.kind == "code":
             score *= 0.5  # a command may answer, but the sentence around it says more
         if score > 0:
@@ -324,9 +324,9 @@ def _ends_with_closed_fence(text: str) -> bool:
 
 def _scores(units: list[_Unit], candidates: list[_Unit]) -> list[float]:
     """Content-word frequency per sentence (heading words weigh more), favouring earlier sentences a little."""
-    stemmed = [_stems(unit.text) for unit in candidates]
+    stemmed = [stems(unit.text) for unit in candidates]
     frequency = Counter(word for words in stemmed for word in words)
-    heading_words = {word for unit in units if unit.kind == "heading" for word in _stems(unit.heading or "")}
+    heading_words = {word for unit in units if unit.kind == "heading" for word in stems(unit.heading or "")}
     scores = []
     for position, words in enumerate(stemmed):
         distinct = set(words)
@@ -336,7 +336,7 @@ def _scores(units: list[_Unit], candidates: list[_Unit]) -> list[float]:
     return scores
 
 
-def _stems(text: str) -> list[str]:
+def stems(text: str) -> list[str]:
     return [stem for token in WORD.findall(text.lower()) if (stem := _content_stem(token))]
 
 

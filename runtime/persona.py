@@ -20,6 +20,9 @@ class Persona(StrictModel):
         values = ", ".join(self.values)
         return f"You are {self.name}, {self.identity}. You value {values}. Your style is {self.style}."
 
+    def introduction(self) -> str:
+        return f"I'm {self.name}, {self.identity}. I can work with your files, notes and tasks; `mh skills` lists what I can do."
+
 
 def template_text() -> str:
     return pretty(Persona().model_dump(mode="json"))

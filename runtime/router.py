@@ -1,45 +1,54 @@
 """Choosing skills for a request without trusting a 135M model to do it.
 
-A small softmax classifier over two views of the text — the embedded model's mean-pooled embedding
-(centred on the examples' mean, which removes the direction every sentence shares) and a bag of
-stemmed words — trained in milliseconds on the `examples` of every skill manifest plus examples of
-plain conversation. New skills join by declaring examples. Arguments come from `runtime.extract`.
-Requests made of several clauses ("list ..., read the first one, and write a summary to ...") become
-several steps when every clause routes on its own; later steps may refer to earlier results.
+A small softmax classifier over a bag of stemmed words, leading-verb and path cues and character
+trigrams, trained in a fraction of a second on the `examples` of every skill manifest plus examples
+of plain conversation (runtime/chat_phrasings.txt). New skills join by declaring examples. The
+classifier only proposes: a skill that changes anything is planned when the request asks for it in
+its own words (runtime.intent) and the confidence clears a floor that rises with the skill's risk;
+otherwise the plan is a question. Arguments come from `runtime.extract`. Requests made of several
+clauses ("list ..., read the first one, and write a summary to ...") become several steps when every
+clause routes on its own; later steps may refer to earlier results.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from datetime import date
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
 
-from . import extract
+from . import extract, intent
 from .skills import SkillRegistry
+from .trust import Risk
 
 CHAT = "chat"
-BAG_WEIGHT = 2.0  # words weigh twice the embedding: measured best on the three routing sets
-CHAT_EXAMPLES = (
-    "hi", "Hello, how are you?", "Tell me a joke", "What is the capital of France?", "Thanks!",
-    "Who are you?", "Explain what a neural network is", "Good morning", "Can you help me think through a decision?",
-    "What's 2 plus 2?", "Write me a short poem about the sea", "How do I stay focused?", "hey", "thank you",
-    "What do you think about that?", "Tell me about yourself", "Why is the sky blue?", "ok", "Nice, that worked",
-    "What can you do?", "Describe how photosynthesis works", "Define entropy briefly", "Summarize the plot of Hamlet",
-    "Give me advice on sleeping better", "How are you doing today?",
-    # Questions about the same nouns the skills use, so that nouns alone do not pick a skill.
-    "Explain how git works", "What is a markdown file?", "How does the web work?", "What is a folder?",
-    "Explain the difference between reading and writing a file", "Why do people delete old emails?",
-    "What does a README usually contain?", "How do I make a good list of priorities?",
-)
+CHAT_PHRASINGS = Path(__file__).with_name("chat_phrasings.txt")
+# How sure the router must be before it plans a skill of each risk (measured on the routing sets:
+# a wrong read costs a moment, a wrong write costs the person's trust).
+RISK_FLOOR = {Risk.read: 0.15, Risk.low: 0.2, Risk.medium: 0.25, Risk.high: 0.3}
+TRIGRAM_WEIGHT = 0.5  # character trigrams catch typos and word forms; words still decide
+
+
+@cache
+def chat_examples() -> tuple[str, ...]:
+    return tuple(line.strip() for line in CHAT_PHRASINGS.read_text(encoding="utf-8").splitlines() if line.strip())
+
+
 WORD = re.compile(r"[a-z]+")
 PLURAL_ES = re.compile(r"(s|x|z|ch|sh)es$")
-CLAUSE_SPLIT = re.compile(r"\s*(?:,\s*(?:and\s+)?then\s+|\s+and\s+then\s+|;\s*|,\s*and\s+|,\s+)\s*", re.I)
+# "and" alone joins clauses only before a verb that starts a step ("search my notes for X and add a
+# task ..."), never inside one ("buy milk and eggs").
+STEP_VERBS = (r"(?:read|list|show|check|search|find|look|open|write|save|create|add|put|delete|remove|remind|mark|make|note|"
+              r"remember|jot|summari[sz]e|store|capture|tell|get)\b")
+CLAUSE_SPLIT = re.compile(
+    r"\s*(?:,\s*(?:and\s+)?then\s+|\s+and\s+then\s+|;\s*|,\s*and\s+|,\s+|\s+and\s+(?=(?:please\s+)?" + STEP_VERBS + r"))\s*", re.I)
 FIRST_RESULT = re.compile(r"\b(first|top|that|it|them|the file|this file|the one)\b", re.I)
+PRONOUN = re.compile(r"(?:it|them|that|this|those|these|the result|the results)", re.I)
 SUMMARY_WORD = re.compile(r"\bsummar(y|ise|ize)\b", re.I)
 
 
@@ -47,7 +56,7 @@ class StepRef(BaseModel):
     """An argument filled at run time from an earlier step's result."""
 
     from_step: int = Field(ge=0)
-    take: Literal["first_path", "content", "summary"]
+    take: Literal["first_path", "content", "summary", "said"]
 
 
 class PlanStep(BaseModel):
@@ -58,11 +67,13 @@ class PlanStep(BaseModel):
 
 class Plan(BaseModel):
     steps: list[PlanStep] = Field(default_factory=list)
+    question: str | None = Field(default=None, description="asked instead of acting on a request that did not say what to do")
 
 
 class Route(BaseModel):
     skill: str
     confidence: float
+    declined: str | None = Field(default=None, description="a skill the words came close to but did not ask for")
 
 
 def _stem(word: str) -> str:
@@ -105,85 +116,96 @@ def _words(text: str) -> list[str]:
     return words
 
 
+def _features_of(text: str) -> list[str]:
+    words = _words(text)
+    return words + [f"#{w[i:i + 3]}" for w in {f"<{w}>" for w in words if w.isalpha()} for i in range(len(w) - 2)]
+
+
 class Router:
-    def __init__(
-        self,
-        skills: SkillRegistry,
-        embed: Callable[[Sequence[str]], np.ndarray],
-        *,
-        cache_dir: Path | None = None,
-        min_confidence: float = 0.35,
-    ) -> None:
+    """Plans skill calls from the words of a request. Trains in well under a second from the
+    manifests' examples, so it needs no cache and no model: `mh plan` starts at once."""
+
+    def __init__(self, skills: SkillRegistry) -> None:
         self.skills = skills
-        self.embed = embed
-        self.min_confidence = min_confidence
         examples = [(item.id, text) for item in skills.for_agent() for text in item.examples]
-        examples += [(CHAT, text) for text in CHAT_EXAMPLES]
+        examples += [(CHAT, text) for text in chat_examples()]
         self.classes = sorted({label for label, _ in examples})
         labels = np.array([self.classes.index(label) for label, _ in examples])
         texts = [text for _, text in examples]
-        self.vocab = {w: i for i, w in enumerate(sorted({w for t in texts for w in _words(t)}))}
-        self.mean, self.weights, self.bias = self._trained(texts, labels, cache_dir)
+        self.vocab = {w: i for i, w in enumerate(sorted({w for t in texts for w in _features_of(t)}))}
+        self.weights, self.bias = _train(self._features(texts), labels, len(self.classes))
 
-    def _trained(self, texts: list[str], labels: np.ndarray, cache_dir: Path | None) -> tuple[np.ndarray, ...]:
-        """(mean, weights, bias), from the cache when it was made from these very examples."""
-        tagged = "\n".join(f"{self.classes[label]}\t{text}" for label, text in zip(labels, texts, strict=True))
-        key = hashlib.sha256(f"{BAG_WEIGHT}\n{tagged}".encode()).hexdigest()[:16]
-        path = cache_dir / f"router-{key}.npz" if cache_dir is not None else None
-        if path is not None and path.exists():
-            with np.load(path) as cached:
-                return cached["mean"], cached["weights"], cached["bias"]
-        raw = self.embed(texts)
-        self.mean = raw.mean(axis=0)
-        weights, bias = _train(self._features(raw, texts), labels, len(self.classes))
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.tmp.npz")
-            np.savez(tmp, mean=self.mean, weights=weights, bias=bias)
-            tmp.replace(path)
-        return self.mean, weights, bias
-
-    def _features(self, raw: np.ndarray, texts: Sequence[str]) -> np.ndarray:
-        centred = raw - self.mean
-        centred /= np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-9)
+    def _features(self, texts: Sequence[str]) -> np.ndarray:
         bag = np.zeros((len(texts), len(self.vocab)), dtype=np.float32)
         for row, text in enumerate(texts):
-            for word in _words(text):
+            for word in _features_of(text):
                 if (col := self.vocab.get(word)) is not None:
-                    bag[row, col] = 1.0
+                    bag[row, col] = TRIGRAM_WEIGHT if word[0] == "#" else 1.0
         bag /= np.maximum(np.linalg.norm(bag, axis=1, keepdims=True), 1e-9)
-        return np.hstack([centred, BAG_WEIGHT * bag]).astype(np.float32)
+        return bag
+
+    def floor(self, skill_id: str) -> float:
+        """The confidence a skill must reach: higher the more it can change."""
+        return RISK_FLOOR[self.skills.get(skill_id).risk]
 
     def classify(self, text: str) -> Route:
-        features = self._features(self.embed([text]), [text])
-        scores = (features @ self.weights + self.bias)[0]
+        """The most likely skill whose gate the request passes; chat when none does. A skill that
+        changes anything must be asked for in its own words (`Skill.asks`); one the request came
+        close to but did not ask for is named in `declined`, so the agent can ask."""
+        scores = (self._features([text]) @ self.weights + self.bias)[0]
         probs = np.exp(scores - scores.max())
         probs /= probs.sum()
-        ranked = [int(i) for i in probs.argsort()[::-1]]
-        floor = self.min_confidence
-        if self.classes[ranked[0]] == CHAT and extract.paths(text):
-            # Words that name a concrete file or folder are about that file or folder.
-            ranked, floor = ranked[1:], floor / 2
-        label, confidence = self.classes[ranked[0]], float(probs[ranked[0]])
-        if not any(w in self.vocab for w in _words(text)) or confidence < floor:
-            return Route(skill=CHAT, confidence=confidence)  # no evidence for any skill: just talk
-        return Route(skill=label, confidence=confidence)
+        if not any(w in self.vocab for w in _words(text)):
+            return Route(skill=CHAT, confidence=float(probs.max()))  # no evidence for any skill: just talk
+        names_a_path = bool(extract.paths(text))
+        declined = None
+        for index in [int(i) for i in probs.argsort()[::-1][:3]]:
+            label, confidence = self.classes[index], float(probs[index])
+            if label == CHAT:
+                if names_a_path:
+                    continue  # words that name a concrete file or folder are about that file or folder
+                break
+            item = self.skills.get(label)
+            floor = self.floor(label) / (2 if names_a_path and item.risk is Risk.read else 1)
+            if confidence < floor:
+                break
+            if item.risk is not Risk.read and not intent.asks_for(text, item.asks):
+                declined = declined or label
+                continue
+            return Route(skill=label, confidence=confidence, declined=declined)
+        return Route(skill=CHAT, confidence=float(probs.max()), declined=declined)
 
-    def plan(self, text: str) -> Plan:
+    def plan(self, text: str, *, today: date | None = None) -> Plan:
+        today = today or date.today()
         clauses = [c for c in _split(text) if c]
         if len(clauses) > 1:
             routes = [self.classify(c) for c in clauses]
             if all(r.skill != CHAT for r in routes):
-                steps = [self._step(c, r.skill, i, routes) for i, (c, r) in enumerate(zip(clauses, routes, strict=True))]
+                steps = [self._step(c, r.skill, i, routes, today) for i, (c, r) in enumerate(zip(clauses, routes, strict=True))]
                 # Several steps only when each clause is a whole step; otherwise the commas were
                 # just commas ("I don't need out/a.txt anymore, please delete it").
                 if not any(step.missing for step in steps):
                     return Plan(steps=steps)
         route = self.classify(text)
-        return Plan() if route.skill == CHAT else Plan(steps=[self._step(text, route.skill, 0, [route])])
+        if route.skill != CHAT:
+            return Plan(steps=[self._step(text, route.skill, 0, [route], today)])
+        if route.declined is not None:
+            return Plan(question=self._question(text, route.declined))
+        if intent.is_fact_question(text) and not extract.paths(text) and extract.question_words(text):
+            # The person's notes may hold the answer: look there first (the agent says so, or talks).
+            return Plan(steps=[self._step(text, "memory_search", 0, [route], today)])
+        return Plan()
 
-    def _step(self, clause: str, skill_id: str, index: int, routes: list[Route]) -> PlanStep:
-        args = extract.EXTRACTORS.get(skill_id, lambda _: {})(clause)
+    def _question(self, text: str, declined: str) -> str:
+        """One short question instead of a guess at an action that was not asked for."""
+        action = self.skills.get(declined).asks[0]
+        found = extract.paths(text)
+        if found:
+            return f"Do you want me to read {found[0]}, or to {action} it? Say which in so many words."
+        return f"Do you want me to {action} something? If so, say it plainly, for example: \"{self.skills.get(declined).examples[0]}\"."
+
+    def _step(self, clause: str, skill_id: str, index: int, routes: list[Route], today: date) -> PlanStep:
+        args = extract.arguments(skill_id, clause, today=today)
         if index > 0:
             args = _link(clause, skill_id, args, [r.skill for r in routes[:index]])
         required = self.skills.get(skill_id).input_model.model_json_schema().get("required", [])
@@ -204,18 +226,23 @@ def _split(text: str) -> list[str]:
 
 
 def _link(clause: str, skill_id: str, args: dict[str, Any], earlier: list[str]) -> dict[str, Any]:
-    """Fill what a clause leaves out from the steps before it ("read the first one")."""
+    """Fill what a clause leaves out from the steps before it ("read the first one", "save it to ...")."""
     last_list = max((i for i, s in enumerate(earlier) if s == "fs_list"), default=None)
-    last_read = max((i for i, s in enumerate(earlier) if s == "fs_read"), default=None)
     if skill_id in ("fs_read", "fs_delete") and "path" not in args and last_list is not None and FIRST_RESULT.search(clause):
         args["path"] = StepRef(from_step=last_list, take="first_path").model_dump()
-    if skill_id == "fs_write" and "content" not in args and last_read is not None:
-        take = "summary" if SUMMARY_WORD.search(clause) else "content"
-        args["content"] = StepRef(from_step=last_read, take=take).model_dump()
+    if skill_id == "memory_capture" and PRONOUN.fullmatch(str(args.get("content", ""))):
+        args["content"] = StepRef(from_step=len(earlier) - 1, take="said").model_dump()
+    if skill_id == "fs_write" and ("content" not in args or PRONOUN.fullmatch(str(args["content"]))):
+        last = len(earlier) - 1
+        if earlier[last] == "fs_read":
+            take = "summary" if SUMMARY_WORD.search(clause) else "content"
+        else:
+            take = "said"  # what the step reported, in the words the person saw ("check git and save it")
+        args["content"] = StepRef(from_step=last, take=take).model_dump()
     return args
 
 
-def _train(features: np.ndarray, labels: np.ndarray, classes: int, *, steps: int = 600, rate: float = 1.0,
+def _train(features: np.ndarray, labels: np.ndarray, classes: int, *, steps: int = 300, rate: float = 8.0,
            l2: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
     """Softmax regression by plain gradient descent: ~100 examples, a few ms."""
     weights = np.zeros((features.shape[1], classes), dtype=np.float32)

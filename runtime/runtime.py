@@ -270,8 +270,11 @@ class Runtime:
             return self._denied(item, {**base, "args": summarise(args or {})}, decision, session)
         parsed = self._parse_args(item, args or {}, session)
         plain = parsed.model_dump(mode="json")
-        decision = self.decide(item, plain, session)
         base = {"skill": item.id, "args": summarise(plain), **base}
+        if item.unavailable is not None and (problem := item.unavailable(self)) is not None:
+            self.audit.append("skill", "unavailable", details={**base, "error": problem[0]}, actor=session.actor, level="warning")
+            return SkillOutcome(status=CallStatus.failed, skill=item.id, reason="unavailable", error=problem[0], fix=problem[1])
+        decision = self.decide(item, plain, session)
         if decision.verdict is Verdict.deny:
             return self._denied(item, base, decision, session)
         if decision.verdict is Verdict.queue:

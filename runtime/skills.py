@@ -106,6 +106,12 @@ class Skill:
     requires_approval: bool = False
     examples: tuple[str, ...] = ()
     describe: Callable[[Any], str] | None = field(default=None, repr=False)
+    # Words that ask for this action in so many words ("delete", "remind me"): a skill that changes
+    # anything is planned only when the request says one of them (runtime.intent.asks_for).
+    asks: tuple[str, ...] = ()
+    # Why the skill cannot work right now, with the fix (web search with no provider set), or None.
+    # Asked before the gate, so nothing waits in the approval queue that could never run.
+    unavailable: Callable[[SkillHost], tuple[str, str] | None] | None = field(default=None, repr=False)
     # False for the person's own operations (train, export, token rotation, ...): never a tool of
     # the agent, and `Runtime.call` denies them to an agent session.
     agent: bool = True
@@ -124,13 +130,15 @@ class Skill:
             "requires_approval": self.requires_approval,
             "input_schema": self.input_model.model_json_schema(),
             "examples": list(self.examples),
+            "asks": list(self.asks),
             "agent": self.agent,
         }
 
 
 def skill(
     *, risk: Risk | str, requires_approval: bool = False, examples: tuple[str, ...] = (),
-    describe: Callable[[Any], str] | None = None, agent: bool = True,
+    describe: Callable[[Any], str] | None = None, agent: bool = True, asks: tuple[str, ...] = (),
+    unavailable: Callable[[SkillHost], tuple[str, str] | None] | None = None,
 ) -> Callable[[Handler], Skill]:
     def build(function: Handler) -> Skill:
         params = list(inspect.signature(function).parameters)
@@ -150,6 +158,8 @@ def skill(
             examples=examples,
             describe=describe,
             agent=agent,
+            asks=asks,
+            unavailable=unavailable,
         )
 
     return build

@@ -16,6 +16,8 @@ from runtime.jsonio import atomic_write, pretty
 from runtime.plugins import hookimpl
 from runtime.skills import SkillContext, skill
 
+from .phrasings import phrasings
+
 
 class DatasetBuildInput(BaseModel):
     days: float | None = Field(default=None, gt=0, description="only memories from the last N days")
@@ -47,9 +49,12 @@ class DatasetVerifyResult(BaseModel):
 
 @skill(
     risk="low",
+    asks=(
+        "build a dataset", "build", "make", "create", "generate", "prepare", "assemble", "turn", "compile",
+        "produce",
+    ),
     describe=lambda r: f"Built {r['id']}: {r['pairs']} pairs from {r['memories']} memories.",
-    examples=("Build a training dataset from my memories", "Make a dataset out of the last 30 days",
-              "Create a new dataset for training", "Turn my memories into training data"),
+    examples=phrasings("dataset_build"),
 )
 def dataset_build(ctx: SkillContext, args: DatasetBuildInput) -> DatasetBuildResult:
     """Turn memories into instruction pairs (raw stage): consent respected, newer memories weigh more."""
@@ -61,8 +66,11 @@ def dataset_build(ctx: SkillContext, args: DatasetBuildInput) -> DatasetBuildRes
 
 @skill(
     risk="low",
+    asks=(
+        "clean", "tidy", "scrub", "sanitize", "sanitise", "clean up", "filter",
+    ),
     describe=lambda r: f"Cleaned {r['id']}: kept {r['report']['kept']} of {r['report']['input_pairs']} pairs.",
-    examples=("Clean the dataset ds-20261122T201500-ab12", "Clean my latest dataset"),
+    examples=phrasings("dataset_clean"),
 )
 def dataset_clean(ctx: SkillContext, args: DatasetIdInput) -> DatasetCleanResult:
     """Clean a raw dataset: normalise, drop empty/long/duplicate pairs, catch secrets (and PII if set)."""
@@ -88,8 +96,11 @@ def dataset_clean(ctx: SkillContext, args: DatasetIdInput) -> DatasetCleanResult
 
 @skill(
     risk="medium",
+    asks=(
+        "verify", "sign", "validate", "approve", "sign off", "certify", "check",
+    ),
     describe=lambda r: f"Verified {r['id']}: {r['counts']['train']} train, {r['counts']['eval']} eval; receipt {r['receipt']}.",
-    examples=("Verify the dataset ds-20261122T201500-ab12", "Sign off my cleaned dataset"),
+    examples=phrasings("dataset_verify"),
 )
 def dataset_verify(ctx: SkillContext, args: DatasetIdInput) -> DatasetVerifyResult:
     """Verify a clean dataset against etc/auto-approval.json, freeze it read-only and sign its receipt."""

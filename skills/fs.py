@@ -17,6 +17,8 @@ from runtime.errors import SkillFailed
 from runtime.plugins import hookimpl
 from runtime.skills import SkillContext, skill
 
+from .phrasings import phrasings
+
 MAX_READ_BYTES = 1 << 20
 MAX_WRITE_BYTES = MAX_READ_BYTES
 MAX_LIST_ENTRIES = 1000
@@ -96,20 +98,7 @@ def _say_list(result: dict) -> str:
 @skill(
     risk="read",
     describe=_say_list,
-    examples=(
-        "List all markdown files in docs/",
-        "What files are in the out folder?",
-        "Show me the contents of the src directory",
-        "Which python files are there?",
-        "ls docs",
-        "Give me a listing of the files here",
-        "Find every .json file under etc",
-        "What is inside the memory folder?",
-        "Enumerate the text files in out/",
-        "Show all files in this directory",
-        "List the files",
-        "What files do I have?",
-    ),
+    examples=phrasings("fs_list"),
 )
 def fs_list(ctx: SkillContext, args: FsListInput) -> FsListResult:
     """List files in a folder inside the home, optionally filtered by a glob pattern."""
@@ -130,22 +119,7 @@ def fs_list(ctx: SkillContext, args: FsListInput) -> FsListResult:
 @skill(
     risk="read",
     describe=lambda r: f"{r['path']} ({r['bytes']} bytes):\n{r['content'][:1500]}" + ("\n[...]" if len(r["content"]) > 1500 else ""),
-    examples=(
-        "Read the README.md file",
-        "Show me what notes.txt says",
-        "Open docs/ARCHITECTURE.md",
-        "What does the file out/todo.txt contain?",
-        "cat pyproject.toml",
-        "Print the contents of etc/trust.json",
-        "Let me see the readme",
-        "Display the file out/report.md",
-        "Read me the changelog",
-        "What's written in notes.md?",
-        "Read the first one",
-        "Open it and show me",
-        "Read a file for me",
-        "Open the file",
-    ),
+    examples=phrasings("fs_read"),
 )
 def fs_read(ctx: SkillContext, args: FsReadInput) -> FsReadResult:
     """Read a UTF-8 text file inside the home (at most 1 MiB)."""
@@ -161,21 +135,11 @@ def fs_read(ctx: SkillContext, args: FsReadInput) -> FsReadResult:
 
 @skill(
     risk="low",
-    describe=lambda r: f"{'Created' if r['created'] else 'Replaced'} {r['path']} ({r['bytes']} bytes).",
-    examples=(
-        "Create a file out/test.txt containing 'hello'",
-        "Save this note to out/a.txt",
-        "Write 'buy milk' into out/shopping.txt",
-        "Make a new file called out/ideas.md with the text 'draft'",
-        "Put the word hello in out/hello.txt",
-        "Store 'meeting at 3pm' in a file named out/reminder.txt",
-        "Create out/notes.txt and write 'first note' in it",
-        "Overwrite out/a.txt with 'new content'",
-        "Generate a file out/summary.txt that says 'all good'",
-        "Write a summary to out/summary.md",
-        "Create a new file",
-        "Write some text into a file",
+    asks=(
+        "write", "create", "save", "put", "append", "overwrite", "make", "store", "copy", "add", "type",
     ),
+    describe=lambda r: f"{'Created' if r['created'] else 'Replaced'} {r['path']} ({r['bytes']} bytes).",
+    examples=phrasings("fs_write"),
 )
 def fs_write(ctx: SkillContext, args: FsWriteInput) -> FsWriteResult:
     """Write a text file inside out/, creating folders as needed (atomic; refuses to overwrite unless asked)."""
@@ -186,21 +150,12 @@ def fs_write(ctx: SkillContext, args: FsWriteInput) -> FsWriteResult:
 
 @skill(
     risk="medium",
-    describe=lambda r: f"Deleted {r['path']}" + (" (a link)." if r["deleted"] == "link" else "."),
-    examples=(
-        "Delete out/test.txt",
-        "Remove the file out/old.txt",
-        "Get rid of out/draft.md",
-        "Erase out/notes.txt",
-        "rm out/tmp.txt",
-        "Please delete the file called out/report.txt",
-        "Trash out/ideas.md",
-        "Remove out/empty-folder",
-        "Wipe the file out/cache.json",
-        "Delete that file out/a.txt, I don't need it anymore",
-        "Delete the file",
-        "Remove a file for me",
+    asks=(
+        "delete", "remove", "erase", "trash", "wipe", "rm", "get rid of", "throw away", "clear out", "destroy",
+        "nuke",
     ),
+    describe=lambda r: f"Deleted {r['path']}" + (" (a link)." if r["deleted"] == "link" else "."),
+    examples=phrasings("fs_delete"),
 )
 def fs_delete(ctx: SkillContext, args: FsDeleteInput) -> FsDeleteResult:
     """Delete a file, a symlink or an empty folder inside out/."""

@@ -11,6 +11,8 @@ from runtime.errors import SkillFailed
 from runtime.plugins import hookimpl
 from runtime.skills import SkillContext, skill
 
+from .phrasings import phrasings
+
 
 class GitStatusInput(BaseModel):
     pass
@@ -37,18 +39,7 @@ def _say_status(r: dict) -> str:
 @skill(
     risk="read",
     describe=_say_status,
-    examples=(
-        "Show me the git status",
-        "What has changed in the repository?",
-        "git status",
-        "Are there uncommitted changes?",
-        "Which files are modified in the repo?",
-        "What branch am I on?",
-        "Is the working tree clean?",
-        "Check the status of the git repository",
-        "Show untracked files in git",
-        "What's the state of version control?",
-    ),
+    examples=phrasings("git_status"),
 )
 def git_status(ctx: SkillContext, args: GitStatusInput) -> GitStatusResult:
     """Show the branch and the changed files of the git repository the home lives in."""

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from runtime.errors import MhError
 from runtime.plugins import hookimpl
 from runtime.skills import SkillContext, skill
 
+from .phrasings import phrasings
+
 
 class MemorySearchInput(BaseModel):
     query: str = Field(min_length=1, max_length=500, description="words to look for")
     type: str | None = Field(default=None, description="only memories of this type (note, conversation, ...)")
+    not_type: str | None = Field(default=None, description="leave out memories of this type (conversation, to answer from notes)")
     tag: str | None = None
     limit: int = Field(default=10, ge=1, le=100)
+    match: Literal["all", "any"] = Field(default="all", description="all words must occur, or any of them (best matches first)")
 
 
 class MemoryHit(BaseModel):
@@ -22,6 +28,7 @@ class MemoryHit(BaseModel):
     type: str
     snippet: str
     tags: list[str]
+    excerpt: str = Field(default="", description="the memory's text from its start (up to 600 characters), to answer from")
 
 
 class MemorySearchResult(BaseModel):
@@ -50,41 +57,24 @@ def _say_hits(r: dict) -> str:
 @skill(
     risk="read",
     describe=_say_hits,
-    examples=(
-        "Search my memories for the word 'operator'",
-        "What do I remember about the meeting with Anna?",
-        "Find notes in my memory about taxes",
-        "Recall what I said about the garden",
-        "Look through my memories for 'vacation'",
-        "Did I ever write down anything about passwords?",
-        "Search memory for project ideas",
-        "What did I capture about the dentist?",
-        "Find my memories mentioning Berlin",
-        "Search what I remember about the budget",
-    ),
+    examples=phrasings("memory_search"),
 )
 def memory_search(ctx: SkillContext, args: MemorySearchInput) -> MemorySearchResult:
     """Search memories (notes, conversations, ingested files) by words, best matches first."""
-    hits = ctx.memory.search(args.query, type=args.type, tag=args.tag, limit=args.limit)
+    hits = ctx.memory.search(args.query, type=args.type, not_type=args.not_type, tag=args.tag, limit=args.limit, match=args.match)
     return MemorySearchResult(query=args.query, hits=[
-        MemoryHit(id=h.id, timestamp=h.timestamp, type=h.type, snippet=h.snippet, tags=h.tags) for h in hits])
+        MemoryHit(id=h.id, timestamp=h.timestamp, type=h.type, snippet=h.snippet, tags=h.tags, excerpt=h.excerpt) for h in hits])
 
 
 @skill(
     risk="low",
-    describe=lambda r: f"Remembered as {r['id']}.",
-    examples=(
-        "Remember that the wifi password is on the fridge",
-        "Note that Anna's birthday is on May 3rd",
-        "Capture this: buy more basil seeds",
-        "Make a note: the car needs new tyres",
-        "Save this thought to memory: try the new bakery",
-        "Remember I parked on level 3",
-        "Add to my memories that the meeting moved to Friday",
-        "Jot down that I owe Sam 20 euros",
-        "Keep in mind that the dentist called",
-        "Store a memory: finished reading Dune today",
+    asks=(
+        "remember", "note", "jot", "keep in mind", "capture", "don't let me forget", "dont let me forget",
+        "save this", "save that", "store", "memorize", "memorise", "write down", "write this down",
+        "write that down", "for the record", "add to my memories", "log",
     ),
+    describe=lambda r: f"Remembered as {r['id']}.",
+    examples=phrasings("memory_capture"),
 )
 def memory_capture(ctx: SkillContext, args: MemoryCaptureInput) -> MemoryCaptureResult:
     """Remember something: save it as a new memory."""

@@ -10,6 +10,8 @@ from runtime.plugins import hookimpl
 from runtime.skills import SkillContext, skill
 from runtime.tasks import CLOSED, Priority, Task, TaskStatus
 
+from .phrasings import phrasings
+
 
 class TaskListInput(BaseModel):
     status: TaskStatus | None = Field(default=None, description="only tasks with this status")
@@ -53,11 +55,7 @@ def _say_task(t: dict) -> str:
 @skill(
     risk="read",
     describe=_say_tasks,
-    examples=(
-        "What are my tasks?", "Show my todo list", "List open tasks", "What do I have to do?",
-        "Which tasks are in progress?", "Show all my tasks including finished ones", "List my tasks tagged home",
-        "What's on my plate?", "Show the task list",
-    ),
+    examples=phrasings("task_list"),
 )
 def task_list(ctx: SkillContext, args: TaskListInput) -> TaskListResult:
     """List tasks, open ones first by priority and due date."""
@@ -74,10 +72,7 @@ def task_list(ctx: SkillContext, args: TaskListInput) -> TaskListResult:
 @skill(
     risk="read",
     describe=_say_tasks,
-    examples=(
-        "Find the task about taxes", "Is there a task for the dentist?", "Search my tasks for 'garden'",
-        "Which task mentions the report?", "Look for a task called invoices",
-    ),
+    examples=phrasings("task_find"),
 )
 def task_find(ctx: SkillContext, args: TaskFindInput) -> TaskListResult:
     """Find tasks whose title, description or tags contain all the words."""
@@ -86,12 +81,12 @@ def task_find(ctx: SkillContext, args: TaskFindInput) -> TaskListResult:
 
 @skill(
     risk="low",
-    describe=lambda t: f"Added {_say_task(t)}.",
-    examples=(
-        "Add a task to call the plumber", "Create a task: renew passport", "Remind me to water the plants",
-        "New task 'file taxes' with priority P1", "Put 'buy milk' on my todo list", "I need to book a dentist appointment, add it as a task",
-        "Add 'write report' to my tasks", "Make a todo for cleaning the garage",
+    asks=(
+        "add a task", "remind me", "add", "create", "new task", "put", "make", "schedule", "todo", "to-do", "task",
+        "reminder",
     ),
+    describe=lambda t: f"Added {_say_task(t)}.",
+    examples=phrasings("task_create"),
 )
 def task_create(ctx: SkillContext, args: TaskCreateInput) -> Task:
     """Create a task (title, optional description, priority P0-P3, due date, tags, dependencies)."""
@@ -100,11 +95,12 @@ def task_create(ctx: SkillContext, args: TaskCreateInput) -> Task:
 
 @skill(
     risk="low",
-    describe=lambda t: f"Now {_say_task(t)}.",
-    examples=(
-        "Mark task-20261122-abc123 as done", "Start task-20261122-abc123", "I finished task-20261122-abc123",
-        "Set task-20261122-abc123 to blocked", "Cancel task-20261122-abc123", "I'm working on task-20261122-abc123 now",
+    asks=(
+        "mark", "done", "finished", "finish", "complete", "completed", "start", "started", "begin", "cancel",
+        "cancelled", "canceled", "block", "blocked", "reopen", "working on", "close", "set", "move", "drop",
     ),
+    describe=lambda t: f"Now {_say_task(t)}.",
+    examples=phrasings("task_update_status"),
 )
 def task_update_status(ctx: SkillContext, args: TaskUpdateStatusInput) -> Task:
     """Change a task's status: todo, in_progress, blocked, done or cancelled."""

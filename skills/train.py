@@ -15,6 +15,8 @@ from runtime.skills import SkillContext, skill
 from runtime.training.export import ExportFormat
 from runtime.training.registry import TrainingReceipt
 
+from .phrasings import phrasings
+
 
 class TrainInput(BaseModel):
     dataset: str | None = Field(default=None, description="a verified dataset id (default: the newest verified one)")
@@ -156,8 +158,12 @@ def _say_trained(r: dict) -> str:
 
 @skill(
     risk="high",
+    asks=(
+        "train", "fine-tune", "finetune", "fine tune", "retrain", "learn from", "start training", "start a training",
+        "start a lora training", "kick off", "run a training",
+    ),
     describe=_say_trained,
-    examples=("Train an adapter on my verified dataset", "Start a training run", "Fine-tune the model on my memories"),
+    examples=phrasings("train"),
 )
 def train(ctx: SkillContext, args: TrainInput) -> TrainResultModel:
     """Train a LoRA adapter on a verified dataset (only through the trainer firewall)."""
@@ -241,8 +247,11 @@ def run_stop(ctx: SkillContext, args: RunStopInput) -> RunStopResult:
 
 @skill(
     risk="high",
+    asks=(
+        "activate", "switch", "use", "load", "enable", "turn on", "apply",
+    ),
     describe=lambda r: f"Activated {r['name']}@{r['version']}: the chat uses it from the next turn.",
-    examples=("Activate the adapter garden", "Switch the chat to my trained adapter", "Use adapter mira@2"),
+    examples=phrasings("adapter_activate"),
 )
 def adapter_activate(ctx: SkillContext, args: AdapterActivateInput) -> dict:
     """Activate a promoted adapter for the embedded chat model (its signed training receipt is checked)."""
@@ -253,8 +262,12 @@ def adapter_activate(ctx: SkillContext, args: AdapterActivateInput) -> dict:
 
 @skill(
     risk="low",
+    asks=(
+        "roll back", "rollback", "go back", "turn off", "disable", "deactivate", "revert", "stop using", "unload",
+        "undo",
+    ),
     describe=lambda r: "Back to the base model." if not r.get("name") else f"Deactivated {r['name']}: back to the base model.",
-    examples=("Roll back the adapter", "Go back to the base model", "Turn off the trained adapter"),
+    examples=phrasings("adapter_rollback"),
 )
 def adapter_rollback(ctx: SkillContext, args: AdapterRollbackInput) -> dict:
     """Stop using the active adapter: the chat returns to the base model."""

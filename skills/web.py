@@ -11,6 +11,8 @@ from runtime.errors import SkillFailed
 from runtime.plugins import hookimpl
 from runtime.skills import SkillContext, skill
 
+from .phrasings import phrasings
+
 
 class WebSearchInput(BaseModel):
     query: str = Field(min_length=1, max_length=500, description="what to search for")
@@ -35,21 +37,22 @@ def _say_results(r: dict) -> str:
     return f"Web results for {r['query']!r} ({r['provider']}):\n" + "\n".join(lines)
 
 
+NOT_CONFIGURED = ("web search is not configured",
+                  'set web_search.provider to "searxng" (with searxng_url) or "brave" (key in $BRAVE_API_KEY) in etc/agent.json')
+
+
+def _unconfigured(host) -> tuple[str, str] | None:
+    return NOT_CONFIGURED if host.agent_config().web_search.provider not in ("searxng", "brave") else None
+
+
 @skill(
-    risk="medium",
-    describe=_say_results,
-    examples=(
-        "Search the web for AI agent architectures",
-        "Look up the latest news about Rust online",
-        "Google how to bake bread",
-        "Find information on the internet about solar panels",
-        "What does the web say about llama.cpp?",
-        "Search online for cheap flights to Rome",
-        "Do a web search on quantum computing",
-        "Browse the internet for Python tutorials",
-        "Look this up on the web: best hiking boots",
-        "Search the internet for the weather in Paris",
+    risk="medium", unavailable=_unconfigured,
+    asks=(
+        "search the web", "web", "internet", "online", "google", "look up", "browse", "search the", "search for",
+        "duckduckgo", "bing",
     ),
+    describe=_say_results,
+    examples=phrasings("web_search"),
 )
 def web_search(ctx: SkillContext, args: WebSearchInput) -> WebSearchResult:
     """Search the web (SearXNG or Brave, set in etc/agent.json) and return titles, links and snippets."""
@@ -58,10 +61,7 @@ def web_search(ctx: SkillContext, args: WebSearchInput) -> WebSearchResult:
         return _searxng(cfg, args.query)
     if cfg.provider == "brave":
         return _brave(cfg, args.query)
-    raise SkillFailed(
-        "web search is not configured",
-        fix='set web_search.provider to "searxng" (with searxng_url) or "brave" (key in $BRAVE_API_KEY) in etc/agent.json',
-    )
+    raise SkillFailed(NOT_CONFIGURED[0], fix=NOT_CONFIGURED[1])
 
 
 def _get(url: str, *, params: dict, headers: dict, timeout: float) -> dict:

@@ -58,25 +58,8 @@ def mh(home: Path):
     return call
 
 
-@pytest.fixture(scope="session")
-def router_cache(tmp_path_factory) -> Path:
-    """Embeddings of the router's examples, computed once per test session with the real model."""
-    from runtime.models.llama import EmbeddedLlama
-    from runtime.plugins import load_registry
-    from runtime.router import Router
-
-    folder = tmp_path_factory.mktemp("router-cache")
-    Router(load_registry(), EmbeddedLlama().embed, cache_dir=folder)
-    return folder
-
-
 @pytest.fixture
-def chat_rt(rt, router_cache):
-    """An initialised home whose router cache is warm, with a README to read."""
-    import shutil
-
-    target = rt.home.root / "state" / "models"
-    for cached in router_cache.iterdir():
-        shutil.copy(cached, target / cached.name)
+def chat_rt(rt):
+    """An initialised home with a README to read."""
     (rt.home.root / "README.md").write_text("# Garden notes\n\nThis home belongs to Alex, who grows tomatoes and basil.\n")
     return rt

@@ -26,7 +26,7 @@ from runtime import extract
         ("web_search", "search online for the history of Linux", {"query": "the history of Linux"}),
         ("web_search", "look up 'rust async' on the internet", {"query": "rust async"}),
         ("memory_search", "Search my memories for the word 'operator'", {"query": "operator"}),
-        ("memory_search", "what do I remember about the dentist", {"query": "the dentist"}),
+        ("memory_search", "what do I remember about the dentist", {"query": "dentist"}),
     ],
 )
 def test_arguments_from_words(skill, text, args):

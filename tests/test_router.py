@@ -1,36 +1,82 @@
-"""Routing quality with the real embedded model: the dev set, our held-out set and a blind set
-written without looking at the router. Accuracy = right skills, in order, with the right arguments."""
+"""Routing quality: the dev set, our held-out set, the first blind set, and the people set written by a
+helper who saw only the skill list (routing_people.jsonl, must_not_change.jsonl). Accuracy = right
+skills, in order, with the right arguments (the people set: the arguments each case lists)."""
 
 import json
+from datetime import date
 
 import pytest
 
-from runtime.models.llama import EmbeddedLlama
 from runtime.plugins import load_registry
-from runtime.router import CHAT, Router
+from runtime.router import Router
 
 from .conftest import ROOT
 
-SETS = ["routing_dev.jsonl", "routing_heldout.jsonl", "routing_blind.jsonl"]
+EXACT_SETS = ["routing_dev.jsonl", "routing_heldout.jsonl", "routing_blind.jsonl"]
+TODAY = date(2026, 11, 23)  # the day the people set's due dates were computed from (a Monday)
+CHANGES = {"fs_write", "fs_delete", "memory_capture", "task_create", "task_update_status", "dataset_build", "dataset_clean",
+           "dataset_verify", "train", "adapter_activate", "adapter_rollback", "web_search"}
 
 
 @pytest.fixture(scope="module")
-def router(router_cache):
-    return Router(load_registry(), EmbeddedLlama().embed, cache_dir=router_cache)
+def router():
+    return Router(load_registry())
 
 
 def cases(name):
     return [json.loads(line) for line in (ROOT / "tests" / "data" / name).read_text().splitlines() if line.strip()]
 
 
-@pytest.mark.parametrize("name", SETS)
+def test_the_changing_skills_are_the_ones_that_declare_their_words():
+    registry = load_registry()
+    assert {item.id for item in registry.for_agent() if str(item.risk) != "read"} == CHANGES
+    assert all(registry.get(skill).asks for skill in CHANGES)
+
+
+@pytest.mark.parametrize("name", EXACT_SETS)
 def test_every_case_routes_right(router, name):
     misses = []
     for case in cases(name):
-        got = [{"skill": s.skill, "args": s.args} for s in router.plan(case["text"]).steps]
+        got = [{"skill": s.skill, "args": s.args} for s in router.plan(case["text"], today=TODAY).steps]
         if got != case["steps"]:
             misses.append(f"{case['text']!r}: got {got}")
     assert not misses, "\n".join(misses)
+
+
+def test_the_people_set_routes_and_never_plans_an_unasked_change(router):
+    right, unasked, misses = 0, [], []
+    for case in cases("routing_people.jsonl"):
+        steps = router.plan(case["text"], today=TODAY).steps
+        wanted = case["steps"]
+        ok = len(steps) == len(wanted) and all(
+            s.skill == w["skill"] and all(s.args.get(k) == v for k, v in w["args"].items()) for s, w in zip(steps, wanted, strict=True))
+        right += ok
+        if not ok:
+            misses.append(f"{case['text']!r}: got {[(s.skill, s.args) for s in steps]}")
+        if any(s.skill in CHANGES for s in steps) and not any(w["skill"] in CHANGES for w in wanted):
+            unasked.append(case["text"])
+    assert not unasked
+    # 37/90 at first contact, 86/90 after the fixes recorded in docs/PERFORMANCE.md; a fall below 84 is a regression.
+    assert right >= 84, "\n".join(misses)
+
+
+def test_requests_that_must_not_change_anything_plan_no_change(router):
+    unsafe = [(c["text"][:80], [(s.skill, s.args) for s in router.plan(c["text"], today=TODAY).steps]) for c in cases("must_not_change.jsonl")]
+    assert [u for u in unsafe if any(skill in CHANGES for skill, _ in u[1])] == []
+
+
+@pytest.mark.parametrize("text", [
+    "summarize out/notes.txt", "what would happen if I delete out/a.txt?", "how do I delete a file?", "don't delete out/a.txt",
+    "do not remove out/x.txt, just show it", "should I train the model tonight?", "is the garden adapter active?",
+    "write 'delete out/a.txt' is what the note says?", "what does out/notes.txt say about the budget?",
+])
+def test_a_change_is_planned_only_when_asked_for_in_so_many_words(router, text):
+    assert not any(s.skill in CHANGES for s in router.plan(text, today=TODAY).steps)
+
+
+def test_close_to_an_action_but_not_asking_for_it_gets_one_short_question(router):
+    plan = router.plan("don't delete out/a.txt", today=TODAY)
+    assert plan.steps == [] and plan.question == "Do you want me to read out/a.txt, or to delete it? Say which in so many words."
 
 
 def test_the_seed_sequence_is_in_the_dev_set():
@@ -44,9 +90,32 @@ def test_the_seed_sequence_is_in_the_dev_set():
     assert set(seed) <= texts
 
 
-def test_small_talk_is_not_a_skill(router):
-    for text in ["hi", "thanks!", "what's up?", "asdfgh qwerty"]:
-        assert router.classify(text).skill == CHAT
+def test_arguments_people_actually_give(router):
+    def only(text):
+        (step,) = router.plan(text, today=TODAY).steps
+        return step.skill, step.args
+
+    assert only("remind me to call mom tomorrow") == ("task_create", {"title": "call mom", "due": "2026-11-24"})
+    assert only("add a task to pay rent on the 14th")[1]["due"] == "2026-12-14"
+    assert only("remind me to book flights next friday")[1] == {"title": "book flights", "due": "2026-11-27"}
+    assert only("mark the bike task as done") == ("task_update_status", {"id": "bike", "status": "done"})
+    assert only("Note this down: the spare key is under the blue pot") == ("memory_capture", {"content": "the spare key is under the blue pot"})
+    assert only("jot down that Sam owes me 20 euros") == ("memory_capture", {"content": "Sam owes me 20 euros"})
+    assert only("where is my spare key?") == ("memory_search", {"query": "spare key", "match": "any", "not_type": "conversation"})
+
+
+def test_two_named_skills_compose_in_order(router):
+    plan = router.plan("search my notes for the boiler and add a task to call the plumber", today=TODAY)
+    assert [(s.skill, s.args) for s in plan.steps] == [("memory_search", {"query": "boiler"}), ("task_create", {"title": "call the plumber"})]
+    plan = router.plan("check git and save it to out/git.txt", today=TODAY)
+    assert [s.skill for s in plan.steps] == ["git_status", "fs_write"]
+    assert plan.steps[1].args["content"] == {"from_step": 0, "take": "said"}
+    assert [s.skill for s in router.plan("buy milk and eggs").steps] == []  # "and" inside a clause splits nothing
+
+
+def test_small_talk_and_odd_input_are_not_a_skill(router):
+    for text in ["hi", "thanks!", "what's up?", "asdfgh qwerty", "", "   ", "¿Dónde está la biblioteca?", "x" * 20_000]:
+        assert router.plan(text).steps == [], text
 
 
 def test_requests_without_paths_still_route_and_name_what_is_missing(router):
@@ -54,7 +123,3 @@ def test_requests_without_paths_still_route_and_name_what_is_missing(router):
     assert (delete.skill, delete.missing) == ("fs_delete", ["path"])
     (write,) = router.plan("create a new file").steps
     assert (write.skill, set(write.missing)) == ("fs_write", {"path", "content"})
-
-
-def test_examples_are_cached_per_home(router_cache):
-    assert list(router_cache.glob("router-*.npz"))

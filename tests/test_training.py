@@ -34,7 +34,7 @@ def verified_dataset(rt) -> str:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, router_cache):
+def trained(tmp_path_factory):
     """One real training run shared by the tests that only read it."""
     from runtime import Runtime
 
@@ -224,13 +224,9 @@ def test_a_corrupt_checkpoint_is_refused_on_resume(trained):
         resume(rt, result.run_id, checkpoint=9, actor="person")
 
 
-def test_nightly_ends_with_an_active_adapter_and_a_verifiable_log(tmp_path, router_cache):
-    import shutil
-
+def test_nightly_ends_with_an_active_adapter_and_a_verifiable_log(tmp_path):
     home = tmp_path / "home"
     run_mh(home, "init", check=True)
-    for cached in router_cache.iterdir():
-        shutil.copy(cached, home / "state" / "models" / cached.name)
     for i in range(16):
         run_mh(home, "capture", f"Orchard note {i}: the plum tree {i} flowered early and the bees came by.", check=True)
     proc = run_mh(home, "nightly", "--steps", "6", "--report", str(tmp_path / "report.json"), timeout=600)

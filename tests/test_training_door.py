@@ -22,7 +22,7 @@ FAST = {"steps": 2, "checkpoint_every": 2, "batch_size": 2, "max_seq_len": 64, "
 
 
 @pytest.fixture(scope="module")
-def evaluated(tmp_path_factory, router_cache):
+def evaluated(tmp_path_factory):
     """A home with a trained and evaluated run whose gates passed."""
     rt = Runtime(tmp_path_factory.mktemp("door") / "home")
     rt.init()

@@ -32,6 +32,7 @@ class SearchHit:
     snippet: str
     score: float
     tags: list[str]
+    excerpt: str = ""
 
 
 def row_of(event: MemoryEvent, path: Path) -> dict:
@@ -55,10 +56,10 @@ def row_of(event: MemoryEvent, path: Path) -> dict:
 WORDS = re.compile(r"\w+", re.UNICODE)
 
 
-def fts_query(text: str) -> str:
-    """Every word of the person's query as an FTS5 string literal, all required. No operator,
-    column filter or stray quote in the text can reach FTS5's query syntax."""
-    return " ".join(f'"{word}"' for word in WORDS.findall(text))
+def fts_query(text: str, match: str = "all") -> str:
+    """Every word of the person's query as an FTS5 string literal, all required (or any, best
+    first). No operator, column filter or stray quote in the text can reach FTS5's query syntax."""
+    return (" OR " if match == "any" else " ").join(f'"{word}"' for word in WORDS.findall(text))
 
 
 class IndexUnreadable(MhError):
@@ -157,11 +158,11 @@ class MemoryIndex:
             self._create(db, rows)
 
     def search(self, query: str, *, type: str | None, tag: str | None, since: str | None, until: str | None,
-               limit: int) -> list[SearchHit]:
+               limit: int, not_type: str | None = None, match: str = "all") -> list[SearchHit]:
         with self.read() as db:
-            where, args = ["memories_fts match :q"], {"q": fts_query(query), "limit": limit}
-            for clause, name, value in (("m.type = :type", "type", type), ("m.timestamp >= :since", "since", since),
-                                        ("m.timestamp < :until", "until", until)):
+            where, args = ["memories_fts match :q"], {"q": fts_query(query, match), "limit": limit}
+            for clause, name, value in (("m.type = :type", "type", type), ("m.type != :not_type", "not_type", not_type),
+                                        ("m.timestamp >= :since", "since", since), ("m.timestamp < :until", "until", until)):
                 if value:
                     where.append(clause)
                     args[name] = value
@@ -170,11 +171,11 @@ class MemoryIndex:
                 args["tag"] = f"% {tag} %"
             sql = (
                 "select m.id, m.timestamp, m.type, m.tags, "
-                "snippet(memories_fts, -1, '[', ']', '…', 12) as snippet, bm25(memories_fts) as score "
+                "snippet(memories_fts, -1, '[', ']', '…', 12) as snippet, bm25(memories_fts) as score, substr(m.content, 1, 600) "
                 f"from memories_fts join {TABLE} m on m.rowid = memories_fts.rowid "
                 f"where {' and '.join(where)} order by score, m.timestamp desc, m.id limit :limit"
             )
-            return [SearchHit(r[0], r[1], r[2], r[4], -float(r[5]), r[3].split()) for r in db.execute(sql, args).fetchall()]
+            return [SearchHit(r[0], r[1], r[2], r[4], -float(r[5]), r[3].split(), r[6]) for r in db.execute(sql, args).fetchall()]
 
     def unprocessed(self, limit: int) -> list[str]:
         """Ids of memories the organizer has not tagged yet, oldest first."""

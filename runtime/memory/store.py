@@ -84,11 +84,11 @@ class MemoryStore:
     def exists(self, event_id: str) -> bool:
         return self.files.find(event_id) is not None
 
-    def search(self, query: str, *, type: str | None = None, tag: str | None = None, since: str | None = None,
-               until: str | None = None, limit: int = 10) -> list[SearchHit]:
+    def search(self, query: str, *, type: str | None = None, not_type: str | None = None, tag: str | None = None,
+               since: str | None = None, until: str | None = None, limit: int = 10, match: str = "all") -> list[SearchHit]:
         if not fts_query(query):
             return []  # nothing word-like to look for
-        return self.index.search(query, type=type, tag=tag, since=since, until=until, limit=limit)
+        return self.index.search(query, type=type, not_type=not_type, tag=tag, since=since, until=until, limit=limit, match=match)
 
     def stats(self) -> dict:
         return self.index.stats()

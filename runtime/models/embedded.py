@@ -9,6 +9,7 @@ results in its context. Nothing is stored between turns, so a resumed run contin
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,10 +19,12 @@ from pydantic_ai.messages import ModelMessage, ModelRequest, ToolReturnPart, Use
 from pydantic_ai.messages import ModelResponse as Response
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel
 
+from .. import extractive, grounded, intent
+from ..persona import Persona
 from ..router import Plan, PlanStep, Router
 from .llama import EmbeddedLlama
 
-SUMMARY_TOKENS = 160
+EMPTY_REPLY = "Say what you would like: ask me something, or ask me to do something (`mh skills` lists what I can do)."
 
 
 @dataclass
@@ -67,9 +70,10 @@ def failure_of(content: Any) -> str | None:
 
 
 class EmbeddedAgentModel:
-    def __init__(self, llama: EmbeddedLlama, router: Router, *, max_tokens: int, temperature: float) -> None:
+    def __init__(self, llama: EmbeddedLlama, router: Router, *, max_tokens: int, temperature: float, persona: Persona | None = None) -> None:
         self.llama = llama
         self.router = router
+        self.persona = persona or Persona()
         self.max_tokens = max_tokens
         self.temperature = temperature
         self._plans: dict[str, Plan] = {}
@@ -86,7 +90,14 @@ class EmbeddedAgentModel:
 
     def _decide(self, messages: list[ModelMessage], info: AgentInfo) -> Decision:
         state = read_turn(messages)
-        steps = self.plan(state.request).steps
+        if not state.request.strip():
+            return Decision(text=EMPTY_REPLY)
+        if intent.is_identity_question(state.request):
+            return Decision(text=self.persona.introduction())  # the persona's words, not the model's guess
+        plan = self.plan(state.request)
+        if plan.question is not None:
+            return Decision(text=plan.question)
+        steps = plan.steps
         for skill, content in state.results:
             if (problem := failure_of(content)) is not None:
                 return Decision(text=f"{skill} did not work: {problem}")
@@ -102,9 +113,12 @@ class EmbeddedAgentModel:
             notice = f"(Your message is longer than my context of {self.llama.n_ctx} tokens; I read only its start.)\n"
             return Decision(text=notice if cut else "", prompt=prompt)
         last_skill, last = state.results[-1]
-        if last_skill == "fs_read" and len(steps) == 1:
-            # Answering from the file is the point of the request: the model reads it for the person.
-            return Decision(text=f"{last['path']} ({last['bytes']} bytes): ", prompt=self._read_prompt(state, last, info.instructions))
+        if len(steps) == 1 and last_skill == "fs_read":
+            return Decision(text=grounded.file_answer(state.request, last))  # the file's own words, never a retelling
+        if len(steps) == 1 and last_skill == "memory_search" and intent.is_question(state.request):
+            if (answer := grounded.memory_answer(state.request, last)) is not None:
+                return Decision(text=answer)
+            return Decision(prompt=self._chat_prompt(state, info.instructions))  # a general question: no note, so talk
         # Actions are reported in fixed words: a 135M model retelling a JSON result only adds errors.
         return Decision(text="\n".join(self.router.skills.get(skill).say(content) for skill, content in state.results))
 
@@ -112,34 +126,29 @@ class EmbeddedAgentModel:
         args = {}
         for name, value in step.args.items():
             if isinstance(value, dict) and "from_step" in value:
-                value = self._take(state.results[value["from_step"]][1], value["take"])
+                skill, result = state.results[value["from_step"]]
+                value = self._take(result, value["take"], skill)
             args[name] = value
         return args
 
-    def _take(self, result: Any, take: str) -> Any:
+    def _take(self, result: Any, take: str, skill: str) -> Any:
         if take == "first_path":
             entries = [e for e in (result or {}).get("entries", []) if e.get("type") == "file"]
             return entries[0]["path"] if entries else "(no file found)"
+        if take == "said":
+            return self.router.skills.get(skill).say(result)
         content = str((result or {}).get("content", ""))
         if take == "content":
             return content
-        prompt = [
-            {"role": "system", "content": "You write short, faithful summaries."},
-            {"role": "user", "content": f"Summarise this in a few sentences:\n\n{self._fit(content, SUMMARY_TOKENS)}"},
-        ]
-        return "".join(self.llama.stream_chat(prompt, max_tokens=SUMMARY_TOKENS, temperature=0.1)).strip()
+        # An extractive summary: the 135M model's own summaries invent text.
+        found = extractive.summary(content)
+        return f"Summary of {(result or {}).get('path', 'the file')} (its own sentences, extractive):\n{found.text}\n"
 
     def _chat_prompt(self, state: TurnState, instructions: str | None) -> list[dict[str, str]]:
         system = instructions or ""
         request = self._fit(state.request, self.max_tokens)
         return [{"role": "system", "content": system}, *self._fit_history(state.history, system + request),
                 {"role": "user", "content": request}]
-
-    def _read_prompt(self, state: TurnState, result: dict, instructions: str | None) -> list[dict[str, str]]:
-        system = f"{instructions or ''} Answer from the document only; if it does not say, say so."
-        document = self._fit(str(result.get("content", "")), self.max_tokens + self.llama.count_tokens(state.request))
-        user = f"Document {result.get('path')}:\n\"\"\"\n{document}\n\"\"\"\n\n{state.request}. What does it say? Answer briefly."
-        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
     def _fit(self, text: str, reserve: int) -> str:
         """Cut text so that it, the answer (`reserve` tokens) and some framing fit the context."""
@@ -184,7 +193,28 @@ class EmbeddedAgentModel:
                 yield delta
 
     def _generate(self, messages: list[dict[str, str]]) -> Iterator[str]:
-        return self.llama.stream_chat(messages, max_tokens=self.max_tokens, temperature=self.temperature)
+        """The model's words, a sentence at a time, so a reply that runs out of tokens ends at its
+        last whole sentence instead of mid-way."""
+        pending = ""
+        said = False
+        for delta in self.llama.stream_chat(messages, max_tokens=self.max_tokens, temperature=self.temperature):
+            pending += delta
+            if (end := _last_sentence_end(pending)) > 0:
+                yield pending[:end]
+                pending, said = pending[end:], True
+        if self.llama.finish_reason != "length":
+            if pending.strip():
+                yield pending
+        elif pending.strip() and not said:
+            yield extractive.complete_sentences(pending)
+
+
+SENTENCE_END = re.compile(r"[.!?…][\"')\]]*\s+|\n")
+
+
+def _last_sentence_end(text: str) -> int:
+    ends = [m.end() for m in SENTENCE_END.finditer(text)]
+    return ends[-1] if ends else 0
 
 
 def _ask_for(step: PlanStep) -> str:

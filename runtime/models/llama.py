@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import sys
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,20 +48,6 @@ def check_gguf(path: Path) -> Path:
     return path
 
 
-@contextmanager
-def _stderr_silenced() -> Iterator[None]:
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 class EmbeddedLlama:
     def __init__(
         self, gguf: Path | None = None, *, n_ctx: int = 4096, threads: int | None = None, lora: Path | None = None
@@ -75,12 +59,12 @@ class EmbeddedLlama:
         self._lock = threading.Lock()  # a preload thread and the caller may ask for a model at once
 
     def preload(self) -> None:
-        """Load both contexts in the background (llama.cpp releases the GIL while it loads), so
+        """Load the model in the background (llama.cpp releases the GIL while it loads), so
         that the caller's own imports and set-up overlap with it. Errors surface on first use."""
 
         def load() -> None:
             try:
-                self.chat_model, self.embed_model  # noqa: B018 - touching them loads them
+                self.chat_model  # noqa: B018 - touching it loads it
             except ModelError:
                 pass  # raised again, to the caller, when it asks for the model itself
 
@@ -105,18 +89,6 @@ class EmbeddedLlama:
                 self._chat = self._load(n_ctx=self.n_ctx, **extra)
             return self._chat
 
-    @property
-    def embed_model(self):
-        from llama_cpp import LLAMA_POOLING_TYPE_MEAN
-
-        with self._lock:
-            if "_embedder" not in self.__dict__:
-                # llama.cpp logs at error level that the GGUF names no pooling type while we ask for
-                # mean pooling: expected, and not for the person's screen. Load failures still raise.
-                with _stderr_silenced():
-                    self._embedder = self._load(n_ctx=512, embedding=True, pooling_type=LLAMA_POOLING_TYPE_MEAN)
-            return self._embedder
-
     def count_tokens(self, text: str) -> int:
         return len(self.chat_model.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
@@ -129,15 +101,10 @@ class EmbeddedLlama:
             messages=list(messages), max_tokens=max_tokens, temperature=temperature, stream=True,
             repeat_penalty=repeat_penalty,
         )
+        self.finish_reason = None
         for chunk in chunks:
-            delta = chunk["choices"][0]["delta"].get("content")
-            if delta:
+            choice = chunk["choices"][0]
+            self.finish_reason = choice.get("finish_reason") or self.finish_reason  # "length" when max_tokens cut it
+            if delta := choice["delta"].get("content"):
                 yield delta
 
-    def embed(self, texts: Sequence[str]):
-        """Unit-length mean-pooled embeddings, one row per text (numpy float32)."""
-        import numpy as np
-
-        rows = np.asarray(self.embed_model.embed(list(texts)), dtype=np.float32)
-        norms = np.linalg.norm(rows, axis=1, keepdims=True)
-        return rows / np.maximum(norms, 1e-12)
