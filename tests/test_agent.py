@@ -29,11 +29,39 @@ def memories(rt):
     return [json.loads(p.read_text()) for p in sorted((rt.home.root / "memory" / "episodic").rglob("evt-*.json"))]
 
 
-def test_reading_a_file_answers_from_it(chat_rt):
+def test_reading_a_file_shows_its_own_lines(chat_rt):
     turn = ChatAgent(chat_rt).turn("Read the README.md file")
     assert [(c.skill, c.status) for c in turn.calls] == [("fs_read", CallStatus.ok)]
-    assert turn.reply.startswith("README.md (")
-    assert len(turn.reply) > len("README.md (70 bytes): ") + 10  # the model said something about it
+    assert turn.reply == "README.md:\n# Garden notes\n\nThis home belongs to Alex, who grows tomatoes and basil."
+
+
+def test_a_summary_or_a_question_about_a_file_is_answered_from_its_sentences(chat_rt):
+    (chat_rt.home.out / "notes.txt").write_text(
+        "Garden plan. The tomatoes go in the south bed in May. Basil needs water every second day. "
+        "The shed key hangs behind the door. Compost is turned on Sundays. The hose leaks at the tap.\n" * 3)
+    agent = ChatAgent(chat_rt)
+    turn = agent.turn("summarize out/notes.txt")
+    assert [c.skill for c in turn.calls] == ["fs_read"] and "extractive summary" in turn.reply
+    body = turn.reply.split("\n", 1)[1]
+    assert all(line.removeprefix("- ") in (chat_rt.home.out / "notes.txt").read_text() for line in body.splitlines())
+    turn = agent.turn("what does out/notes.txt say about the shed key?")
+    assert "The shed key hangs behind the door." in turn.reply and turn.reply.startswith("From out/notes.txt:")
+
+
+def test_a_question_about_the_person_is_answered_from_memory(chat_rt):
+    chat_rt.call("memory_capture", {"content": "The spare key is under the blue pot by the back door."})
+    agent = ChatAgent(chat_rt)
+    turn = agent.turn("where is my spare key?")
+    assert [c.skill for c in turn.calls] == ["memory_search"]
+    assert "under the blue pot" in turn.reply and turn.reply.startswith("From your notes")
+    assert agent.turn("what do you remember about my sister?").reply.startswith("I have no note about your sister.")
+
+
+def test_who_it_is_comes_from_the_persona_and_an_empty_request_gets_a_short_reply(chat_rt):
+    (chat_rt.home.persona / "core.json").write_text('{"name": "Juniper"}')
+    agent = ChatAgent(chat_rt)
+    assert agent.turn("who are you?").reply.startswith("I'm Juniper,")
+    assert agent.turn("   ").reply.startswith("Say what you would like")
 
 
 def test_a_turn_without_tools_is_a_plain_answer_and_is_remembered(chat_rt):

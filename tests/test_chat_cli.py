@@ -42,7 +42,7 @@ def test_done_when_read_queue_approve_verify(chat_rt):
     home = chat_rt.home.root
     chat_rt.close()
     read = run_mh(home, "chat", "--once", "Read the README.md file", check=True)
-    assert read.stdout.startswith("README.md (")
+    assert read.stdout.startswith("README.md:\n# Garden notes\n")  # the file's own lines, not a retelling
 
     (home / "out" / "test.txt").write_text("x")
     queued = run_mh(home, "chat", "--once", "Delete out/test.txt", "--json", check=True)

@@ -99,4 +99,12 @@ def test_failures_are_clear(rt, server, settings, words):
 
 def test_it_is_medium_risk_so_the_agent_waits_below_bounded_auto(rt):
     rt.set_trust("supervised_auto")
+    configure(rt, provider="searxng", searxng_url="http://127.0.0.1:9")
     assert rt.call("web_search", {"query": "x"}, session=Session(actor="agent")).status is CallStatus.queued
+
+
+def test_unconfigured_it_says_so_before_any_approval_is_queued(rt):
+    rt.set_trust("supervised_auto")
+    outcome = rt.call("web_search", {"query": "x"}, session=Session(actor="agent"))
+    assert (outcome.status, outcome.error) == (CallStatus.failed, "web search is not configured") and "etc/agent.json" in outcome.fix
+    assert list(rt.home.approvals_dir.rglob("*.json")) == [] and rt.audit.tail(1)[0].event == "unavailable"
