@@ -19,6 +19,7 @@ from .errors import MhError
 from .models.llama import EmbeddedLlama, ModelError
 from .persona import load_persona
 from .router import Plan, PlanStep, Router
+from .router import shared as shared_router
 from .runtime import CallStatus, Runtime, Session
 
 
@@ -102,7 +103,7 @@ class ChatAgent:
 
     @cached_property
     def router(self) -> Router:
-        return Router(self.runtime.skills)
+        return shared_router(self.runtime.skills)
 
     @cached_property
     def embedded(self):

@@ -220,13 +220,13 @@ STATUS_WORDS = (
 
 def task_create(text: str, today: date) -> dict[str, Any]:
     args: dict[str, Any] = {}
-    words = text
-    if (due := dates.find_date(unquoted(text), today)) is not None and quoted(text) is None:
-        args["due"] = due.day.isoformat()
-        words = re.sub(r"\s{2,}", " ", text[: due.start] + text[due.end :]).strip()
-    elif (due := dates.find_date(unquoted(text), today)) is not None:
-        args["due"] = due.day.isoformat()
     title = quoted(text)
+    words = text
+    # Without a quoted title the date words come out of the title, so the span must index `text` itself.
+    if (due := dates.find_date(text if title is None else unquoted(text), today)) is not None:
+        args["due"] = due.day.isoformat()
+        if title is None:
+            words = re.sub(r"\s{2,}", " ", text[: due.start] + text[due.end :]).strip()
     if title is None:
         title = TASK_LEAD.sub("", words.strip(), count=1)
         title = re.sub(r"\s+(?:to|on)\s+my\s+(?:todo\s+list|tasks?)\b.*$|,?\s*(?:can you\s+|please\s+)?(?:add|make|put) (?:it|that|this)\b.*$"

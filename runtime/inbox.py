@@ -38,6 +38,7 @@ from pydantic import BaseModel, ValidationError, field_validator
 from .config import MemoryConfig, load_config
 from .errors import MhError
 from .home import Home
+from .jsonio import sync_folder
 from .memory import MemoryEvent, MemoryStore
 
 if TYPE_CHECKING:
@@ -247,7 +248,7 @@ def _intent(ctx: SkillContext, moves: list[PlannedMove]) -> Iterator[None]:
         os.fsync(handle.fileno())
         final = folder / f"{uuid.uuid4().hex}.json"
         os.rename(tmp, final)
-        _sync_folder(folder)
+        sync_folder(folder)
         yield
         final.unlink()
 
@@ -320,14 +321,6 @@ def _logged_archives(ctx: SkillContext, since: datetime) -> set[str]:
                 found.add(str(entry.details.get("archived")))
         day += timedelta(days=1)
     return found
-
-
-def _sync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _when(value: Any) -> datetime | None:

@@ -25,7 +25,7 @@ PERSONAL = re.compile(r"\b(?:my|mine|me|i|i'm|i've|i'd|our|we|us)\b", re.I)
 QUESTION_START = re.compile(
     r"^\s*(?:what|what's|whats|when|when's|where|where's|wheres|who|who's|whose|which|how|is|are|was|were|do|does|did|have|has|can|could)\b",
     re.I)
-POSSESSIVE = re.compile(r"\b[A-Za-z]+'s\b(?<!\bwhat's)(?<!\bit's)(?<!\bthat's)(?<!\bwho's)(?<!\bwhere's)(?<!\bwhen's)(?<!\bhow's)(?<!\bthere's)", re.I)
+POSSESSIVE = re.compile(r"\b(?!(?:what|it|that|who|where|when|how|there|here)'s\b)[A-Za-z]+'s\b", re.I)  # "Anna's", not "what's"
 ADVICE = re.compile(r"^\s*(?:how|why|should|could|can|would)\b", re.I)
 IDENTITY = re.compile(
     r"^\s*(?:(?:hi|hey|hello)[\s,!]*)?(?:who\s+are\s+you|what(?:'s|\s+is)\s+your\s+name|what\s+are\s+you|what\s+should\s+i\s+call\s+you|"

@@ -1,7 +1,7 @@
 """Choosing skills for a request without trusting a 135M model to do it.
 
 A small softmax classifier over a bag of stemmed words, leading-verb and path cues and character
-trigrams, trained in a fraction of a second on the `examples` of every skill manifest plus examples
+trigrams, trained in about a second on the `examples` of every skill manifest plus examples
 of plain conversation (runtime/chat_phrasings.txt). New skills join by declaring examples. The
 classifier only proposes: a skill that changes anything is planned when the request asks for it in
 its own words (runtime.intent) and the confidence clears a floor that rises with the skill's risk;
@@ -32,6 +32,12 @@ CHAT_PHRASINGS = Path(__file__).with_name("chat_phrasings.txt")
 # a wrong read costs a moment, a wrong write costs the person's trust).
 RISK_FLOOR = {Risk.read: 0.15, Risk.low: 0.2, Risk.medium: 0.25, Risk.high: 0.3}
 TRIGRAM_WEIGHT = 0.5  # character trigrams catch typos and word forms; words still decide
+
+
+@cache
+def shared(skills: SkillRegistry) -> Router:
+    """One router per registry: every chat (32 API sessions, the CLI, the console) plans with it."""
+    return Router(skills)
 
 
 @cache

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from ..config import DatasetGates
 from ..errors import MhError
-from ..jsonio import atomic_write, pretty
+from ..jsonio import atomic_write, pretty, sync_folder
 from .pairs import LOW_CONFIDENCE, Pair, pair_sha256
 from .receipts import TOOL, Receipt, dataset_sha256, file_hashes, sign
 from .store import DatasetNotFound, DatasetStore
@@ -99,7 +99,7 @@ def verify_dataset(ctx: SkillContext, dataset_id: str, gates: DatasetGates) -> R
         # Its files came from clean/, which is still here, so rolling it back loses nothing.
         _remove_frozen(final)
     staging.rename(final)  # the dataset becomes visible whole, its receipt and entry already written
-    _sync_folder(final.parent)
+    sync_folder(final.parent)
     return receipt
 
 
@@ -109,14 +109,6 @@ def _remove_frozen(folder: Path) -> None:
         return
     os.chmod(folder, 0o755)  # a frozen folder's entries cannot be unlinked until it is writable again
     shutil.rmtree(folder)
-
-
-def _sync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def split(pairs: list[dict], gates: DatasetGates) -> tuple[list[dict], list[dict]]:

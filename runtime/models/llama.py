@@ -56,6 +56,7 @@ class EmbeddedLlama:
         self.n_ctx = n_ctx
         self.threads = threads or max(1, min(4, os.cpu_count() or 1))
         self.lora = lora
+        self.finish_reason: str | None = None  # of the last stream_chat: "length" when max_tokens cut it
         self._lock = threading.Lock()  # a preload thread and the caller may ask for a model at once
 
     def preload(self) -> None:
@@ -104,7 +105,7 @@ class EmbeddedLlama:
         self.finish_reason = None
         for chunk in chunks:
             choice = chunk["choices"][0]
-            self.finish_reason = choice.get("finish_reason") or self.finish_reason  # "length" when max_tokens cut it
+            self.finish_reason = choice.get("finish_reason") or self.finish_reason
             if delta := choice["delta"].get("content"):
                 yield delta
 
