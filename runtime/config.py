@@ -7,9 +7,10 @@ etc/*.json files equal to them, so the defaults live in exactly one place.
 from __future__ import annotations
 
 import os
+import re
 from typing import Literal
 
-from pydantic import BaseModel, Field, PrivateAttr, ValidationError
+from pydantic import AliasChoices, BaseModel, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 from .home import Home
@@ -79,6 +80,10 @@ class MemoryConfig(StrictModel):
     settle_ms: int = Field(default=500, ge=0, le=600_000, description="a file must be unchanged this long before it is read")
     batch_files: int = Field(default=64, ge=1, le=10_000, description="files per ingest batch (one sync per batch)")
     organize_batch: int = Field(default=20, ge=1, le=10_000, description="memories the organizer tags per run")
+    organize_idle_mins: float = Field(default=5.0, ge=0, le=24 * 60, description="the organizer runs after the person is idle this long")
+    organize_every_s: float = Field(default=300.0, ge=1, le=24 * 3600, description="how often the organizer looks for new memories")
+    organize_tagger: Literal["extractive", "model"] = Field(
+        default="extractive", description="extractive: words and names from the text (measured better, see docs/PERFORMANCE.md); model: the chat model")
 
 
 class DatasetConfig(StrictModel):
@@ -113,6 +118,24 @@ class FaultInjection(StrictModel):
     at_step: int = Field(ge=1)
 
 
+INFRA_PATTERN = r"^(?:[a-z][a-z0-9]*)(?:/[A-Za-z0-9*][A-Za-z0-9_.*-]*){0,2}$"
+
+
+class RemoteSettings(StrictModel):
+    """Where `mh train --remote` trains: a machine SkyPilot rents. Credentials never live here;
+    they stay where SkyPilot keeps them (`sky check` shows which infra is usable)."""
+
+    engine: Literal["skypilot"] = "skypilot"
+    infra: str | None = Field(default=None, pattern=INFRA_PATTERN, description="SkyPilot infra: runpod, lambda, k8s, aws/us-east-1, ssh/POOL")
+    accelerators: str = Field(default="RTX4090:1", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*(?::[1-9][0-9]?)?$", description="NAME:COUNT")
+    use_spot: bool = False
+    autostop_minutes: int = Field(default=10, ge=1, le=1440, description="idle minutes before the machine tears itself down")
+    disk_gb: int = Field(default=64, ge=10, le=4096)
+    max_hours: float = Field(default=2.0, gt=0, le=72, description="the job is stopped and the machine torn down after this long")
+    max_cost_usd: float | None = Field(default=None, gt=0, description="refuse to launch when hourly price x max_hours exceeds this")
+    nightly: bool = Field(default=False, description="`mh nightly` trains remotely without --remote")
+
+
 class RunConfig(StrictModel):
     base: str | None = Field(default=None, description="a GGUF file or a Hugging Face folder; default: the chat model's GGUF")
     backend: Literal["auto", "trl", "unsloth"] = "auto"
@@ -128,6 +151,7 @@ class RunConfig(StrictModel):
     probes: list[str] = Field(default_factory=lambda: list(DEFAULT_PROBES))
     merged_type: Literal["f16", "q8_0"] = "f16"
     fault: FaultInjection | None = None
+    remote: RemoteSettings = Field(default_factory=RemoteSettings)
 
 
 class TrainingConfig(StrictModel):
@@ -143,11 +167,82 @@ class DatasetGates(StrictModel):
 
 
 class AutoApprovalConfig(StrictModel):
+    enabled: bool = Field(default=True, description="false: the sleep service never starts the nightly by itself")
     dataset: DatasetGates = Field(default_factory=DatasetGates)
     activate_adapter: bool = Field(default=True, description="the nightly run activates an adapter whose gates passed")
 
 
+def _alias(name: str, metahuman: str) -> AliasChoices:
+    """A key spelled as mh writes it or as MetaHuman OS does (camelCase), so either file reads."""
+    return AliasChoices(name, metahuman)
+
+
+CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+class SleepWindow(StrictModel):
+    start: str = Field(default="23:00", description="local time HH:MM the window opens")
+    end: str = Field(default="06:30", description="local time HH:MM it closes; before start means the next morning")
+
+    @field_validator("start", "end")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        if not CLOCK.match(value):
+            raise ValueError(f"{value!r} is not a time of day like 23:00")
+        return value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> SleepWindow:
+        if self.start == self.end:
+            raise ValueError("start and end are equal: the window would be empty")
+        return self
+
+
+class SleepAdapters(StrictModel):
+    prompt: bool = Field(default=True, description="accepted for MetaHuman OS files; mh builds no prompt adapter")
+    rag: bool = Field(default=True, description="accepted for MetaHuman OS files; the memory index is always kept")
+    lora: bool = Field(default=True, description="false stops the night's dataset building and training, at once")
+
+
+class SleepConfig(StrictModel):
+    enabled: bool = True
+    window: SleepWindow = Field(default_factory=SleepWindow)
+    min_idle_mins: float = Field(default=15.0, ge=0, le=24 * 60, validation_alias=_alias("min_idle_mins", "minIdleMins"),
+                                 description="the person must have been idle this long (no person entry in the audit log)")
+    max_dreams_per_night: int = Field(default=3, ge=0, le=100, validation_alias=_alias("max_dreams_per_night", "maxDreamsPerNight"))
+    catch_up: bool = Field(default=False, validation_alias=_alias("catch_up", "catchUp"),
+                           description="a night missed entirely runs once at the first idle moment before the next window")
+    adapters: SleepAdapters = Field(default_factory=SleepAdapters)
+
+
+class BoredomIntervals(StrictModel):
+    low: float = Field(default=900, ge=10, le=7 * 86400, description="seconds of idle time before a reflection")
+    medium: float = Field(default=300, ge=10, le=7 * 86400)
+    high: float = Field(default=60, ge=10, le=7 * 86400)
+    custom: float | None = Field(default=None, ge=10, le=7 * 86400, description="used when level is custom")
+
+
+class BoredomConfig(StrictModel):
+    level: Literal["off", "low", "medium", "high", "custom"] = "off"
+    intervals: BoredomIntervals = Field(default_factory=BoredomIntervals, validate_default=True)
+    recent: int = Field(default=5, ge=1, le=50, description="how many recent memories a reflection draws from")
+
+    @field_validator("intervals")
+    @classmethod
+    def _custom_has_an_interval(cls, value: BoredomIntervals, info) -> BoredomIntervals:
+        if info.data.get("level") == "custom" and value.custom is None:
+            raise ValueError("level is custom but intervals.custom is not set (seconds)")
+        return value
+
+    @property
+    def interval_s(self) -> float | None:
+        """Seconds of idle time before a reflection; None when off."""
+        return None if self.level == "off" else getattr(self.intervals, self.level)
+
+
 CONFIG_MODELS: dict[str, type[StrictModel]] = {
+    "sleep.json": SleepConfig,
+    "boredom.json": BoredomConfig,
     "auto-approval.json": AutoApprovalConfig,
     "training.json": TrainingConfig,
     "memory.json": MemoryConfig,
