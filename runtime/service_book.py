@@ -1,8 +1,9 @@
 """What every background service keeps: its run counters, its running marker, its log, and its door.
 Also the names of the services, without their code.
 
-State lives in state/services/<name>.json (runs, successes, failures, last run, last error) and a
-human log in logs/services/<name>.log; both are updated under a lock so several runs may record.
+State lives in state/services/<name>.json (runs, successes, failures, last run, last error, next run
+and what it waits for) and a human log in logs/services/<name>.log, rotated at LOG_BYTES (LOG_BACKUPS
+old files kept); both are updated under a lock so several processes may record.
 This module knows no particular service: the registry of services (runtime/services.py) imports the
 services, and the services import this.
 """
@@ -10,12 +11,16 @@ services, and the services import this.
 from __future__ import annotations
 
 import fcntl
-import os
+import logging
+import logging.handlers
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
 
+from .config import load_config
 from .errors import MhError
 from .home import Home
 from .jsonio import atomic_write, pretty, read_json_file
@@ -27,8 +32,25 @@ from .trust import Verdict
 # the names live here so that readers (runtime/queries) need not import the services themselves.
 DESCRIPTIONS = {
     "ingestor": "turns files dropped in memory/inbox/ into memories",
-    "organizer": "adds tags and entities to new memories with the model",
+    "organizer": "adds tags and entities to new memories once the person is idle",
+    "sleep-service": "at night, when the person is idle: dreams, then the nightly training (etc/sleep.json)",
+    "boredom-service": "after idle time, one reflection from recent memories (etc/boredom.json)",
 }
+LOG_BYTES = 1 << 20
+LOG_BACKUPS = 3
+
+
+def enabled(home: Home, name: str) -> tuple[bool, str | None]:
+    """Whether the supervisor runs this service, and why not. A service whose config cannot be read
+    is run all the same: it says what is wrong, and takes the file again once it is fixed."""
+    try:
+        if name == "sleep-service" and not load_config(home, "sleep.json").enabled:
+            return False, "etc/sleep.json: enabled is false"
+        if name == "boredom-service" and load_config(home, "boredom.json").level == "off":
+            return False, "etc/boredom.json: level is off"
+    except MhError:
+        return True, None
+    return True, None
 
 
 def known_service(name: str) -> str:
@@ -45,6 +67,8 @@ class ServiceState(BaseModel):
     failures: int = 0
     last_run_at: datetime | None = None
     last_error: str | None = None
+    next_run_at: datetime | None = None
+    note: str | None = None  # what it is doing or waiting for, in words
 
 
 class ServiceBook:
@@ -66,25 +90,42 @@ class ServiceBook:
             return ServiceState(name=self.name, last_error=f"{self.state_file.name} is unreadable; counting anew")
 
     def record(self, *, ok: bool, error: str | None = None) -> None:
-        self.state_file.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.state_file.with_suffix(".lock"), "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            state = self.state()
+        with self._locked(".lock") as state:
             state.runs += 1
             state.successes += ok
             state.failures += not ok
             state.last_run_at = datetime.now(UTC)
             state.last_error = error if not ok else state.last_error
+
+    def plan(self, next_run_at: datetime | None, note: str | None) -> None:
+        """When it runs next and what it waits for; written only when that changed."""
+        if (self.state().next_run_at, self.state().note) == (next_run_at, note):
+            return
+        with self._locked(".lock") as state:
+            state.next_run_at, state.note = next_run_at, note
+
+    @contextmanager
+    def _locked(self, suffix: str) -> Iterator[ServiceState]:
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.state_file.with_suffix(suffix), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            state = self.state()
+            yield state
             atomic_write(self.state_file, pretty(state.model_dump(mode="json")))
 
     def log(self, line: str) -> None:
+        """One line, stamped. Rotation renames the file, so the handler is opened per line under the
+        log's lock: a line of another process never lands in a file that was rotated away."""
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        fd = os.open(self.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, f"{stamp} {line}\n".encode())
-        finally:
-            os.close(fd)
+        with open(self.log_file.with_name(f".{self.log_file.name}.lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            handler = logging.handlers.RotatingFileHandler(self.log_file, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8")
+            try:
+                handler.setFormatter(logging.Formatter("%(message)s"))
+                handler.emit(logging.LogRecord(self.name, logging.INFO, __file__, 0, f"{stamp} {line}", None, None))
+            finally:
+                handler.close()
 
     def last_lines(self, count: int) -> list[str]:
         if not self.log_file.exists() or count <= 0:

@@ -1,4 +1,5 @@
-"""The registry of background services (ingestor, organizer) and running one until it is stopped.
+"""The registry of background services (ingestor, organizer, sleep-service, boredom-service) and
+running one until it is stopped. `mh start` runs them all under runtime/supervisor.py.
 
 Each service's counters, running marker, log and door are in runtime/service_book.py, which imports
 no service: the services import the book, and only this registry imports the services.
@@ -9,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .boredom import BoredomService
 from .ingest import Ingestor
 from .organize import Organizer
 from .service_book import DESCRIPTIONS, known_service
+from .sleep import SleepService
 
 __all__ = ["SERVICES", "ServiceSpec", "service", "watch"]
 
@@ -23,7 +26,8 @@ class ServiceSpec:
     build: Callable  # (runtime) -> an object with run_once(), watch(stop), book and door
 
 
-BUILDERS: dict[str, Callable] = {"ingestor": Ingestor, "organizer": Organizer}
+BUILDERS: dict[str, Callable] = {"ingestor": Ingestor, "organizer": Organizer, "sleep-service": SleepService,
+                                 "boredom-service": BoredomService}
 
 SERVICES = {name: ServiceSpec(name, description, BUILDERS[name]) for name, description in DESCRIPTIONS.items()}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -136,6 +137,40 @@ def memory_organize(ctx: SkillContext, args: MemoryOrganizeInput) -> MemoryOrgan
     return MemoryOrganizeResult(organized=organized, skipped=skipped)
 
 
+class MemoryComposeInput(BaseModel):
+    type: Literal["dream", "reflection"]
+    id: str = Field(pattern=r"^evt-[A-Za-z0-9-]+$", max_length=80,
+                    description="chosen by the service from what it composes, so a repeated call saves nothing twice")
+    timestamp: datetime
+    content: str = Field(min_length=1, max_length=20_000, description="one sentence a line, each taken from a linked memory")
+    links: list[str] = Field(min_length=1, max_length=50, description="the memories the lines come from")
+    metadata: dict[str, str] = Field(default_factory=dict, description="e.g. the night a dream belongs to")
+
+
+class MemoryComposeResult(BaseModel):
+    id: str
+    created: bool = Field(description="false when a memory with this id was saved before")
+
+
+@skill(risk="low", agent=False, describe=lambda r: f"{'Saved' if r['created'] else 'Already saved:'} {r['id']}.")
+def memory_compose(ctx: SkillContext, args: MemoryComposeInput) -> MemoryComposeResult:
+    """Save a dream or a reflection: lines quoted from linked memories, refused if any line is not theirs."""
+    from runtime.dreams import ungrounded_lines
+
+    if ctx.memory.exists(args.id):
+        return MemoryComposeResult(id=args.id, created=False)
+    sources = [ctx.memory.get(link).content for link in args.links]  # MemoryNotFound names a missing link
+    stray = ungrounded_lines(args.content, sources)
+    if stray:
+        raise MhError(f"{args.type}: {len(stray)} lines are not in the linked memories, e.g. {stray[0][:80]!r}",
+                      fix="compose only sentences taken from the memories it links")
+    # Not training data: recombined sentences are not something the person said in that order.
+    ctx.memory.save([ctx.memory.new_event(type=args.type, content=args.content, source=f"{args.type}:{ctx.actor}", event_id=args.id,
+                                          timestamp=args.timestamp, links=args.links,
+                                          metadata={**args.metadata, "training_consent": False})])
+    return MemoryComposeResult(id=args.id, created=True)
+
+
 class ConversationSaveInput(BaseModel):
     content: str = Field(max_length=1_000_000, description="what the person said")
     response: str = Field(default="", max_length=1_000_000, description="what the agent answered")
@@ -158,5 +193,5 @@ def conversation_save(ctx: SkillContext, args: ConversationSaveInput) -> Convers
 
 @hookimpl
 def register_skills(register):
-    for item in (memory_search, memory_capture, memory_reindex, memory_organize, conversation_save):
+    for item in (memory_search, memory_capture, memory_reindex, memory_organize, memory_compose, conversation_save):
         register(item)

@@ -182,6 +182,16 @@ class MemoryIndex:
         with self.read() as db:
             return [r[0] for r in db.execute(f"select id from {TABLE} where processed = 0 order by timestamp, id limit ?", [limit])]
 
+    def newest(self, *, not_types: tuple[str, ...] = (), limit: int | None = None) -> list[dict]:
+        """Memories newest first (id, timestamp, type, content, importance), leaving out some types:
+        what the sleep and boredom services draw from, without opening every file."""
+        marks = ", ".join("?" for _ in not_types)
+        where = f"where type not in ({marks})" if not_types else ""
+        with self.read() as db:
+            rows = db.execute(f"select id, timestamp, type, content, importance from {TABLE} {where} "
+                              f"order by timestamp desc, id desc limit ?", [*not_types, -1 if limit is None else limit]).fetchall()
+        return [dict(zip(("id", "timestamp", "type", "content", "importance"), row, strict=True)) for row in rows]
+
     def stats(self) -> dict:
         with self.read() as db:
             total, processed = db.execute(f"select count(*), coalesce(sum(processed), 0) from {TABLE}").fetchone()

@@ -97,6 +97,10 @@ class MemoryStore:
         """Ids of up to `limit` memories not yet organized, oldest first (from the index)."""
         return self.index.unprocessed(limit)
 
+    def newest(self, *, not_types: tuple[str, ...] = (), limit: int | None = None) -> list[dict]:
+        """Memories newest first, from the index (id, timestamp, type, content, importance)."""
+        return self.index.newest(not_types=not_types, limit=limit)
+
     def events(self) -> Iterator[tuple[Path, MemoryEvent | MemoryCorrupt]]:
         """Every memory file, oldest year first: the event, or why it cannot be read."""
         for path in self.files.paths():

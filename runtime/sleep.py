@@ -1,0 +1,314 @@
+"""The sleep service: once a night, inside the window of etc/sleep.json and after the person has been
+idle `min_idle_mins`, it dreams (runtime/dreams.py, saved by `memory_compose`) and then, when
+`adapters.lora` is true and etc/auto-approval.json is enabled, starts the nightly pipeline as a job
+(`job_start`), gated and audited like the person's own, as `service:sleep-service`.
+
+**Once a night.** A night is named by the date its window opens (a window 23:00-06:30 opened on
+Nov 22 is night 2026-11-22, also at 03:00 on Nov 23). Its record, state/services/sleep-nights/
+<night>.json, is written before each step acts: the planned dreams (ids, sentences, links) before
+the first is saved, `starting` before the job is started, the job's id once it runs, `done` at
+the end. So a restart, a second wake-up in the same window, or the clock set back into a window
+already slept finds the record and does nothing twice; a killed night resumes where it stopped
+(a dream saved but not yet ticked off is recognised by its id; a job started but not yet recorded
+is found among the jobs this service started since `starting`). Nights are named by wall-clock
+dates, so a DST change shifts the window by the hour like any alarm clock, but never adds a night.
+
+**Catch-up rule.** With `catch_up` false (the default) a window that passes without the person
+ever being idle long enough (or with the machine off) is skipped: the next window runs as usual.
+With `catch_up` true, the last missed night runs once at the first idle moment before the next
+window opens; older missed nights are never run.
+
+**`adapters.lora: false`** stops dataset building and training at once: no nightly is started,
+and a nightly this service started and still running is stopped (`job_stop`) on the next tick
+(within `JOB_POLL_S`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from .config import SleepConfig, SleepWindow, load_config
+from .dreams import COMPOSED_TYPES, dreams
+from .errors import ConfigError, MhError
+from .idle import idle_seconds
+from .jobs import ACTIVE, Jobs
+from .jsonio import atomic_write, pretty, read_json_file
+from .service_book import ServiceBook, ServiceDoor
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
+
+NAME = "sleep-service"
+JOB_POLL_S = 5.0  # how often a running nightly is looked at (and stopped, once adapters.lora is false)
+RETRY_S = 60.0
+
+
+@dataclass(frozen=True)
+class Night:
+    key: str  # the date the window opened
+    start: datetime  # local wall-clock times, naive
+    end: datetime
+
+
+def _clock(text: str) -> time:
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+def _night(day: date, window: SleepWindow) -> Night:
+    start, end = _clock(window.start), _clock(window.end)
+    closes = day + timedelta(days=1) if end <= start else day
+    return Night(day.isoformat(), datetime.combine(day, start), datetime.combine(closes, end))
+
+
+def window_at(now: datetime, window: SleepWindow) -> Night | None:
+    """The night whose window holds `now` (local, naive), if any."""
+    for day in (now.date() - timedelta(days=1), now.date()):
+        night = _night(day, window)
+        if night.start <= now < night.end:
+            return night
+    return None
+
+
+def next_window(now: datetime, window: SleepWindow) -> Night:
+    """The first window that opens after `now`."""
+    return next(night for day in range(0, 3) if (night := _night(now.date() + timedelta(days=day), window)).start > now)
+
+
+def last_window(now: datetime, window: SleepWindow) -> Night:
+    """The last window that closed at or before `now`."""
+    return next(night for day in range(0, 3) if (night := _night(now.date() - timedelta(days=day), window)).end <= now)
+
+
+class PlannedDream(BaseModel):
+    id: str
+    content: str
+    links: list[str]
+
+
+class NightRecord(BaseModel):
+    night: str
+    planned_at: datetime
+    dreams: list[PlannedDream] = Field(default_factory=list)
+    saved: list[str] = Field(default_factory=list, description="dreams saved so far")
+    nightly: Literal["pending", "starting", "running", "done", "skipped"] = "pending"
+    nightly_since: datetime | None = None
+    job: str | None = None
+    outcome: str | None = None
+    done_at: datetime | None = None
+
+
+class SleepService:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.home = runtime.home
+        self.book = ServiceBook(runtime.home, NAME)
+        self.door = ServiceDoor(runtime, self.book)
+        self.nights_dir = runtime.home.services_dir / "sleep-nights"
+        self._problem: str | None = None
+
+    # -- the record of each night ------------------------------------------------------------------
+
+    def record(self, key: str) -> NightRecord | None:
+        try:
+            return NightRecord.model_validate(read_json_file(self._path(key)))
+        except FileNotFoundError:
+            return None
+
+    def _save(self, record: NightRecord) -> None:
+        self.nights_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write(self._path(record.night), pretty(record.model_dump(mode="json")))
+
+    def _path(self, key: str) -> Path:
+        return self.nights_dir / f"{key}.json"
+
+    def _unfinished(self) -> NightRecord | None:
+        """The newest night that began and has not ended: it is finished before anything else."""
+        for path in sorted(self.nights_dir.glob("*.json"), reverse=True)[:3]:
+            record = self.record(path.stem)
+            if record is not None and record.done_at is None:
+                return record
+        return None
+
+    # -- one pass ----------------------------------------------------------------------------------
+
+    def run_once(self) -> dict[str, Any]:
+        """One tick, for `mh agent run sleep-service --once`."""
+        wanted = self.tick()
+        state = self.book.state()
+        return {"state": state.note, "next run": f"{wanted:%Y-%m-%d %H:%M:%S} UTC" if wanted else "none"}
+
+    def tick(self) -> datetime | None:
+        """Do what is due now; answer when to look again (UTC). A config file it cannot read is said
+        (naming the file and the key) and looked at again a minute later: the service stays up."""
+        now = datetime.now(UTC)
+        try:
+            return self._tick(now)
+        except ConfigError as exc:
+            return self._broken(exc, now)
+
+    def _tick(self, now: datetime) -> datetime | None:
+        local = datetime.now()
+        cfg: SleepConfig = load_config(self.home, "sleep.json")  # type: ignore[assignment]
+        self._problem = None
+        unfinished = self._unfinished()
+        if unfinished is not None:
+            return self._work(unfinished.night, cfg, now)
+        if not cfg.enabled:
+            return self._plan(None, "disabled (etc/sleep.json: enabled is false)", now + timedelta(seconds=RETRY_S))
+        upcoming = next_window(local, cfg.window)
+        opens = upcoming.start.astimezone(UTC)
+        night = window_at(local, cfg.window)
+        if night is None and cfg.catch_up:
+            missed = last_window(local, cfg.window)
+            night = missed if self.record(missed.key) is None else None
+        if night is None:
+            return self._plan(opens, f"waiting for the window {cfg.window.start}-{cfg.window.end}", opens)
+        done = self.record(night.key)
+        if done is not None and done.done_at is not None:
+            return self._plan(opens, f"night {night.key} done: {done.outcome}", opens)
+        idle = idle_seconds(self.home.audit_dir, now)
+        needed = cfg.min_idle_mins * 60
+        if idle is not None and idle < needed:
+            due = now + timedelta(seconds=needed - idle)
+            return self._plan(due, f"night {night.key}: waiting until the person has been idle {cfg.min_idle_mins:g} min", due)
+        return self._work(night.key, cfg, now)
+
+    def _work(self, key: str, cfg: SleepConfig, now: datetime) -> datetime | None:
+        if not self.door.ready("memory_compose", {}):
+            return self._plan(None, f"paused: {self.door.paused}", now + timedelta(seconds=RETRY_S))
+        record = self.record(key) or self._begin(key, cfg, now)
+        if not self._dream(record):
+            return self._plan(None, f"paused while dreaming: {self.door.paused}", now + timedelta(seconds=RETRY_S))
+        if record.nightly in ("pending", "starting", "running"):
+            waiting = self._nightly(record, cfg)
+            if waiting is not None:
+                poll = datetime.now(UTC) + timedelta(seconds=JOB_POLL_S)
+                return self._plan(poll, waiting, poll)
+        record.done_at = datetime.now(UTC)
+        self._save(record)
+        failed = record.outcome is not None and record.outcome.startswith("failed")
+        self.book.record(ok=not failed, error=record.outcome if failed else None)
+        self.book.log(f"night {key} done: {len(record.saved)} dreams; nightly: {record.outcome}")
+        self.runtime.audit.append("sleep", "night", details={"night": key, "dreams": record.saved, "nightly": record.nightly,
+                                  "job": record.job, "outcome": record.outcome}, actor=self.door.session.actor)
+        return self._tick(datetime.now(UTC))
+
+    def _begin(self, key: str, cfg: SleepConfig, now: datetime) -> NightRecord:
+        """Plan the night's dreams and write the plan before the first is saved."""
+        rows = self.runtime.memory.newest(not_types=COMPOSED_TYPES)
+        home_id = hashlib.sha256(str(self.home.root).encode()).hexdigest()[:8]
+        planned = dreams(rows, count=cfg.max_dreams_per_night, seed=f"{home_id}:{key}", now=now)
+        items = [PlannedDream(id=f"evt-{now:%Y%m%dT%H%M%S%f}-dream{index}-{hashlib.sha256(f'{key}:{index}:{d.content}'.encode()).hexdigest()[:12]}",
+                              content=d.content, links=d.links) for index, d in enumerate(planned)]
+        record = NightRecord(night=key, planned_at=now, dreams=items)
+        self._save(record)
+        self.book.log(f"night {key} begins: {len(items)} dreams planned from {len(rows)} memories")
+        return record
+
+    def _dream(self, record: NightRecord) -> bool:
+        """Save the planned dreams not saved yet; False when the gate paused the service meanwhile."""
+        for index, dream in enumerate(record.dreams):
+            if dream.id in record.saved:
+                continue
+            stamp = record.planned_at + timedelta(microseconds=index)
+            result = self.door.call("memory_compose", {"type": "dream", "id": dream.id, "timestamp": stamp.isoformat(),
+                                                       "content": dream.content, "links": dream.links, "metadata": {"night": record.night}})
+            if result is None:
+                return False
+            record.saved.append(dream.id)
+            self._save(record)
+            self.book.log(f"dreamt {dream.id} from {', '.join(dream.links)}" + ("" if result["created"] else " (saved before)"))
+        return True
+
+    def _nightly(self, record: NightRecord, cfg: SleepConfig) -> str | None:
+        """Move the night's nightly on; the note to show while its job runs, None once it is settled."""
+        jobs = Jobs(self.home)
+        if record.nightly == "pending":
+            why = self._why_not(cfg)
+            if why is not None:
+                record.nightly, record.outcome = "skipped", why
+                self._save(record)
+                return None
+            record.nightly, record.nightly_since = "starting", datetime.now(UTC)
+            self._save(record)
+        if record.nightly == "starting":
+            mine = self._started_since(jobs, record.nightly_since)
+            if mine is None:
+                why = self._why_not(cfg)
+                if why is not None:
+                    record.nightly, record.outcome = "skipped", why
+                    self._save(record)
+                    return None
+                other = jobs.active("nightly")
+                if other is not None:
+                    return f"night {record.night}: waiting for {other.id} (a nightly started by {other.started_by})"
+                mine = self.door.call("job_start", {"kind": "nightly"})
+                if mine is None:
+                    return f"night {record.night}: paused before the nightly: {self.door.paused}"
+                mine = mine["id"]
+            record.nightly, record.job = "running", mine
+            self._save(record)
+            self.book.log(f"night {record.night}: nightly started as {mine}")
+        job = jobs.get(record.job)
+        if job.state in ACTIVE:
+            if not cfg.adapters.lora and not job.stop_requested:
+                try:
+                    self.door.call("job_stop", {"id": job.id})
+                except MhError as exc:  # it ended between the look and the stop: the next tick reads how
+                    self.book.log(f"night {record.night}: could not stop {job.id}: {exc.message}")
+                else:
+                    self.book.log(f"night {record.night}: adapters.lora is false: stopping {job.id}")
+            return f"night {record.night}: nightly {job.id} {job.state}"
+        report = job.result.get("report") if isinstance(job.result, dict) else None
+        if job.state == "done" and report:
+            record.outcome = report.get("outcome")
+        else:
+            record.outcome = f"failed: {job.state}: {job.error or 'see ' + job.log}"
+        record.nightly = "done"
+        self._save(record)
+        return None
+
+    def _why_not(self, cfg: SleepConfig) -> str | None:
+        if not cfg.adapters.lora:
+            return "skipped: adapters.lora is false (no dataset, no training)"
+        if not load_config(self.home, "auto-approval.json").enabled:
+            return "skipped: etc/auto-approval.json: enabled is false"
+        return None
+
+    def _started_since(self, jobs: Jobs, since: datetime | None) -> str | None:
+        """The nightly job this service started at or after `since` (a start the record did not get to say)."""
+        for job in jobs.list(limit=20):
+            if job.kind == "nightly" and job.started_by == self.door.session.actor and since is not None and job.started_at >= since:
+                return job.id
+        return None
+
+    # -- what it says ------------------------------------------------------------------------------
+
+    def _plan(self, next_run: datetime | None, note: str, wake: datetime | None) -> datetime | None:
+        self.book.plan(next_run, note)
+        return wake
+
+    def _broken(self, exc: MhError, now: datetime) -> datetime:
+        """A config it cannot read: said once (log, failure count), then looked at again each minute."""
+        text = f"{exc.message} (fix: {exc.fix})" if exc.fix else exc.message
+        if text != self._problem:
+            self._problem = text
+            self.book.log(f"cannot run: {text}")
+            self.book.record(ok=False, error=text)
+        return self._plan(None, f"error: {text}", now + timedelta(seconds=RETRY_S))
+
+    def watch(self, stop) -> None:
+        from .scheduling import run_ticks
+
+        self.book.log("watching for the night")
+        try:
+            run_ticks(self.tick, stop)
+        finally:
+            self.book.log("stopped")
