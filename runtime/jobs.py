@@ -173,7 +173,7 @@ class Jobs:
         with self._marker(job_id).hold():
             job = self._update(job_id, state="running", pid=os.getpid())
             if not stopping:
-                child = subprocess.Popen(job.command, cwd=CHECKOUT, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent(),
+                child = subprocess.Popen(job.command, cwd=CHECKOUT, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent(),
                                          env={**os.environ, "MH_HOME": str(self.home.root)})
                 if stopping:  # the request came while the command was being spawned
                     child.send_signal(signal.SIGTERM)
@@ -258,7 +258,7 @@ class Jobs:
         threading.Thread(target=runner.wait, name=f"reap-{job_id}", daemon=True).start()
 
 
-def _die_with_parent() -> Callable[[], None]:
+def die_with_parent() -> Callable[[], None]:
     """For the command's fork: a SIGTERM when the runner dies, even by SIGKILL, so a killed job
     leaves no orphan training on (Linux; elsewhere the command outlives a killed runner)."""
     if not sys.platform.startswith("linux"):

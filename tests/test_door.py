@@ -50,8 +50,13 @@ WRITES: dict[str, list[str]] = {
 
 # Allowed at every level, by design: releasing the brake (trust), saying no (reject), sealing the
 # log, creating what a home lacks (init), and the surfaces themselves, whose actions go through
-# the door on their own (chat, console, serve).
-RELEASE_OR_SURFACE = {"trust", "approvals reject", "audit seal", "init", "chat", "console", "serve"}
+# the door on their own (chat, console, serve; start and stop run and end the services, each of
+# which asks the gate before it acts and pauses at observe: tests/test_supervisor.py).
+RELEASE_OR_SURFACE = {"trust", "approvals reject", "audit seal", "init", "chat", "console", "serve", "start", "stop"}
+
+# Runs where there is no home (the rented machine): the remote worker reads its bundle and writes
+# only its --out folder, checked by its own manifest and receipt (tests/test_remote_training.py).
+NO_HOME = {"worker train"}
 
 # Commands that only read.
 READS: dict[str, list[str]] = {
@@ -74,6 +79,8 @@ READS: dict[str, list[str]] = {
     "agent list": ["agent", "list"],
     "agent status": ["agent", "status", "ingestor"],
     "agent monitor": ["agent", "monitor"],
+    "agent ps": ["agent", "ps"],
+    "agent logs": ["agent", "logs", "ingestor"],
     "jobs": ["jobs"],
     "plan": ["plan", "--json", "Delete out/keep.txt"],
 }
@@ -99,7 +106,7 @@ def command_tree(group, prefix: tuple[str, ...] = ()) -> set[str]:
 
 def test_every_command_is_classified():
     tree = command_tree(typer.main.get_command(cli_app))
-    tables = set(WRITES) | set(READS) | RELEASE_OR_SURFACE
+    tables = set(WRITES) | set(READS) | RELEASE_OR_SURFACE | NO_HOME
     assert tree - tables == set(), "new commands: put each in WRITES, READS or RELEASE_OR_SURFACE"
     assert tables - tree == set(), "the tables name commands that no longer exist"
 

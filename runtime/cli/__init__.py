@@ -19,9 +19,11 @@ from . import (
     jobs_cmd,
     memory_cmd,
     skills_cmd,
+    supervisor_cmd,
     task_cmd,
     train_cmd,
     trust_cmd,
+    worker_cmd,
 )
 from .common import err_console, root_callback
 
@@ -47,6 +49,8 @@ train_cmd.register(app)
 api_cmd.register(app)
 console_cmd.register(app)
 jobs_cmd.register(app)
+app.add_typer(worker_cmd.app, name="worker")
+supervisor_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

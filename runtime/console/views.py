@@ -19,11 +19,12 @@ def status_text(status: HomeStatus) -> str:
                else f"{record.get('name')}@{record.get('version')}")
     lines = [f"trust level   {status.trust or 'unknown'}   (t changes it)", f"model         {model}", f"adapter       {adapter}",
              f"approvals     {status.queue_depth} pending", f"audit chain   {status.chain}",
-             f"jobs          {', '.join(_job(job) for job in status.jobs[:3]) or 'none'}", "services"]
+             f"jobs          {', '.join(_job(job) for job in status.jobs[:3]) or 'none'}",
+             "services      " + (f"supervisor pid {status.supervisor.pid} (mh stop ends it)" if status.supervisor.running else "no supervisor (mh start)")]
     for service in status.services:
         last = f"{service.last_run_at:%Y-%m-%d %H:%M}" if service.last_run_at else "never"
-        lines.append(f"  {service.name}: {'running' if service.running else 'stopped'}, {service.runs} runs, "
-                     f"{service.failures} with failures, last {last}")
+        upcoming = f", next {service.next_run_at.astimezone():%m-%d %H:%M}" if service.next_run_at else ""
+        lines.append(f"  {service.name}: {service.state}, {service.runs} runs, {service.failures} failed, last {last}{upcoming}")
     return "\n".join(lines + [f"problem: {p}" for p in [*status.problems, *status.stalled]])
 
 

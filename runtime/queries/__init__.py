@@ -3,7 +3,16 @@
 from .approvals import ApprovalList, list_approvals, short_age  # noqa: F401
 from .audit import AuditCheck, AuditEntryView, AuditProblem, ReplayResult, audit_tail, replay_audit, verify_audit  # noqa: F401
 from .datasets import DatasetRow, DatasetView, ReceiptCheck, check_receipt, list_datasets, show_dataset  # noqa: F401
-from .memory import MemoryOverview, ServiceStatus, memory_overview, service_status, service_statuses  # noqa: F401
+from .memory import (  # noqa: F401
+    MemoryOverview,
+    ServiceStatus,
+    ServiceTable,
+    memory_overview,
+    service_log_file,
+    service_status,
+    service_statuses,
+    service_table,
+)
 from .progress import RunProgress, run_progress  # noqa: F401
 from .skills import SkillList, SkillRow, list_skills  # noqa: F401
 from .status import HomeStatus, get_job, home_status, list_jobs  # noqa: F401

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from ..errors import MhError
 from ..home import Home
 from ..jobs import Job, Jobs
+from ..supervisor import SupervisorView, supervisor_view
 from ..training.registry import active_record
 from ..trust import TrustLevel
 from .memory import ServiceStatus, service_statuses
@@ -37,7 +38,8 @@ class HomeStatus(BaseModel):
     model: ModelInfo | None = Field(description="the chat model; None when etc/agent.json cannot be read")
     active_adapter: dict[str, Any] | None = Field(
         description="persona/overrides/active-adapter.json; None while the base model is in use, {'unreadable': why} when damaged")
-    services: list[ServiceStatus]
+    services: list[ServiceStatus] = Field(description="each background service: state, pid, next run, counters")
+    supervisor: SupervisorView = Field(description="the `mh start` supervisor, when it runs")
     queue_depth: int = Field(description="approvals pending now")
     stalled: list[str] = Field(description="approved requests whose run was cut off")
     jobs: list[Job] = Field(description=f"the {RECENT_JOBS} newest jobs")
@@ -72,7 +74,7 @@ def home_status(runtime, *, chain: str | None = None) -> HomeStatus:
     now = datetime.now(UTC)
     head = part(runtime.audit.head)
     return HomeStatus(
-        trust=trust, model=model, active_adapter=adapter, services=service_statuses(runtime.home),
+        trust=trust, model=model, active_adapter=adapter, services=service_statuses(runtime.home), supervisor=supervisor_view(runtime.home),
         queue_depth=sum(1 for a in scan.items if a.status == "pending" and a.expires_at > now),
         stalled=runtime.approvals.stalled_notes(scan), jobs=part(lambda: list_jobs(runtime.home, RECENT_JOBS)) or [],
         audit_head=AuditHead(seq=head[0], hash=head[1]) if head else None, chain=chain, problems=problems,
