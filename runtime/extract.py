@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from . import dates
+from . import dates, extractive
 
 # A single quote opens or closes only at a word's edge: the apostrophes of "don't ... you'd" are no quote.
 QUOTED = re.compile(r"(?<!\w)'([^']*)'(?!\w)|\"([^\"]*)\"|“([^”]*)”|‘([^’]*)’")
@@ -165,8 +165,17 @@ def memory_search(text: str) -> dict[str, Any]:
     query = re.sub(r"^(?:the|a|an|my|our)\s+", "", MEMORY_LEAD.sub("", text.strip(), count=1).strip(" .?!"), flags=re.I)
     if query and query != text.strip(" .?!"):
         return {"query": query}
-    # A question about the person: any of its words may find the note; past chats are no source.
-    return {"query": words, "match": "any", "not_type": "conversation"} if (words := question_words(text)) else {}
+    return question_search(text)
+
+
+def question_search(text: str) -> dict[str, Any]:
+    """A question put to the person's notes: any of its words (and their everyday synonyms) may find
+    the note that answers it; past chats are no source."""
+    words = question_words(text)
+    if not words:
+        return {}
+    extra = [alt for word in words.split() for alt in extractive.synonyms(word) if alt not in words.split()]
+    return {"query": " ".join([words, *extra]), "match": "any", "not_type": "conversation"}
 
 
 CAPTURE_LEAD = re.compile(
@@ -188,12 +197,12 @@ def memory_capture(text: str) -> dict[str, Any]:
 
 
 QUESTION_FILLER = frozenset("""
-what whats what's when where wheres where's who whos who's whom whose which why how is are was were be been do does did
+what whats what's when whens where wheres where's who whos who's whom whose which why how is are was were be been do does did
 have has had can could would should will shall the a an of to in on at for about with from by and or my mine me i i'm
 im i've ive i'd we us our you your yours it its it's this that these those there any anything something some again
-remember recall know tell say said said think thought note notes memory memories please called name named get got put
-going doing leave left live lives eat use uses need needs start go goes come happen happens much many often
-""".split())
+remember recall know tell say said said think thought note notes memory memories please called name names named get got put
+going doing leave left eat use see seeing saw number time date day keep kept store stored hide hidden im
+ uses need needs start go goes come happen happens much many often am now""".split())
 
 
 def question_words(text: str) -> str:

@@ -38,6 +38,24 @@ ABBREVIATIONS = frozenset(
     "jul. aug. sep. sept. oct. nov. dec. a.m. p.m. ph.d. u.s. u.k.".split()
 )
 
+# Everyday words for the same thing: a question may use one and the person's note another. Kept
+# small and general on purpose; a word here must mean the same in any sentence.
+SYNONYM_GROUPS = (
+    "kids children child",
+    "tyres tires",
+    "washer washing",
+    "mail email e-mail",
+    "flat apartment",
+    "mom mum mother",
+    "dad father",
+    "pills medication medicine meds tablets",
+    "race marathon",
+    "live lives address",
+    "wifi wi-fi wlan",
+    "gift present",
+    "doctor dr gp",
+)
+
 FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
 ATX = re.compile(r"^[ \t]{0,3}#{1,6}(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 SETEXT = re.compile(r"^[ \t]{0,3}(?:=+|-+)[ \t]*$")
@@ -336,6 +354,17 @@ def _scores(units: list[_Unit], candidates: list[_Unit]) -> list[float]:
     return scores
 
 
+def synonyms(word: str) -> list[str]:
+    """The other words of `word`'s synonym group, as written ("kids" -> ["children", "child"])."""
+    stem = _content_stem(word.lower())
+    return [other for other in _SYNONYMS.get(stem, ()) if _content_stem(other) != stem]
+
+
+def stem_alternatives(stem: str) -> frozenset[str]:
+    """A stem and its synonyms' stems: what may stand for it in a text."""
+    return frozenset({stem, *(_content_stem(other) for other in _SYNONYMS.get(stem, ()))})
+
+
 def stems(text: str) -> list[str]:
     return [stem for token in WORD.findall(text.lower()) if (stem := _content_stem(token))]
 
@@ -353,16 +382,19 @@ def _content_stem(token: str) -> str:
 
 @lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
-    """A light stemmer, the same for question and text: plurals, -ing, -ed, -ation and a final e off."""
-    if len(word) <= 4:
+    """A light stemmer, the same for question and text: plurals and possessives typed without an
+    apostrophe ("toms"), -ing, -ed, -ation, -ance and a final e off."""
+    if len(word) < 4:
         return word
+    if len(word) == 4:
+        return word[:-1] if word.endswith("s") and not word.endswith(("ss", "us", "is")) else word
     if word.endswith("ies"):
         word = word[:-3] + "y"
     elif word.endswith("es") and word[:-2].endswith(("s", "x", "z", "ch", "sh")):
         word = word[:-2]
     elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
         word = word[:-1]
-    for suffix in ("ation", "ing", "ed"):
+    for suffix in ("ation", "ance", "ence", "ing", "ed"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             word = word[: -len(suffix)]
             if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "lsz":
@@ -390,3 +422,6 @@ def _shorten(text: str, limit: int) -> str:
     if space > 0:
         cut = cut[:space]
     return cut.rstrip() + " …"
+
+
+_SYNONYMS: dict[str, tuple[str, ...]] = {_content_stem(word): tuple(group.split()) for group in SYNONYM_GROUPS for word in group.split()}

@@ -23,10 +23,12 @@ ABOUT = re.compile(
 POLITE_REQUEST = re.compile(r"^\s*(?:(?:hey|ok|okay|so|and|please)[\s,]+)*(?:can|could|would|will)\s+(?:you|u)\b|^\s*(?:please|kindly)\b", re.I)
 PERSONAL = re.compile(r"\b(?:my|mine|me|i|i'm|i've|i'd|our|we|us)\b", re.I)
 QUESTION_START = re.compile(
-    r"^\s*(?:what|what's|whats|when|when's|where|where's|wheres|who|who's|whose|which|how|is|are|was|were|do|does|did|have|has|can|could)\b",
+    r"^\s*(?:what|what's|whats|when|when's|whens|where|where's|wheres|who|who's|whos|whose|which|how|how's|hows|is|are|am|was|were|do|does|did|"
+    r"have|has|can|could)\b",
     re.I)
-POSSESSIVE = re.compile(r"\b(?!(?:what|it|that|who|where|when|how|there|here)'s\b)[A-Za-z]+'s\b", re.I)  # "Anna's", not "what's"
-ADVICE = re.compile(r"^\s*(?:how|why|should|could|can|would)\b", re.I)
+# "How do I ...?" asks for advice; "how much/often/old ...?" and "how does my wife take her coffee?" ask for a fact.
+ADVICE = re.compile(r"^\s*(?:how\s+(?:do|can|could|should|would|to)\s+(?:i|we|you|one)?\b|how\s+to\b|why|should|could|can|would)\b", re.I)
+SMALL_TALK = re.compile(r"^\s*(?:how\s+(?:are|r)\s+(?:you|u|things)\b|how'?s\s+(?:it\s+going|life|your\s+day)\b|what'?s\s+up\b)", re.I)
 IDENTITY = re.compile(
     r"^\s*(?:(?:hi|hey|hello)[\s,!]*)?(?:who\s+are\s+you|what(?:'s|\s+is)\s+your\s+name|what\s+are\s+you|what\s+should\s+i\s+call\s+you|"
     r"tell\s+me\s+about\s+yourself|introduce\s+yourself|are\s+you\s+an?\s+(?:ai|bot|robot|human|person))\b", re.I)
@@ -65,9 +67,9 @@ def is_personal_question(text: str) -> bool:
 
 
 def is_fact_question(text: str) -> bool:
-    """A question asking for a fact ("when is Anna's birthday?"), which the person's notes may answer."""
-    about_someone = PERSONAL.search(extract.unquoted(text)) or POSSESSIVE.search(text)
-    return is_question(text) and bool(about_someone) and not POLITE_REQUEST.match(text) and not ADVICE.match(text)
+    """A question asking for a fact ("when is book club?"), which the person's notes may answer: any
+    question but a polite request or a request for advice."""
+    return is_question(text) and not POLITE_REQUEST.match(text) and not ADVICE.match(text) and not SMALL_TALK.match(text)
 
 
 def is_identity_question(text: str) -> bool:

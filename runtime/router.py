@@ -12,7 +12,13 @@ clause routes on its own; later steps may refer to earlier results.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
+import sys
+import tempfile
+import zipfile
 from collections.abc import Sequence
 from datetime import date
 from functools import cache
@@ -31,10 +37,26 @@ CHAT_PHRASINGS = Path(__file__).with_name("chat_phrasings.txt")
 # How sure the router must be before it plans a skill of each risk (measured on the routing sets:
 # a wrong read costs a moment, a wrong write costs the person's trust).
 RISK_FLOOR = {Risk.read: 0.15, Risk.low: 0.2, Risk.medium: 0.25, Risk.high: 0.3}
+# A question ("when is book club?") goes to the person's notes unless another read skill is this sure.
+QUESTION_FLOOR = 0.3
 TRIGRAM_WEIGHT = 0.5  # character trigrams catch typos and word forms; words still decide
 
 
 @cache
+def cache_dir() -> Path:
+    """Where trained router weights are kept: $MH_CACHE_DIR, else next to the installed code (the
+    venv), where bin/bootstrap trains them at install time."""
+    return Path(os.environ.get("MH_CACHE_DIR") or Path(sys.prefix) / "mh-cache")
+
+
+def _content_key(examples: list[tuple[str, str]]) -> str:
+    """A digest of everything the weights depend on: the examples and the feature code."""
+    digest = hashlib.sha256(json.dumps(examples, ensure_ascii=False).encode())
+    for module in (__file__, extract.__file__):
+        digest.update(Path(module).read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def shared(skills: SkillRegistry) -> Router:
     """One router per registry: every chat (32 API sessions, the CLI, the console) plans with it."""
     return Router(skills)
@@ -128,18 +150,42 @@ def _features_of(text: str) -> list[str]:
 
 
 class Router:
-    """Plans skill calls from the words of a request. Trains in well under a second from the
-    manifests' examples, so it needs no cache and no model: `mh plan` starts at once."""
+    """Plans skill calls from the words of a request. Trains in about a second from the manifests'
+    examples; the weights are kept in a cache keyed by the content that made them (examples and the
+    code that turns words into features), so a process after the first loads them in milliseconds."""
 
-    def __init__(self, skills: SkillRegistry) -> None:
+    def __init__(self, skills: SkillRegistry, *, cache: Path | None = None) -> None:
         self.skills = skills
         examples = [(item.id, text) for item in skills.for_agent() for text in item.examples]
         examples += [(CHAT, text) for text in chat_examples()]
-        self.classes = sorted({label for label, _ in examples})
-        labels = np.array([self.classes.index(label) for label, _ in examples])
-        texts = [text for _, text in examples]
-        self.vocab = {w: i for i, w in enumerate(sorted({w for t in texts for w in _features_of(t)}))}
-        self.weights, self.bias = _train(self._features(texts), labels, len(self.classes))
+        path = (cache or cache_dir()) / f"router-{_content_key(examples)}.npz"
+        if not self._load(path):
+            self.classes = sorted({label for label, _ in examples})
+            labels = np.array([self.classes.index(label) for label, _ in examples])
+            texts = [text for _, text in examples]
+            self.vocab = {w: i for i, w in enumerate(sorted({w for t in texts for w in _features_of(t)}))}
+            self.weights, self.bias = _train(self._features(texts), labels, len(self.classes))
+            self._save(path)
+
+    def _load(self, path: Path) -> bool:
+        try:
+            with np.load(path, allow_pickle=False) as saved:
+                self.classes = [str(c) for c in saved["classes"]]
+                self.vocab = {str(w): i for i, w in enumerate(saved["vocab"])}
+                self.weights, self.bias = saved["weights"], saved["bias"]
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            return False  # not there yet, or unreadable: train again, it is a second's work
+        return self.weights.shape == (len(self.vocab), len(self.classes))
+
+    def _save(self, path: Path) -> None:
+        """Written whole or not at all; a cache folder we may not write to only costs the next start a second."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".router-", suffix=".npz", delete=False) as handle:
+                np.savez(handle, classes=np.array(self.classes), vocab=np.array(list(self.vocab)), weights=self.weights, bias=self.bias)
+            os.replace(handle.name, path)
+        except OSError:
+            return
 
     def _features(self, texts: Sequence[str]) -> np.ndarray:
         bag = np.zeros((len(texts), len(self.vocab)), dtype=np.float32)
@@ -193,14 +239,20 @@ class Router:
                 if not any(step.missing for step in steps):
                     return Plan(steps=steps)
         route = self.classify(text)
+        asks_notes = intent.is_fact_question(text) and not extract.paths(text) and bool(search := extract.question_search(text))
+        if asks_notes and (route.skill == "memory_search" or (route.skill != CHAT and self._unsure_read(route))):
+            # The person's notes may hold the answer: look there first (the agent says so, or talks).
+            return Plan(steps=[PlanStep(skill="memory_search", args=search)])
         if route.skill != CHAT:
             return Plan(steps=[self._step(text, route.skill, 0, [route], today)])
         if route.declined is not None:
             return Plan(question=self._question(text, route.declined))
-        if intent.is_fact_question(text) and not extract.paths(text) and extract.question_words(text):
-            # The person's notes may hold the answer: look there first (the agent says so, or talks).
-            return Plan(steps=[self._step(text, "memory_search", 0, [route], today)])
+        if asks_notes:
+            return Plan(steps=[PlanStep(skill="memory_search", args=search)])
         return Plan()
+
+    def _unsure_read(self, route: Route) -> bool:
+        return self.skills.get(route.skill).risk is Risk.read and route.confidence < QUESTION_FLOOR
 
     def _question(self, text: str, declined: str) -> str:
         """One short question instead of a guess at an action that was not asked for."""

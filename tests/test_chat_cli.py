@@ -116,3 +116,30 @@ def test_the_chat_path_imports_nothing_heavy():
             "print(sorted(m for m in ('torch', 'transformers', 'trl', 'peft') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert proc.stdout.strip() == "[]", proc.stderr
+
+
+def test_a_wait_shows_a_spinner_on_a_terminal_and_nothing_in_a_pipe(home, tmp_path):
+    """stderr on a pseudo-terminal gets the spinner; the plan itself still goes to stdout, and a pipe
+    (scripts, logs) never sees spinner frames."""
+    import pty
+
+    run_mh(home, "init", check=True)
+    main, child = pty.openpty()
+    env = {**os.environ, "MH_HOME": str(home), "MH_CACHE_DIR": str(tmp_path / "cache")}  # a cold cache: the router trains
+    proc = subprocess.run([sys.executable, "-m", "runtime.cli", "plan", "when is book club?"], stdout=subprocess.PIPE,
+                          stderr=child, env=env, timeout=120, cwd=ROOT, text=True)
+    os.close(child)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # the terminal's other end is closed: all read
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(main)
+    assert proc.returncode == 0 and "memory_search" in proc.stdout
+    assert b"planning" in seen
+    piped = run_mh(home, "plan", "when is book club?", check=True)
+    assert "planning" not in piped.stderr and "memory_search" in piped.stdout

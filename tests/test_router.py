@@ -114,8 +114,17 @@ def test_two_named_skills_compose_in_order(router):
 
 
 def test_small_talk_and_odd_input_are_not_a_skill(router):
-    for text in ["hi", "thanks!", "what's up?", "asdfgh qwerty", "", "   ", "¿Dónde está la biblioteca?", "x" * 20_000]:
+    for text in ["hi", "thanks!", "what's up?", "how are you today", "asdfgh qwerty", "", "   ", "x" * 20_000]:
         assert router.plan(text).steps == [], text
+
+
+def test_any_question_looks_in_the_notes_first_and_nothing_else(router):
+    """A question the notes may answer ("when is book club?", or one in another language) is a read of
+    the notes, never more: the agent quotes a note or talks."""
+    for text in ["when is book club?", "how much does the plumber charge", "¿Dónde está la biblioteca?", "what is love?"]:
+        assert [(s.skill, s.args["match"]) for s in router.plan(text).steps] == [("memory_search", "any")], text
+    for text in ["how do I delete a file?", "why is the sky blue?", "can you list my tasks?"]:
+        assert "memory_search" not in [s.skill for s in router.plan(text).steps], text
 
 
 def test_requests_without_paths_still_route_and_name_what_is_missing(router):
@@ -123,3 +132,31 @@ def test_requests_without_paths_still_route_and_name_what_is_missing(router):
     assert (delete.skill, delete.missing) == ("fs_delete", ["path"])
     (write,) = router.plan("create a new file").steps
     assert (write.skill, set(write.missing)) == ("fs_write", {"path", "content"})
+
+
+def test_the_router_trains_once_then_loads_what_the_same_content_made(tmp_path, monkeypatch):
+    from runtime import router as router_module
+
+    registry = load_registry()
+    first = Router(registry, cache=tmp_path)
+    (saved,) = tmp_path.glob("router-*.npz")
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained again although the cache holds these weights")
+
+    monkeypatch.setattr(router_module, "_train", no_training)
+    second = Router(registry, cache=tmp_path)
+    assert second.classes == first.classes and (second.weights == first.weights).all()
+    assert second.plan("summarize out/notes.txt", today=TODAY) == first.plan("summarize out/notes.txt", today=TODAY)
+
+    monkeypatch.undo()
+    saved.write_bytes(b"not an npz")  # damaged: trained again and rewritten, never a crash
+    assert Router(registry, cache=tmp_path).plan("list my tasks", today=TODAY).steps[0].skill == "task_list"
+    monkeypatch.setattr(router_module, "_train", no_training)
+    Router(registry, cache=tmp_path)
+
+    monkeypatch.undo()
+    examples = router_module.chat_examples()
+    monkeypatch.setattr(router_module, "chat_examples", lambda: (*examples, "tell me a joke about penguins"))
+    Router(registry, cache=tmp_path)  # other examples, other weights: a file of their own
+    assert len(list(tmp_path.glob("router-*.npz"))) == 2

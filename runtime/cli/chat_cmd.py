@@ -8,7 +8,7 @@ import typer
 
 from .. import Session, TrustLevel
 from ..errors import MhError
-from .common import console, err_console, get_runtime, print_json
+from .common import Waiting, console, err_console, get_runtime, print_json
 
 HELP = """commands:
   /help                 this text
@@ -40,14 +40,15 @@ def chat(
     person@chat; not at trust level observe).
     """
     runtime = get_runtime(ctx)
-    from ..agent import ChatAgent
+    with Waiting("getting ready"):
+        from ..agent import ChatAgent
 
-    agent = ChatAgent(runtime, model=model, person=Session.person_at("chat"))
-    agent.warm_up()
+        agent = ChatAgent(runtime, model=model, person=Session.person_at("chat"))
+        agent.warm_up()
     if yolo:
         runtime.set_yolo(agent.session, True)
     if once is not None:
-        turn = agent.turn(once, on_text=None if as_json else _print_delta)
+        turn = _turn(agent, once, quiet=as_json)
         if as_json:
             print_json(turn.model_dump(mode="json"))
         else:
@@ -72,12 +73,22 @@ def _interactive(runtime, agent) -> None:
                 if _command(runtime, agent, line) == "exit":
                     return
                 continue
-            agent.turn(line, on_text=_print_delta)
+            _turn(agent, line)
             _print_delta("\n")
         except MhError as exc:
             err_console.print(f"[bold red]error:[/] {exc.message}")
             if exc.fix:
                 err_console.print(f"  [bold]fix:[/] {exc.fix}")
+
+
+def _turn(agent, text: str, *, quiet: bool = False):
+    """One turn, its reply printed as it streams; a spinner until the first words."""
+    with Waiting("thinking") as waiting:
+        def show(delta: str) -> None:
+            waiting.done()
+            _print_delta(delta)
+
+        return agent.turn(text, on_text=None if quiet else show)
 
 
 def _resume_if_ready(agent) -> None:
@@ -131,9 +142,10 @@ def plan(
 
     An argument that an earlier step fills in at run time reads {"from_step": N, "take": ...}.
     """
-    from ..agent import ChatAgent
+    with Waiting("planning"):
+        from ..agent import ChatAgent
 
-    result = ChatAgent(get_runtime(ctx), model=model).plan(text)
+        result = ChatAgent(get_runtime(ctx), model=model).plan(text)
     if as_json:
         print_json({"steps": [{"skill": s.skill, "args": s.args, **({"missing": s.missing} if s.missing else {})}
                               for s in result.steps]})

@@ -36,6 +36,27 @@ def get_runtime(ctx: typer.Context, *, initialise: bool = True) -> Runtime:
     return runtime
 
 
+class Waiting:
+    """A spinner on stderr while the person waits (a terminal only; pipes and logs stay clean), gone at
+    the first word of output or when the wait ends."""
+
+    def __init__(self, message: str) -> None:
+        self._status = err_console.status(message) if err_console.is_terminal else None
+
+    def __enter__(self) -> Waiting:
+        if self._status is not None:
+            self._status.start()
+        return self
+
+    def done(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+    def __exit__(self, *exc: object) -> None:
+        self.done()
+
+
 EXIT_DENIED = 3
 
 
