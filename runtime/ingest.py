@@ -106,6 +106,8 @@ class Ingestor:
         watcher = FolderWatcher(lambda folder: wake.set())
         watcher.add(self.inbox)
         watcher.start()
+        # A stop wakes the loop at once, rather than after the sweep's wait (`mh stop` stays quick).
+        threading.Thread(target=lambda: (stop.wait(), wake.set()), name="ingestor-stop", daemon=True).start()
         self.book.log("watching memory/inbox/")
         try:
             while not stop.is_set():

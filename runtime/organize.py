@@ -69,6 +69,17 @@ WORD = re.compile(r"[A-Za-z][A-Za-z'’.-]*[A-Za-z]|[A-Za-z]")
 MAX_TAGS = 4
 
 
+# Common irregular past tenses: a sentence that starts with one ("Met Anna") starts with a verb, not a name.
+PAST = frozenset("met saw went took got made had ran read sent bought found left gave told came spoke wrote "
+                 "sold paid kept heard brought began lost won ate drove flew".split())
+
+
+def _plain_word(word: str) -> bool:
+    """A capitalised first word that is an ordinary word: a function word or a verb in the past."""
+    lower = word.lower()
+    return lower in STOPWORDS or lower in PAST or (lower.endswith("ed") and len(lower) > 4)
+
+
 def _names(sentence: str) -> list[str]:
     """Runs of capitalised words (with a title like Dr. in front). The first word of a sentence
     counts only inside a longer run or with a possessive ('Lena's'): alone it is usually just capitalised."""
@@ -81,6 +92,8 @@ def _names(sentence: str) -> list[str]:
                 start = index
             run.append(word)
             continue
+        if run and start == 0 and len(run) > 1 and _plain_word(run[0]):
+            run, start = run[1:], 1  # "Met Anna", "The Louvre": a capitalised first word that is not part of the name
         if run:
             alone_first = start == 0 and len(run) == 1 and run[0] not in TITLES
             if not alone_first or run[0].endswith(("'s", "’s")):

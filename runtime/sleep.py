@@ -269,6 +269,8 @@ class SleepService:
         report = job.result.get("report") if isinstance(job.result, dict) else None
         if job.state == "done" and report:
             record.outcome = report.get("outcome")
+        elif job.state == "stopped" and not cfg.adapters.lora:
+            record.outcome = f"stopped: adapters.lora was set to false while {job.id} ran"
         else:
             record.outcome = f"failed: {job.state}: {job.error or 'see ' + job.log}"
         record.nightly = "done"

@@ -1,0 +1,128 @@
+"""The boredom service: off means off; after the interval of idle time one reflection, grounded in
+recent memories (every line theirs, their ids linked); one per idle stretch, restarts included; a
+broken etc/boredom.json names the key. The organizer waits for idle time, works in batches and
+says its progress; its extractive tags and entities are measured on a labelled set."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import time_machine
+
+from runtime.boredom import BoredomService
+from runtime.dreams import ungrounded_lines
+from runtime.organize import Organizer, extractive_tagger
+
+DATA = Path(__file__).parent / "data"
+
+
+def write_boredom(home, settings: dict) -> None:
+    (home / "etc" / "boredom.json").write_text(json.dumps(settings))
+
+
+def capture(rt, text: str) -> str:
+    return rt.call("memory_capture", {"content": text}).result["id"]
+
+
+def reflections(rt) -> list:
+    return [event for _, event in rt.memory.events() if event.type == "reflection"]
+
+
+def test_off_means_off(rt):
+    write_boredom(rt.home.root, {"level": "off"})
+    with time_machine.travel(datetime(2027, 1, 9, 9, 0), tick=False) as clock:
+        capture(rt, "The seed catalogue arrived; the tomato varieties look good this year.")
+        clock.move_to(datetime(2027, 1, 10, 9, 0))
+        service = BoredomService(rt)
+        service.tick()
+    assert reflections(rt) == [] and service.book.state().note.startswith("off")
+
+
+def test_one_reflection_after_the_idle_interval_grounded_in_recent_memories(rt):
+    write_boredom(rt.home.root, {"level": "custom", "intervals": {"custom": 120}})
+    with time_machine.travel(datetime(2027, 1, 9, 9, 0), tick=False) as clock:
+        old = capture(rt, "An old note about the attic insulation that is not recent at all.")
+        clock.move_to(datetime(2027, 1, 9, 10, 0))
+        recent = [capture(rt, text) for text in (
+            "The plum tree flowered early this year. The bees came back in the afternoon.",
+            "Planted garlic in the raised bed before the frost. The soil was still warm.",
+            "Called the garden centre about compost; they deliver on Fridays.",
+            "Watered the seedlings and moved the basil to the sunny window.",
+            "The greenhouse door was left open overnight, but nothing froze.",
+        )]
+        service = BoredomService(rt)
+        clock.move_to(datetime(2027, 1, 9, 10, 1))
+        service.tick()
+        assert reflections(rt) == [] and "reflects after 120 s idle" in service.book.state().note
+        clock.move_to(datetime(2027, 1, 9, 10, 2, 1))
+        service.tick()
+        found = reflections(rt)
+        assert len(found) == 1
+        reflection = found[0]
+        assert reflection.links and set(reflection.links) <= set(recent) and old not in reflection.links
+        assert not ungrounded_lines(reflection.content, [rt.memory.get(link).content for link in reflection.links])
+        clock.move_to(datetime(2027, 1, 9, 12, 0))
+        service.tick()
+        BoredomService(rt).tick()  # a restart in the same idle stretch
+        assert len(reflections(rt)) == 1
+        capture(rt, "Back from the market with two bags of apples.")  # the person acts: a new stretch begins
+        clock.move_to(datetime(2027, 1, 9, 12, 2, 1))
+        BoredomService(rt).tick()
+        assert len(reflections(rt)) == 2
+    actors = {e.actor for e in rt.audit.entries() if e.category == "skill" and e.details.get("skill") == "memory_compose"}
+    assert actors == {"service:boredom-service"}
+
+
+@pytest.mark.parametrize("settings, key", [
+    ({"level": "custom"}, "intervals"),
+    ({"level": "sometimes"}, "level"),
+    ({"level": "low", "intervals": {"low": 1}}, "intervals.low"),
+    ({"levle": "low"}, "levle"),
+])
+def test_a_broken_boredom_json_names_the_key(rt, settings, key):
+    write_boredom(rt.home.root, settings)
+    service = BoredomService(rt)
+    service.tick()
+    state = service.book.state()
+    assert state.note.startswith(f"error: etc/boredom.json: {key}:") and state.failures == 1 and reflections(rt) == []
+
+
+def test_the_organizer_waits_for_idle_time_then_works_in_batches(rt):
+    (rt.home.etc / "memory.json").write_text(json.dumps({"organize_batch": 2, "organize_idle_mins": 10}))
+    with time_machine.travel(datetime(2027, 1, 9, 9, 0), tick=False) as clock:
+        for i in range(5):
+            capture(rt, f"Met Anna in Berlin about the community garden, meeting number {i}.")
+        organizer = Organizer(rt)
+        organizer.tick()
+        assert rt.memory.stats()["unprocessed"] == 5 and "idle 10 min" in organizer.book.state().note
+        clock.move_to(datetime(2027, 1, 9, 9, 11))
+        organizer.tick()
+    assert rt.memory.stats()["unprocessed"] == 0
+    progress = [line for line in organizer.book.last_lines(20) if "progress:" in line]
+    assert [line.split("progress: ")[1] for line in progress] == ["2 of 5 organized", "4 of 5 organized", "5 of 5 organized"]
+    event = next(event for _, event in rt.memory.events())
+    assert "Anna" in event.entities and "Berlin" in event.entities and "garden" in event.tags
+
+
+def precision(path: Path) -> tuple[float, float]:
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    right_tags = all_tags = right_names = all_names = 0
+    for row in rows:
+        found = extractive_tagger(row["text"])
+        all_tags += len(found.tags)
+        right_tags += sum(tag in {t.lower() for t in row["tags"]} for tag in found.tags)
+        all_names += len(found.entities)
+        right_names += sum(name.lower() in {e.lower() for e in row["entities"]} for name in found.entities)
+    return right_tags / all_tags, right_names / all_names
+
+
+def test_extractive_tags_and_entities_are_precise_on_the_labelled_sets():
+    """The numbers of docs/PERFORMANCE.md (the model's were 0.24 and 0.17 on the first set): a change
+    that makes the tagger worse fails here."""
+    tags, names = precision(DATA / "organizer_labels.jsonl")
+    assert tags >= 0.8 and names >= 0.85
+    tags, names = precision(DATA / "organizer_heldout.jsonl")  # written after the tagger, never tuned on
+    assert tags >= 0.6 and names >= 0.8

@@ -1,0 +1,233 @@
+"""The sleep service: its window (across midnight), the idle time, once a night (a restart or the
+clock set back inside a window already slept does nothing), the catch-up rule for a missed night,
+extractive dreams, `adapters.lora: false`, a broken etc/sleep.json, and kills mid-dreaming and
+mid-nightly (real processes, killed at the exact call). Time is moved with time-machine; naive
+datetimes are local time, as the window is."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+
+from runtime import Runtime
+from runtime.config import SleepWindow
+from runtime.dreams import ungrounded_lines
+from runtime.jobs import Jobs
+from runtime.sleep import SleepService, last_window, next_window, window_at
+
+from .conftest import run_mh
+from .test_crash_points import killed
+
+NIGHT = SleepWindow(start="23:00", end="06:30")
+
+
+def write_sleep(home, **settings) -> None:
+    """etc/sleep.json in MetaHuman's spelling (the keys mh accepts alike)."""
+    base = {"enabled": True, "window": {"start": "23:00", "end": "06:30"}, "minIdleMins": 30, "maxDreamsPerNight": 2,
+            "adapters": {"prompt": True, "rag": True, "lora": False}}
+    (home / "etc" / "sleep.json").write_text(json.dumps({**base, **settings}))
+
+
+def capture(rt, text: str) -> None:
+    """The person acting (an audit entry of person@python): the idle clock starts again."""
+    rt.call("memory_capture", {"content": text})
+
+
+def memories(rt, count: int = 6) -> None:
+    for i in range(count):
+        capture(rt, f"Orchard note {i}: the plum tree {i} flowered early. The bees came by in the afternoon of day {i}.")
+
+
+def of_type(rt, kind: str) -> list:
+    return [event for _, event in rt.memory.events() if event.type == kind]
+
+
+def test_a_window_across_midnight_belongs_to_the_evening_it_opened():
+    assert window_at(datetime(2027, 1, 9, 23, 30), NIGHT).key == "2027-01-09"
+    assert window_at(datetime(2027, 1, 10, 3, 0), NIGHT).key == "2027-01-09"
+    assert window_at(datetime(2027, 1, 10, 6, 30), NIGHT) is None  # the end is outside
+    assert window_at(datetime(2027, 1, 10, 12, 0), NIGHT) is None
+    assert next_window(datetime(2027, 1, 10, 3, 0), NIGHT).start == datetime(2027, 1, 10, 23, 0)
+    assert last_window(datetime(2027, 1, 10, 12, 0), NIGHT).key == "2027-01-09"
+    day = SleepWindow(start="13:00", end="15:00")  # a window that does not cross midnight
+    assert window_at(datetime(2027, 1, 10, 14, 0), day).key == "2027-01-10" and window_at(datetime(2027, 1, 10, 16, 0), day) is None
+
+
+def test_a_night_runs_once_after_the_idle_time_and_never_again_that_night(rt):
+    write_sleep(rt.home.root)
+    with time_machine.travel(datetime(2027, 1, 9, 22, 0), tick=False) as clock:
+        memories(rt)
+        service = SleepService(rt)
+        service.tick()
+        assert service.book.state().note == "waiting for the window 23:00-06:30" and not of_type(rt, "dream")
+        clock.move_to(datetime(2027, 1, 9, 23, 0))
+        capture(rt, "Late note: the greenhouse door was left open overnight.")  # the person is still up
+        clock.move_to(datetime(2027, 1, 9, 23, 10))
+        wake = service.tick()
+        assert "idle 30 min" in service.book.state().note and not of_type(rt, "dream")
+        assert wake == datetime(2027, 1, 9, 23, 30).astimezone(UTC)  # asks to be woken when idle enough
+        clock.move_to(datetime(2027, 1, 9, 23, 31))
+        service.tick()
+        dreams = of_type(rt, "dream")
+        assert len(dreams) == 2 and service.record("2027-01-09").done_at is not None
+        for dream in dreams:  # extractive: every line is a sentence of a linked memory
+            assert len(dream.links) >= 2 and not ungrounded_lines(dream.content, [rt.memory.get(i).content for i in dream.links])
+            assert dream.metadata.training_consent is False
+        for moment in (datetime(2027, 1, 10, 0, 30), datetime(2027, 1, 10, 4, 0)):
+            clock.move_to(moment)
+            SleepService(rt).tick()  # a restart in the same window
+        clock.move_to(datetime(2027, 1, 9, 23, 40))  # the clock set back (suspend, a manual change)
+        SleepService(rt).tick()
+        assert len(of_type(rt, "dream")) == 2
+        clock.move_to(datetime(2027, 1, 10, 23, 45))  # the next night is a night of its own
+        SleepService(rt).tick()
+        assert len(of_type(rt, "dream")) == 4 and service.record("2027-01-10").done_at is not None
+    nights = [e.details["night"] for e in rt.audit.entries() if (e.category, e.event) == ("sleep", "night")]
+    assert nights == ["2027-01-09", "2027-01-10"]
+    assert {e.actor for e in rt.audit.entries() if e.category == "skill" and e.details.get("skill") == "memory_compose"} == {
+        "service:sleep-service"}
+
+
+@pytest.mark.parametrize("catch_up", [False, True])
+def test_a_missed_night_follows_the_catch_up_rule(rt, catch_up):
+    write_sleep(rt.home.root, minIdleMins=120, catchUp=catch_up)
+    with time_machine.travel(datetime(2027, 1, 9, 22, 0), tick=False) as clock:
+        memories(rt)
+        clock.move_to(datetime(2027, 1, 10, 5, 0))
+        capture(rt, "Up at five: fed the cat and watered the seedlings.")  # never idle 2 h inside the window
+        SleepService(rt).tick()
+        clock.move_to(datetime(2027, 1, 10, 9, 0))  # the window has closed; the person has been idle 4 h
+        service = SleepService(rt)
+        service.tick()
+        assert (service.record("2027-01-09") is not None) is catch_up
+        assert len(of_type(rt, "dream")) == (2 if catch_up else 0)
+        clock.move_to(datetime(2027, 1, 10, 12, 0))
+        SleepService(rt).tick()  # caught up once at most
+        assert len(of_type(rt, "dream")) == (2 if catch_up else 0)
+        clock.move_to(datetime(2027, 1, 10, 23, 30))
+        SleepService(rt).tick()  # the next night runs as usual
+        assert len(of_type(rt, "dream")) == (4 if catch_up else 2) and service.record("2027-01-10").done_at is not None
+
+
+def test_lora_false_or_auto_approval_off_skip_the_nightly(rt):
+    memories(rt)
+    write_sleep(rt.home.root, window={"start": "00:00", "end": "23:59"}, minIdleMins=0)
+    with time_machine.travel(datetime(2027, 1, 9, 12, 0), tick=False) as clock:
+        service = SleepService(rt)
+        service.tick()
+        assert service.record("2027-01-09").outcome == "skipped: adapters.lora is false (no dataset, no training)"
+        write_sleep(rt.home.root, window={"start": "00:00", "end": "23:59"}, minIdleMins=0, adapters={"lora": True})
+        (rt.home.etc / "auto-approval.json").write_text(json.dumps({"enabled": False}))
+        clock.move_to(datetime(2027, 1, 10, 12, 0))
+        service.tick()
+        assert service.record("2027-01-10").outcome == "skipped: etc/auto-approval.json: enabled is false"
+    assert Jobs(rt.home).list() == [] and not list(rt.home.datasets_raw.iterdir())
+
+
+def stop_jobs(home) -> None:
+    """A failed test leaves no job running behind it."""
+    for job in Jobs(home).list():
+        if job.state == "running":
+            Jobs(home).stop(job.id)
+
+
+def test_lora_false_stops_a_running_nightly_at_once(rt, monkeypatch, request):
+    """The nightly the service started is stopped on the next tick after adapters.lora turns false.
+    Its command is swapped for a long sleep here, so the test does not wait for a training run."""
+    from runtime import jobs
+
+    monkeypatch.setitem(jobs.KINDS, "nightly", lambda job_id: [sys.executable, "-c", "import time; time.sleep(120)"])
+    memories(rt)
+    write_sleep(rt.home.root, window={"start": "00:00", "end": "23:59"}, minIdleMins=0, adapters={"lora": True})
+    request.addfinalizer(lambda: stop_jobs(rt.home))
+    service = SleepService(rt)
+    service.tick()
+    key = datetime.now().date().isoformat()
+    record = service.record(key)
+    assert record.nightly == "running" and Jobs(rt.home).get(record.job).state == "running"
+    write_sleep(rt.home.root, window={"start": "00:00", "end": "23:59"}, minIdleMins=0, adapters={"lora": False})
+    service.tick()
+    deadline = time.monotonic() + 60
+    while Jobs(rt.home).get(record.job).state == "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert Jobs(rt.home).get(record.job).state == "stopped"
+    service.tick()
+    assert service.record(key).outcome.startswith("stopped: adapters.lora was set to false")
+    assert [e.details["skill"] for e in rt.audit.entries() if e.event == "result" and e.actor == "service:sleep-service"
+            and e.details["skill"].startswith("job_")] == ["job_start", "job_stop"]
+
+
+def test_a_broken_sleep_json_names_the_key_and_the_service_stays_up(rt):
+    (rt.home.etc / "sleep.json").write_text(json.dumps({"minIdleMins": "soon"}))
+    service = SleepService(rt)
+    wake = service.tick()
+    state = service.book.state()
+    assert state.note.startswith("error: etc/sleep.json: minIdleMins:") and state.failures == 1 and wake is not None
+    service.tick()
+    assert service.book.state().failures == 1  # said once, not once a minute
+    (rt.home.etc / "sleep.json").write_text(json.dumps({"window": {"start": "23:00", "end": "6:30"}}))
+    service.tick()
+    assert service.book.state().note.startswith("error: etc/sleep.json: window.end:")
+
+
+# -- kills at the exact call (real processes) -------------------------------------------------------
+
+def open_window(home, **settings) -> None:
+    """A window open now (two hours either side) and no idle time needed."""
+    now = datetime.now()
+    start, end = now - timedelta(hours=2), now + timedelta(hours=2)
+    write_sleep(home, window={"start": f"{start:%H:%M}", "end": f"{end:%H:%M}"}, minIdleMins=0, **settings)
+
+
+def test_killed_while_dreaming_it_resumes_without_a_dream_lost_or_doubled(rt):
+    memories(rt)
+    open_window(rt.home.root, maxDreamsPerNight=3)
+    home = rt.home.root
+    # SIGKILL right after the first dream was saved, before the night's record says so.
+    killed(home, "runtime.service_book:ServiceDoor.call", "args[1] == 'memory_compose'", "agent", "run", "sleep-service", "--once")
+    with Runtime(home) as fresh:
+        assert len(of_type(fresh, "dream")) == 1
+    assert run_mh(home, "agent", "run", "sleep-service", "--once", check=True).returncode == 0
+    with Runtime(home) as fresh:
+        dreams = of_type(fresh, "dream")
+        record = SleepService(fresh).record(window_at(datetime.now(), fresh_window(home)).key)
+        assert len(dreams) == 3 and sorted(d.id for d in dreams) == sorted(d.id for d in record.dreams) == sorted(record.saved)
+        assert record.done_at is not None
+        assert len([e for e in fresh.audit.entries() if (e.category, e.event) == ("sleep", "night")]) == 1
+
+
+def fresh_window(home) -> SleepWindow:
+    return SleepWindow(**json.loads((home / "etc" / "sleep.json").read_text())["window"])
+
+
+def test_killed_after_starting_the_nightly_it_adopts_that_job_instead_of_starting_another(rt, request):
+    """The kill lands after job_start returned and before the night's record names the job. The
+    dataset gate is set out of reach, so the nightly job fails at dataset verify: quick, and enough to
+    show that it ran once."""
+    memories(rt)
+    open_window(rt.home.root, adapters={"lora": True})
+    home = rt.home.root
+    (home / "etc" / "auto-approval.json").write_text(json.dumps({"dataset": {"min_pairs": 100000}}))
+    request.addfinalizer(lambda: stop_jobs(rt.home))
+    killed(home, "runtime.service_book:ServiceDoor.call", "args[1] == 'job_start'", "agent", "run", "sleep-service", "--once")
+    key = window_at(datetime.now(), fresh_window(home)).key
+    deadline = time.monotonic() + 120
+    while True:
+        run_mh(home, "agent", "run", "sleep-service", "--once", check=True)
+        with Runtime(home) as fresh:
+            record = SleepService(fresh).record(key)
+        if record.done_at is not None or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    jobs = Jobs(rt.home).list()
+    assert len(jobs) == 1 and jobs[0].started_by == "service:sleep-service" and record.job == jobs[0].id
+    assert record.nightly == "done" and record.outcome.startswith("failed") and "verify" in record.outcome
+    with Runtime(home) as fresh:
+        entries = list(fresh.audit.entries())
+    assert [e.actor for e in entries if (e.category, e.event) == ("nightly", "started")] == ["service:sleep-service"]
+    assert len([e for e in entries if (e.category, e.event) == ("sleep", "night")]) == 1
