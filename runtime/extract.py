@@ -175,7 +175,7 @@ def question_search(text: str) -> dict[str, Any]:
     if not words:
         return {}
     extra = [alt for word in words.split() for alt in extractive.synonyms(word) if alt not in words.split()]
-    return {"query": " ".join([words, *extra]), "match": "any", "not_type": "conversation"}
+    return {"query": " ".join([words, *extra]), "match": "any", "not_type": "conversation", "limit": 25}
 
 
 CAPTURE_LEAD = re.compile(

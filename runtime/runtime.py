@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
+from . import persona
 from .approvals import (
     MAX_APPROVAL_BYTES,
     RESOLVED_BY_APPROVAL,
@@ -123,6 +124,9 @@ class Runtime:
             if not path.exists():
                 atomic_write(path, template_text(name))
                 files.append(f"etc/{name}")
+        if not (persona_file := self.home.persona / "core.json").exists():
+            atomic_write(persona_file, persona.template_text())  # who the agent is: the chat's name and style come from here
+            files.append("persona/core.json")
         fresh_key = not self.is_initialised()
         genesis: dict[str, Any] = {}
         if fresh_key:

@@ -40,11 +40,14 @@ def test_done_when_init_run_verify_and_tamper(home):
 
 
 def test_init_twice_changes_nothing(home, mh):
-    mh("init", check=True)
+    first = mh("init", check=True)
+    assert "created persona/core.json" in first.stdout  # the persona the chat speaks as, for the person to edit
+    (home / "persona" / "core.json").write_text('{"name": "Ada"}')
     key = (home / "state" / "keys" / "signing.key").read_bytes()
     again = mh("init", check=True)
     assert "nothing to do" in again.stdout
     assert (home / "state" / "keys" / "signing.key").read_bytes() == key
+    assert (home / "persona" / "core.json").read_text() == '{"name": "Ada"}'
 
 
 def test_first_use_initialises_the_home(home, mh):
