@@ -1,0 +1,133 @@
+"""`mh start` / `mh stop` with real processes: every enabled service under one supervisor, a second
+start refused, a crashed service restarted with backoff and audited, a broken etc/sleep.json
+reported by its key while the others keep running, SIGTERM ending the whole tree, and (one
+training run) a night that is open now: dreams and the nightly once, the adapter activated, all
+of it visible in `mh agent ps`, the status and the audit log."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from runtime import Runtime
+from runtime.queries import home_status, service_table
+
+from .conftest import run_mh
+from .test_training import FAST
+
+
+def until(what: Callable[[], object], *, timeout: float = 60, every: float = 0.1):
+    """Poll until `what()` is truthy; its value, or an AssertionError at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = what()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} s: {what.__doc__ or what}")
+        time.sleep(every)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def states(home) -> dict[str, tuple[str, int | None, str | None]]:
+    return {s.name: (s.state, s.pid, s.note) for s in service_table(Runtime(home).home).services}
+
+
+def test_start_ps_crash_restart_broken_config_and_sigterm(tmp_path):
+    home = tmp_path / "home"
+    run_mh(home, "init", check=True)
+    (home / "etc" / "sleep.json").write_text(json.dumps({"window": {"start": "25:00", "end": "06:30"}}))
+    (home / "etc" / "boredom.json").write_text(json.dumps({"level": "high"}))
+    started = run_mh(home, "start", check=True)
+    assert "ingestor, organizer, sleep-service, boredom-service" in started.stdout
+    try:
+        second = run_mh(home, "start")
+        assert second.returncode == 1 and "running already" in second.stderr
+        running = until(lambda: (s := states(home)) and all(state in ("running", "error") and pid for state, pid, _ in s.values()) and s)
+        # The broken sleep.json is said by its key; the sleep service stays up, and so do the others.
+        assert running["sleep-service"][0] == "error" and running["sleep-service"][2].startswith("error: etc/sleep.json: window.start:")
+        assert {name: state for name, (state, _, _) in running.items()} == {
+            "ingestor": "running", "organizer": "running", "sleep-service": "error", "boredom-service": "running"}
+        ps = run_mh(home, "agent", "ps", check=True).stdout
+        assert "supervisor: running" in ps and "window.start" in ps
+        table = json.loads(run_mh(home, "agent", "ps", "--json", check=True).stdout)
+        boss = table["supervisor"]["pid"]
+
+        # A crash: the organizer is killed; the supervisor audits it and starts it again after its backoff.
+        victim = running["organizer"][1]
+        os.kill(victim, signal.SIGKILL)
+        restarted = until(lambda: (s := states(home)["organizer"]) and s[0] == "running" and s[1] not in (None, victim) and s)
+        with Runtime(home) as rt:
+            crashes = [e for e in rt.audit.entries() if (e.category, e.event) == ("service", "crashed")]
+            assert [(e.actor, e.details["service"], e.details["exit_code"], e.details["restart_in_s"]) for e in crashes] == [
+                ("service:supervisor", "organizer", -signal.SIGKILL, 1.0)]
+            organizer = next(s for s in home_status(rt).services if s.name == "organizer")
+            assert organizer.restarts == 1 and organizer.failures == 1 and organizer.state == "running"
+        status = run_mh(home, "agent", "status", "organizer", check=True).stdout
+        assert "success rate 0%" in status and "exited with code -9" in status
+        assert "| organizer running" in run_mh(home, "agent", "logs", "organizer", check=True).stdout
+
+        # SIGTERM to the supervisor ends every service, then the supervisor.
+        children = [pid for _, pid, _ in states(home).values() if pid] + [restarted[1]]
+        os.kill(boss, signal.SIGTERM)
+        until(lambda: not alive(boss) and not any(alive(pid) for pid in children), timeout=60)
+        assert {state for state, _, _ in states(home).values()} <= {"stopped", "disabled"}
+        with Runtime(home) as rt:
+            events = [(e.event, e.actor) for e in rt.audit.entries() if e.category == "service" and e.event.startswith("supervisor")]
+        assert events == [("supervisor_started", "service:supervisor"), ("supervisor_stopped", "service:supervisor")]
+        assert "no supervisor is running" in run_mh(home, "stop", check=True).stdout
+    finally:
+        run_mh(home, "stop")
+
+
+def test_a_night_open_now_dreams_and_runs_the_nightly_once_then_stop_ends_everything(tmp_path):
+    """The issue's "done when", end to end with the small training settings of tests/test_training.py."""
+    home = tmp_path / "home"
+    run_mh(home, "init", check=True)
+    for i in range(16):
+        run_mh(home, "capture", f"Orchard note {i}: the plum tree {i} flowered early. The bees came by in the afternoon.", check=True)
+    training = json.loads((home / "etc" / "training.json").read_text())
+    training["run"].update(FAST)
+    (home / "etc" / "training.json").write_text(json.dumps(training))
+    now = datetime.now()
+    window = {"start": f"{now - timedelta(hours=2):%H:%M}", "end": f"{now + timedelta(hours=2):%H:%M}"}
+    (home / "etc" / "sleep.json").write_text(json.dumps({"window": window, "minIdleMins": 0, "maxDreamsPerNight": 2,
+                                                         "adapters": {"lora": True}}))
+    run_mh(home, "start", check=True)
+    try:
+        nights = home / "state" / "services" / "sleep-nights"
+
+        def night_done():
+            records = [json.loads(p.read_text()) for p in nights.glob("*.json")] if nights.is_dir() else []
+            return records[0] if records and records[0].get("done_at") else None
+
+        record = until(night_done, timeout=900, every=1)
+        assert record["outcome"].startswith("activated nightly@1"), record
+        assert len(record["saved"]) == 2 and record["nightly"] == "done"
+        assert json.loads((home / "persona" / "overrides" / "active-adapter.json").read_text())["name"] == "nightly"
+        table = json.loads(run_mh(home, "agent", "ps", "--json", check=True).stdout)
+        sleep = next(s for s in table["services"] if s["name"] == "sleep-service")
+        assert sleep["state"] == "running" and sleep["runs"] == 1 and sleep["successes"] == 1 and "done: activated" in sleep["note"]
+    finally:
+        stopped = run_mh(home, "stop", check=True)
+    assert "stopped the supervisor" in stopped.stdout
+    assert {s.state for s in service_table(Runtime(home).home).services} <= {"stopped", "disabled"}
+    jobs = json.loads(run_mh(home, "jobs", "--json", check=True).stdout)
+    assert [(j["kind"], j["state"], j["started_by"]) for j in jobs] == [("nightly", "done", "service:sleep-service")]
+    with Runtime(home) as rt:
+        entries = list(rt.audit.entries())
+        assert rt.verify_audit().ok
+    assert [e.actor for e in entries if (e.category, e.event) == ("nightly", "finished")] == ["service:sleep-service"]
+    assert [e.details["night"] for e in entries if (e.category, e.event) == ("sleep", "night")] == [record["night"]]
+    assert len([e for e in entries if e.category == "adapter" and e.event == "activated"]) == 1
