@@ -101,7 +101,7 @@ def test_arguments_people_actually_give(router):
     assert only("mark the bike task as done") == ("task_update_status", {"id": "bike", "status": "done"})
     assert only("Note this down: the spare key is under the blue pot") == ("memory_capture", {"content": "the spare key is under the blue pot"})
     assert only("jot down that Sam owes me 20 euros") == ("memory_capture", {"content": "Sam owes me 20 euros"})
-    assert only("where is my spare key?") == ("memory_search", {"query": "spare key", "match": "any", "not_type": "conversation"})
+    assert only("where is my spare key?") == ("memory_search", {"query": "spare key", "match": "any", "not_type": "conversation", "limit": 25})
 
 
 def test_two_named_skills_compose_in_order(router):
