@@ -10,6 +10,7 @@ import json
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -91,6 +92,26 @@ def test_a_night_runs_once_after_the_idle_time_and_never_again_that_night(rt):
     assert nights == ["2027-01-09", "2027-01-10"]
     assert {e.actor for e in rt.audit.entries() if e.category == "skill" and e.details.get("skill") == "memory_compose"} == {
         "service:sleep-service"}
+
+
+BERLIN = ZoneInfo("Europe/Berlin")  # time-machine makes a ZoneInfo destination's zone the local one
+
+
+@pytest.mark.parametrize("first, again", [
+    (datetime(2027, 3, 28, 1, 45, tzinfo=BERLIN), datetime(2027, 3, 28, 3, 15, tzinfo=BERLIN)),  # 02:00 jumped to 03:00
+    (datetime(2027, 10, 31, 2, 15, tzinfo=BERLIN), datetime(2027, 10, 31, 2, 15, fold=1, tzinfo=BERLIN)),  # 02:15 twice
+])
+def test_a_daylight_saving_change_inside_the_window_is_still_one_night(rt, first, again):
+    write_sleep(rt.home.root, window={"start": "01:30", "end": "03:30"}, minIdleMins=0)
+    memories(rt)
+    with time_machine.travel(first, tick=False) as clock:
+        SleepService(rt).tick()
+        assert len(of_type(rt, "dream")) == 2
+        clock.move_to(again)
+        assert (datetime.now(UTC) - first).total_seconds() == 3600 - (1800 if first.month == 3 else 0)
+        SleepService(rt).tick()
+    assert len(of_type(rt, "dream")) == 2
+    assert len([e for e in rt.audit.entries() if (e.category, e.event) == ("sleep", "night")]) == 1
 
 
 @pytest.mark.parametrize("catch_up", [False, True])
