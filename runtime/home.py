@@ -149,6 +149,11 @@ class Home:
         return self.root / "state" / "runs"
 
     @property
+    def remote_dir(self) -> Path:
+        """Remote runs in flight: the bundle sent and the run brought back, before it is registered."""
+        return self.root / "state" / "remote"
+
+    @property
     def models_dir(self) -> Path:
         """The converted base, the router cache."""
         return self.root / "state" / "models"

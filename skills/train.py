@@ -1,5 +1,5 @@
 """Training skills: train (high), adapter_activate (high), adapter_rollback (low), and the person's own
-operations on runs and adapters: run_resume (high), run_eval (low), run_export (low), run_stop (low),
+operations on runs and adapters: train_remote (high: it spends money), run_resume (high), run_eval (low), run_export (low), run_stop (low),
 adapter_promote (medium), nightly (high)."""
 
 from __future__ import annotations
@@ -34,6 +34,21 @@ class TrainResultModel(BaseModel):
     tokens_per_second: float | None
     error: str | None = None  # why training failed (exit 10)
     fix: str | None = None
+
+
+class TrainRemoteResult(BaseModel):
+    """A remote run's end: as a local run's, plus where it ran (engine, infra, accelerators, cluster,
+    wall time, cost estimate). No run_id when nothing came back (interrupted, or teardown unconfirmed)."""
+
+    run_id: str | None
+    exit_code: int
+    status: str
+    final_loss: float | None = None
+    steps: int = 0
+    tokens_per_second: float | None = None
+    error: str | None = None
+    fix: str | None = None
+    remote: dict[str, Any] = Field(default_factory=dict)
 
 
 class RunResumeInput(BaseModel):
@@ -102,6 +117,7 @@ class AdapterPromoteInput(BaseModel):
 
 class NightlyInput(BaseModel):
     steps: int | None = Field(default=None, ge=1, description="training steps (default: etc/training.json)")
+    remote: bool = Field(default=False, description="train on a rented machine (also when etc/training.json says remote.nightly)")
 
 
 class NightlyStep(BaseModel):
@@ -150,6 +166,23 @@ def _trained(result) -> TrainResultModel:
                             error=result.error, fix=result.fix)
 
 
+def _run_config(ctx: SkillContext, args: TrainInput):
+    """The run config (a bad one fails first) and the dataset to train on."""
+    from runtime.datasets.store import DatasetStore
+    from runtime.training.settings import load_run_config
+
+    config_file = None
+    if args.config is not None:
+        # A config file is read from anywhere on disk (and its `_base` chain further): the person's choice only.
+        if not (ctx.session.is_person or ctx.session.is_service):
+            raise SkillFailed("only the person names a run-config file", fix="train without `config`, or ask the person")
+        config_file = Path(args.config).expanduser()
+        if not config_file.is_file():
+            raise ConfigError(str(config_file), None, "no such file", fix="name an existing YAML or JSON file")
+    config = load_run_config(ctx.home, config_file, {"steps": args.steps, "seed": args.seed})
+    return config, args.dataset or DatasetStore(ctx.home).newest_verified()
+
+
 def _say_trained(r: dict) -> str:
     if r.get("error"):
         return f"Run {r['run_id']} failed (exit code {r['exit_code']}): {r['error']}"
@@ -167,21 +200,27 @@ def _say_trained(r: dict) -> str:
 )
 def train(ctx: SkillContext, args: TrainInput) -> TrainResultModel:
     """Train a LoRA adapter on a verified dataset (only through the trainer firewall)."""
-    from runtime.datasets.store import DatasetStore
-    from runtime.training.settings import load_run_config
     from runtime.training.trainer import train as run_training
 
-    config_file = None
-    if args.config is not None:
-        # A config file is read from anywhere on disk (and its `_base` chain further): the person's choice only.
-        if not (ctx.session.is_person or ctx.session.is_service):
-            raise SkillFailed("only the person names a run-config file", fix="train without `config`, or ask the person")
-        config_file = Path(args.config).expanduser()
-        if not config_file.is_file():
-            raise ConfigError(str(config_file), None, "no such file", fix="name an existing YAML or JSON file")
-    config = load_run_config(ctx.home, config_file, {"steps": args.steps, "seed": args.seed})  # a bad config fails first
-    dataset = args.dataset or DatasetStore(ctx.home).newest_verified()
+    config, dataset = _run_config(ctx, args)
     return _trained(run_training(ctx, config, dataset, actor=ctx.actor, quiet=not ctx.progress))
+
+
+@skill(risk="high", agent=False, describe=_say_trained)
+def train_remote(ctx: SkillContext, args: TrainInput) -> TrainRemoteResult:
+    """Train on a machine SkyPilot rents (it spends money): bundle, launch, bring the run back, verify
+    every sha256, register it, and tear the machine down on every way out."""
+    from runtime.training.remote.launch import RemoteInterrupted, TeardownUnconfirmed
+    from runtime.training.remote.launch import train_remote as run_remote
+
+    config, dataset = _run_config(ctx, args)
+    try:
+        r = run_remote(ctx, config, dataset, actor=ctx.actor, quiet=not ctx.progress)
+    except (RemoteInterrupted, TeardownUnconfirmed) as exc:  # exit codes of their own (30, 20), not a plain failure
+        return TrainRemoteResult(run_id=None, exit_code=exc.exit_code, status="interrupted" if exc.exit_code == 30 else "teardown_unconfirmed",
+                                 error=exc.message, fix=exc.fix)
+    return TrainRemoteResult(run_id=r.run_id, exit_code=int(r.exit_code), status=r.exit_code.name.lower(), final_loss=r.final_loss,
+                             steps=r.steps, tokens_per_second=r.tokens_per_second, remote=r.remote)
 
 
 @skill(risk="high", agent=False, describe=_say_trained)
@@ -231,7 +270,7 @@ def nightly(ctx: SkillContext, args: NightlyInput) -> NightlyOutcome:
     from runtime.training.nightly import nightly as run_nightly
 
     try:
-        return NightlyOutcome(report=NightlyReport.model_validate(run_nightly(ctx, steps=args.steps)))
+        return NightlyOutcome(report=NightlyReport.model_validate(run_nightly(ctx, steps=args.steps, remote=args.remote)))
     except NightlyFailed as exc:  # the report of what ran is the answer too, not only the error
         return NightlyOutcome(report=NightlyReport.model_validate(exc.report), error=exc.message, fix=exc.fix)
 
@@ -278,5 +317,5 @@ def adapter_rollback(ctx: SkillContext, args: AdapterRollbackInput) -> dict:
 
 @hookimpl
 def register_skills(register):
-    for item in (train, run_resume, run_eval, run_export, adapter_promote, nightly, run_stop, adapter_activate, adapter_rollback):
+    for item in (train, train_remote, run_resume, run_eval, run_export, adapter_promote, nightly, run_stop, adapter_activate, adapter_rollback):
         register(item)

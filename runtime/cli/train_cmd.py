@@ -27,6 +27,10 @@ def _trained(result: dict) -> None:
     else:
         loss = f"{result['final_loss']:.4f}" if result["final_loss"] is not None else "-"
         console.print(f"{result['run_id']}: exit {code} ({result['status']}), {result['steps']} steps, final loss {loss}")
+        if result.get("remote"):
+            r = result["remote"]
+            console.print(f"  trained on {r['infra']} ({r['accelerators']}, cluster {r['cluster']}, torn down) in {r['wall_s']} s, "
+                          f"cost estimate {r['cost_estimate_usd'] if r['cost_estimate_usd'] is not None else '?'} USD", markup=False)
     raise typer.Exit(code)
 
 
@@ -36,14 +40,16 @@ def train(
     config: Path | None = typer.Option(None, "--config", exists=True, dir_okay=False, help="YAML or JSON; `_base: other.yaml` inherits."),
     steps: int | None = typer.Option(None, "--steps", min=1),
     seed: int | None = typer.Option(None, "--seed"),
+    remote: bool = typer.Option(False, "--remote", help="Train on a machine SkyPilot rents (remote section of the run config)."),
 ) -> None:
     """Train a LoRA adapter on a verified dataset, only through the trainer firewall.
 
     Exit codes: 0 ok, 1 config error, 3 denied (trust level), 10 training failed, 11 loss NaN, 12 loss Inf,
-    30 interrupted (Ctrl-C or SIGTERM: a checkpoint is saved; `mh resume RUN` continues).
+    20 (--remote) the machine's teardown could not be confirmed, 30 interrupted (Ctrl-C or SIGTERM: a
+    checkpoint is saved; `mh resume RUN` continues; --remote: the machine is torn down).
     """
-    _trained(call_skill(ctx, "train", {"dataset": dataset, "config": str(config.resolve()) if config else None,
-                                       "steps": steps, "seed": seed}))
+    _trained(call_skill(ctx, "train_remote" if remote else "train", {"dataset": dataset, "config": str(config.resolve()) if config else None,
+                                                                       "steps": steps, "seed": seed}))
 
 
 def resume(ctx: typer.Context, run_id: str = typer.Argument(..., metavar="RUN"),
@@ -84,9 +90,10 @@ def promote(ctx: typer.Context, run_id: str = typer.Argument(..., metavar="RUN")
 
 
 def nightly(ctx: typer.Context, report: Path | None = typer.Option(None, "--report", help="Write the JSON report here too."),
-            steps: int | None = typer.Option(None, "--steps", min=1)) -> None:
+            steps: int | None = typer.Option(None, "--steps", min=1),
+            remote: bool = typer.Option(False, "--remote", help="Train on a machine SkyPilot rents.")) -> None:
     """Build -> clean -> verify -> train -> eval -> export and, if etc/auto-approval.json allows, activate."""
-    outcome = call_skill(ctx, "nightly", {"steps": steps})
+    outcome = call_skill(ctx, "nightly", {"steps": steps, "remote": remote})
     if report:
         report.write_text(json.dumps(outcome["report"], indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     if outcome["error"]:

@@ -1,7 +1,8 @@
 """`mh nightly`: build -> clean -> verify -> train -> eval -> export and, when etc/auto-approval.json
 allows, promote + activate. It runs as the `nightly` skill, and each step is a skill called through
 `ctx.call`: gated and audited as the same session as the person who started it. The report says what
-each step did."""
+each step did. With `remote` (or remote.nightly in etc/training.json) the train step is
+`train_remote`: the same run, trained on a rented machine and brought back verified."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from ..skills import SkillContext
 
 
-def nightly(ctx: SkillContext, *, steps: int | None = None) -> dict[str, Any]:
+def nightly(ctx: SkillContext, *, steps: int | None = None, remote: bool = False) -> dict[str, Any]:
     """The report of a pipeline that reached its outcome; NightlyFailed (with the report so far) when a
     step failed or was refused."""
     report: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(), "steps": []}
@@ -37,7 +38,8 @@ def nightly(ctx: SkillContext, *, steps: int | None = None) -> dict[str, Any]:
         dataset_id = call("build", "dataset_build", {})["id"]
         call("clean", "dataset_clean", {"id": dataset_id})
         call("verify", "dataset_verify", {"id": dataset_id})
-        trained = call("train", "train", {"dataset": dataset_id, "steps": steps})
+        remote = remote or load_config(ctx.home, "training.json").run.remote.nightly  # type: ignore[attr-defined]
+        trained = call("train", "train_remote" if remote else "train", {"dataset": dataset_id, "steps": steps})
         if trained["exit_code"] != ExitCode.OK:
             why = f" ({trained['error']})" if trained.get("error") else ""
             raise MhError(f"nightly stopped: training exited {trained['exit_code']}{why}", fix=f"see `mh runs show {trained['run_id']}`")

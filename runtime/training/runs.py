@@ -23,6 +23,7 @@ class ExitCode(IntEnum):
     NAN = 11
     INF = 12
     GATE_FAILED = 14
+    TEARDOWN_UNCONFIRMED = 20  # a remote run's machine may still be running (and billing)
     INTERRUPTED = 30
 
 
@@ -36,6 +37,10 @@ class RunNotFound(MhError):
     """No run with that id."""
 
 
+def new_run_id() -> str:
+    return f"run-{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(2)}"
+
+
 class RunDir:
     """One run's folder. Every file of the layout is really written (the tests read them)."""
 
@@ -45,8 +50,8 @@ class RunDir:
                                      fix="wait for it, or stop it (Ctrl-C or SIGTERM saves a checkpoint)")
 
     @classmethod
-    def create(cls, runs_root: Path) -> RunDir:
-        run_id = f"run-{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(2)}"
+    def create(cls, runs_root: Path, run_id: str | None = None) -> RunDir:
+        run_id = run_id or new_run_id()
         run = cls(runs_root / run_id)
         for sub in ("logs", "metrics", "checkpoints", "eval", "exports"):
             (run.path / sub).mkdir(parents=True, exist_ok=True)

@@ -160,12 +160,12 @@ def _trainer(config: RunConfig, run: RunDir, base, train_rows, reporter: _Report
 
 
 def train(ctx: SkillContext, config: RunConfig, dataset_id: str, *, actor: str, quiet: bool = False,
-          resume_run: RunDir | None = None, checkpoint: int | None = None) -> TrainResult:
+          resume_run: RunDir | None = None, checkpoint: int | None = None, run_id: str | None = None) -> TrainResult:
     """One attempt of a run (a new one, or a resumed one). Returns its exit code, training failures
     (10) included, with the error; raises when the run was refused before training (exit 1: config,
     firewall, base). Never half-registers. The run is marked running for exactly as long as this
-    process works on it."""
-    run = resume_run or RunDir.create(ctx.home.runs_dir)
+    process works on it. `run_id` names a new run (the remote worker uses the id its bundle chose)."""
+    run = resume_run or RunDir.create(ctx.home.runs_dir, run_id)
     with run.running.hold():
         run.begin_attempt()
         try:
