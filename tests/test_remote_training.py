@@ -296,3 +296,19 @@ def test_without_credentials_real_skypilot_says_so_through_sky_check(rt, tmp_pat
         subprocess.run([str(SKY_VENV / "bin" / "python"), "-c", "import sky; sky.api_stop()"], capture_output=True, timeout=120)
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert "infra 'runpod'" in proc.stderr and "sky check runpod" in proc.stderr
+
+
+def test_a_link_among_what_came_back_is_refused(tmp_path):
+    back = tmp_path / "run"
+    (back / "adapter").mkdir(parents=True)
+    (back / "adapter" / "a.bin").write_bytes(b"a")
+    write_manifest(back)
+    (back / "adapter" / "keys").symlink_to(Path.home())
+    with pytest.raises(BundleRefused, match="adapter/keys is not a regular file"):
+        check_manifest(back)
+
+
+def test_the_agent_cannot_rent_a_machine(rt, agent):
+    rt.set_trust("bounded_auto")
+    outcome = rt.call("train_remote", {}, session=agent)
+    assert str(outcome.status) == "denied"
