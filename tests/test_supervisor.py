@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -16,7 +19,7 @@ from datetime import datetime, timedelta
 from runtime import Runtime
 from runtime.queries import home_status, service_table
 
-from .conftest import run_mh
+from .conftest import ROOT, run_mh
 from .test_training import FAST
 
 
@@ -42,6 +45,34 @@ def alive(pid: int) -> bool:
 
 def states(home) -> dict[str, tuple[str, int | None, str | None]]:
     return {s.name: (s.state, s.pid, s.note) for s in service_table(Runtime(home).home).services}
+
+
+def test_service_logs_rotate_and_logs_f_follows_across_a_rotation(rt, monkeypatch):
+    from runtime import service_book
+
+    monkeypatch.setattr(service_book, "LOG_BYTES", 1000)
+    book = service_book.ServiceBook(rt.home, "ingestor")
+    book.log("ready")
+    follower = subprocess.Popen([sys.executable, "-m", "runtime.cli", "agent", "logs", "ingestor", "-f", "-n", "1"], cwd=ROOT,
+                                env={**os.environ, "MH_HOME": str(rt.home.root), "COLUMNS": "200"}, stdout=subprocess.PIPE, text=True)
+    shown: list[str] = []
+    reader = threading.Thread(target=lambda: shown.extend(follower.stdout), daemon=True)
+    reader.start()
+    try:
+        until(lambda: any("ready" in line for line in shown), timeout=60)  # it follows from here
+        for i in range(60):
+            book.log(f"line {i:02d} " + "x" * 40)
+            time.sleep(0.03)  # a file fills in longer than the follower's poll, as real services' logs do
+        until(lambda: any("line 59" in line for line in shown), timeout=30)
+    finally:
+        follower.send_signal(signal.SIGTERM)
+        follower.wait(timeout=30)
+        reader.join(timeout=10)
+    rotated = sorted(p.name for p in book.log_file.parent.glob("ingestor.log*"))
+    assert rotated == ["ingestor.log", "ingestor.log.1", "ingestor.log.2", "ingestor.log.3"]  # 3 old files kept
+    assert all(path.stat().st_size <= 1000 for path in book.log_file.parent.glob("ingestor.log*"))
+    followed = [line.split(" line ")[1][:2] for line in shown if " line " in line]
+    assert followed == [f"{i:02d}" for i in range(60)]  # every line once, in order, across the rotations
 
 
 def test_start_ps_crash_restart_broken_config_and_sigterm(tmp_path):

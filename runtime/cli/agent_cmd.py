@@ -66,24 +66,32 @@ def logs(ctx: typer.Context, name: str = typer.Argument(..., help="a service, or
         return
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    inode, offset = (path.stat().st_ino, len(text.encode("utf-8"))) if path.exists() else (None, 0)
+    handle = open(path, "rb") if path.exists() else None  # kept open across polls, like tail -F
+    if handle is not None:
+        handle.seek(len(text.encode("utf-8")))
     try:
         while not stop.wait(FOLLOW_POLL_S):
+            if handle is not None:
+                _print_lines(handle.read())
             try:
-                st = os.stat(path)
+                renamed = handle is None or os.stat(path).st_ino != os.fstat(handle.fileno()).st_ino
             except FileNotFoundError:
                 continue
-            if st.st_ino != inode or st.st_size < offset:  # rotated (or cut): read the new file from its start
-                inode, offset = st.st_ino, 0
-            if st.st_size > offset:
-                with open(path, "rb") as handle:
-                    handle.seek(offset)
-                    chunk = handle.read()
-                offset += len(chunk)
-                for line in chunk.decode("utf-8", "replace").splitlines():
-                    console.print(line, markup=False, highlight=False)
+            if renamed:  # rotated: the old file was read to its end above; the new one from its start
+                if handle is not None:
+                    handle.close()
+                handle = open(path, "rb")
+                _print_lines(handle.read())
     except KeyboardInterrupt:
         return
+    finally:
+        if handle is not None:
+            handle.close()
+
+
+def _print_lines(chunk: bytes) -> None:
+    for line in chunk.decode("utf-8", "replace").splitlines():
+        console.print(line, markup=False, highlight=False)
 
 
 @app.command()
