@@ -153,6 +153,9 @@ def test_control_surface_and_the_audit_names_the_person_at_the_api(server):
     assert decided["ran"] is True and decided["approval"]["status"] == "executed"
     status = client.get("/api/status").json()
     assert status["trust"] == "supervised_auto" and status["queue_depth"] == 0 and status["audit_head"]["seq"] > 0
+    services = {s["name"]: s for s in status["services"]}  # each service with its state and next run (issue 16)
+    assert list(services) == ["ingestor", "organizer", "sleep-service", "boredom-service"] and status["supervisor"]["running"] is False
+    assert services["boredom-service"]["state"] == "disabled" and {"state", "next_run_at", "pid", "success_rate"} <= set(services["ingestor"])
     page = client.get("/api/audit", params={"category": "skill", "per_page": 5}).json()
     assert page["total"] >= 1 and len(page["entries"]) <= 5
     assert client.get("/api/audit/verify").json()["ok"] is True
