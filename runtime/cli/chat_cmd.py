@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 
 import typer
@@ -31,6 +32,8 @@ def chat(
     model: str | None = typer.Option(None, "--model", help="Model for this chat: a GGUF path (embedded) or a model name."),
     as_json: bool = typer.Option(False, "--json", help="With --once: print the turn as JSON (reply, tool calls, pending approvals)."),
     yolo: bool = typer.Option(False, "--yolo", help="Calls that would wait for approval run at once (audited; denies still hold)."),
+    serve: bool = typer.Option(False, "--serve", help="Stay running with the model loaded and answer `mh chat --once` from other "
+                               "terminals at once (only your own user's processes; Ctrl-C stops it)."),
 ) -> None:
     """Talk to the agent. It answers with the configured model (by default the embedded SmolLM2,
     no server, no download) and uses skills through the trust gate: calls your trust level does not
@@ -38,8 +41,13 @@ def chat(
 
     Every exchange is saved to memory/episodic/ as a `conversation` memory (by you, as
     person@chat; not at trust level observe).
+
+    With `mh chat --serve` running, `mh chat --once` hands its message to that process, which
+    keeps the model loaded: the answer starts without the second or so of start-up.
     """
     runtime = get_runtime(ctx)
+    if once is not None and not (yolo or model or serve) and _asked_resident(runtime.home, once, as_json=as_json):
+        return
     with Waiting("getting ready"):
         from ..agent import ChatAgent
 
@@ -47,6 +55,9 @@ def chat(
         agent.warm_up()
     if yolo:
         runtime.set_yolo(agent.session, True)
+    if serve:
+        _serve(runtime, agent)
+        return
     if once is not None:
         turn = _turn(agent, once, quiet=as_json)
         if as_json:
@@ -89,6 +100,43 @@ def _turn(agent, text: str, *, quiet: bool = False):
             _print_delta(delta)
 
         return agent.turn(text, on_text=None if quiet else show)
+
+
+def _asked_resident(home, message: str, *, as_json: bool) -> bool:
+    """Whether a resident chat (`mh chat --serve`) took the message; False, having sent nothing, when none runs."""
+    from .. import resident
+
+    events = resident.ask(home, message)
+    try:
+        first = next(events)
+    except resident.ResidentUnavailable:
+        return False
+    for event in itertools.chain([first], events):
+        if "delta" in event and not as_json:
+            _print_delta(event["delta"])
+        elif "done" in event and as_json:
+            print_json(event["done"])
+        elif "done" in event:
+            _print_delta("\n")
+        elif "error" in event:
+            raise MhError(event["error"], fix=event.get("fix"))
+    return True
+
+
+def _serve(runtime, agent) -> None:
+    from .. import resident
+
+    def one_turn(message: str, on_text):
+        agent.session = Session(actor="agent")  # each --once is a conversation of its own
+        agent.messages, agent.pending = [], []
+        return agent.turn(message, on_text=on_text)
+
+    with Waiting("loading the model"):
+        agent.router, agent.agent  # noqa: B018 - built now, not on the first message
+        if agent.config.provider == "embedded":
+            agent.llama.chat_model  # noqa: B018
+    resident.serve(runtime.home, one_turn, ready=lambda: err_console.print(
+        "resident chat ready: `mh chat --once ...` in this home now answers from here. Ctrl-C stops it."))
 
 
 def _resume_if_ready(agent) -> None:
