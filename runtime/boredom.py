@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import BoredomConfig, load_config
 from .dreams import COMPOSED_TYPES, reflection
-from .errors import ConfigError
+from .errors import ConfigError, MhError
 from .idle import last_person_activity
 from .service_book import ServiceBook, ServiceDoor
 
@@ -38,7 +38,8 @@ class BoredomService:
         self.home = runtime.home
         self.book = ServiceBook(runtime.home, NAME)
         self.door = ServiceDoor(runtime, self.book)
-        self._problem: str | None = None
+        self._problem: str | None = None  # the config error said last
+        self._refused: str | None = None  # the refusal said last
 
     def run_once(self) -> dict[str, Any]:
         wanted = self.tick()
@@ -73,9 +74,16 @@ class BoredomService:
         composed = reflection(self.runtime.memory.newest(not_types=COMPOSED_TYPES, limit=cfg.recent))
         if composed is None:
             return self._plan(None, "nothing to reflect on yet (no memory with a sentence to quote)", now + timedelta(seconds=RETRY_S))
-        result = self.door.call("memory_compose", {"type": "reflection", "id": event_id, "timestamp": due.isoformat(),
-                                                   "content": composed.content, "links": composed.links,
-                                                   "metadata": {"idle_since": last.isoformat(), "level": cfg.level}})
+        try:
+            result = self.door.call("memory_compose", {"type": "reflection", "id": event_id, "timestamp": due.isoformat(),
+                                                       "content": composed.content, "links": composed.links,
+                                                       "metadata": {"idle_since": last.isoformat(), "level": cfg.level}})
+        except MhError as exc:  # refused (a memory deleted meanwhile): counted once, tried again a minute later
+            if exc.message != self._refused:
+                self._refused = exc.message
+                self.book.log(f"reflection refused: {exc.message}")
+                self.book.record(ok=False, error=exc.message)
+            return self._plan(None, f"reflection refused: {exc.message}", now + timedelta(seconds=RETRY_S))
         if result is None:
             return self._plan(None, f"paused: {self.door.paused}", now + timedelta(seconds=RETRY_S))
         self.book.record(ok=True)

@@ -42,9 +42,11 @@ def plain(text: str) -> str:
 def quotable(content: str) -> list[str]:
     """The sentences of a memory worth quoting: prose and list items of a few words, not headings or code."""
     found = []
+    whole = plain(content)
     for sentence in sentences(content):
         line = plain(sentence.lstrip("-*+ ").strip())
-        if line and not line.startswith(("#", "|", "```")) and len(line.split()) >= MIN_WORDS and len(line) <= MAX_SENTENCE_CHARS:
+        if line and not line.startswith(("#", "|", "```")) and len(line.split()) >= MIN_WORDS and len(line) <= MAX_SENTENCE_CHARS \
+                and line in whole:  # word for word in the memory, whatever the sentence splitter made of it
             found.append(line)
     return found
 

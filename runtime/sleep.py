@@ -97,6 +97,7 @@ class NightRecord(BaseModel):
     planned_at: datetime
     dreams: list[PlannedDream] = Field(default_factory=list)
     saved: list[str] = Field(default_factory=list, description="dreams saved so far")
+    skipped: list[str] = Field(default_factory=list, description="dreams refused (a linked memory gone since the plan)")
     nightly: Literal["pending", "starting", "running", "done", "skipped"] = "pending"
     nightly_since: datetime | None = None
     job: str | None = None
@@ -215,11 +216,17 @@ class SleepService:
     def _dream(self, record: NightRecord) -> bool:
         """Save the planned dreams not saved yet; False when the gate paused the service meanwhile."""
         for index, dream in enumerate(record.dreams):
-            if dream.id in record.saved:
+            if dream.id in record.saved or dream.id in record.skipped:
                 continue
             stamp = record.planned_at + timedelta(microseconds=index)
-            result = self.door.call("memory_compose", {"type": "dream", "id": dream.id, "timestamp": stamp.isoformat(),
-                                                       "content": dream.content, "links": dream.links, "metadata": {"night": record.night}})
+            try:
+                result = self.door.call("memory_compose", {"type": "dream", "id": dream.id, "timestamp": stamp.isoformat(),
+                                                           "content": dream.content, "links": dream.links, "metadata": {"night": record.night}})
+            except MhError as exc:  # refused for good (a memory it quotes was deleted): the night goes on without it
+                record.skipped.append(dream.id)
+                self._save(record)
+                self.book.log(f"skipped dream {dream.id}: {exc.message}")
+                continue
             if result is None:
                 return False
             record.saved.append(dream.id)
@@ -249,10 +256,15 @@ class SleepService:
                 other = jobs.active("nightly")
                 if other is not None:
                     return f"night {record.night}: waiting for {other.id} (a nightly started by {other.started_by})"
-                mine = self.door.call("job_start", {"kind": "nightly"})
-                if mine is None:
+                try:
+                    started = self.door.call("job_start", {"kind": "nightly"})
+                except MhError as exc:  # refused for good this night (not a pause): said, and the night ends
+                    record.nightly, record.outcome = "done", f"failed: the nightly could not start: {exc.message}"
+                    self._save(record)
+                    return None
+                if started is None:
                     return f"night {record.night}: paused before the nightly: {self.door.paused}"
-                mine = mine["id"]
+                mine = started["id"]
             record.nightly, record.job = "running", mine
             self._save(record)
             self.book.log(f"night {record.night}: nightly started as {mine}")

@@ -183,6 +183,34 @@ def test_lora_false_stops_a_running_nightly_at_once(rt, monkeypatch, request):
             and e.details["skill"].startswith("job_")] == ["job_start", "job_stop"]
 
 
+def test_at_observe_it_pauses_and_resumes_when_the_level_is_raised(rt):
+    memories(rt)
+    write_sleep(rt.home.root, window={"start": "00:00", "end": "23:59"}, minIdleMins=0)
+    rt.set_trust("observe")
+    service = SleepService(rt)
+    service.tick()
+    assert service.book.state().note.startswith("paused") and of_type(rt, "dream") == []
+    rt.set_trust("suggest")
+    service.tick()
+    assert len(of_type(rt, "dream")) == 2
+    assert [e.event for e in rt.audit.entries() if e.category == "service"] == ["paused", "resumed"]
+
+
+def test_a_dream_whose_memory_was_deleted_after_the_plan_is_skipped_and_the_night_goes_on(rt):
+    memories(rt)
+    write_sleep(rt.home.root, window={"start": "00:00", "end": "23:59"}, minIdleMins=0)
+    service = SleepService(rt)
+    key = window_at(datetime.now(), SleepWindow(start="00:00", end="23:59")).key
+    from runtime.config import load_config
+
+    plan = service._begin(key, load_config(rt.home, "sleep.json"), datetime.now(UTC))
+    rt.memory.files.find(plan.dreams[0].links[0]).unlink()  # deleted by hand between the plan and the dream
+    service.tick()
+    record = service.record(key)
+    assert record.done_at is not None and plan.dreams[0].id in record.skipped
+    assert len(of_type(rt, "dream")) == len(record.saved) == len([d for d in plan.dreams if plan.dreams[0].links[0] not in d.links])
+
+
 def test_a_broken_sleep_json_names_the_key_and_the_service_stays_up(rt):
     (rt.home.etc / "sleep.json").write_text(json.dumps({"minIdleMins": "soon"}))
     service = SleepService(rt)
