@@ -25,6 +25,7 @@ and a nightly this service started and still running is stopped (`job_stop`) on 
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -184,6 +185,17 @@ class SleepService:
     def _work(self, key: str, cfg: SleepConfig, now: datetime) -> datetime | None:
         if not self.door.ready("memory_compose", {}):
             return self._plan(None, f"paused: {self.door.paused}", now + timedelta(seconds=RETRY_S))
+        self.nights_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.nights_dir / ".lock", "w") as lock:
+            try:  # one pass at a night at a time: `mh agent run sleep-service --once` beside the supervised one
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return now + timedelta(seconds=JOB_POLL_S)
+            wake = self._work_locked(key, cfg, now)
+        return wake if wake is not None else self._tick(datetime.now(UTC))  # the night is done: what comes next
+
+    def _work_locked(self, key: str, cfg: SleepConfig, now: datetime) -> datetime | None:
+        """Move the night on; when to look again, or None once it is done."""
         record = self.record(key) or self._begin(key, cfg, now)
         if not self._dream(record):
             return self._plan(None, f"paused while dreaming: {self.door.paused}", now + timedelta(seconds=RETRY_S))
@@ -199,7 +211,7 @@ class SleepService:
         self.book.log(f"night {key} done: {len(record.saved)} dreams; nightly: {record.outcome}")
         self.runtime.audit.append("sleep", "night", details={"night": key, "dreams": record.saved, "nightly": record.nightly,
                                   "job": record.job, "outcome": record.outcome}, actor=self.door.session.actor)
-        return self._tick(datetime.now(UTC))
+        return None
 
     def _begin(self, key: str, cfg: SleepConfig, now: datetime) -> NightRecord:
         """Plan the night's dreams and write the plan before the first is saved."""
