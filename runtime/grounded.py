@@ -17,6 +17,9 @@ RELATIONS = (r"sister|brother|mom|mum|mother|dad|father|wife|husband|partner|boy
              r"friend|neighbou?r|colleague|aunt|uncle|cousin|grandma|grandpa|niece|nephew|doctor|dentist|landlord|flatmate|roommate")
 # "my sister Lea", "My wife Sarah": the notes name who a relation is.
 RELATION_NAME = re.compile(rf"\b(?:my|our)\s+({RELATIONS})(?:,)?\s+([A-Z][a-z]+)", re.I)
+# "Where is the spare key?", "when is book club?": the person's world, where a 135M model's guess is
+# an invention; "I have no note" is the honest answer when no note has one.
+WHERE_OR_WHEN = re.compile(r"^\s*(?:where|when|what time|what day|which day)\b|^\s*(?:where|when)'?s\b", re.I)
 NAME = re.compile(r"\b[A-Z][a-z]+\b")
 MONTHS = r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
 DAYS = r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays|tomorrow|tonight"
@@ -84,7 +87,7 @@ def memory_answer(request: str, result: dict[str, Any]) -> str | None:
     if best is not None:
         return f"From your notes ({best[2]}): {best[1]}"
     known = any(slot & set(extractive.stems(text)) for slot in slots for text, _ in hits)
-    if not (intent.is_personal_question(request) or known):
+    if not (intent.is_personal_question(request) or known or WHERE_OR_WHEN.match(request)):
         return None
     if not about:
         return "I have no note about that."
