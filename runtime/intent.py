@@ -29,6 +29,11 @@ QUESTION_START = re.compile(
 # "How do I ...?" asks for advice; "how much/often/old ...?" and "how does my wife take her coffee?" ask for a fact.
 ADVICE = re.compile(r"^\s*(?:how\s+(?:do|can|could|should|would|to)\s+(?:i|we|you|one)?\b|how\s+to\b|why|should|could|can|would)\b", re.I)
 SMALL_TALK = re.compile(r"^\s*(?:how\s+(?:are|r)\s+(?:you|u|things)\b|how'?s\s+(?:it\s+going|life|your\s+day)\b|what'?s\s+up\b)", re.I)
+FOREIGN_MARKS = re.compile(r"[¿¡]")
+CJK = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]")  # written without spaces: one "word" is a sentence
+ENGLISH_WORDS = frozenset(
+    "a an the is are was were be to of in on at for with and or but not no my your our i you we it this that what when where who "
+    "how why which do does did can could would should will please me us have has had from by about".split())
 IDENTITY = re.compile(
     r"^\s*(?:(?:hi|hey|hello)[\s,!]*)?(?:who\s+are\s+you|what(?:'s|\s+is)\s+your\s+name|what\s+are\s+you|what\s+should\s+i\s+call\s+you|"
     r"tell\s+me\s+about\s+yourself|introduce\s+yourself|are\s+you\s+an?\s+(?:ai|bot|robot|human|person))\b", re.I)
@@ -70,6 +75,18 @@ def is_fact_question(text: str) -> bool:
     """A question asking for a fact ("when is book club?"), which the person's notes may answer: any
     question but a polite request or a request for advice."""
     return is_question(text) and not POLITE_REQUEST.match(text) and not ADVICE.match(text) and not SMALL_TALK.match(text)
+
+
+def is_foreign(text: str) -> bool:
+    """A request in another language ("¿Dónde está la llave?"): letters outside English, and hardly
+    an English function word among its words. The 135M model only echoes these back."""
+    words = re.findall(r"[^\W\d_]+", extract.unquoted(text).lower())
+    if not words or not (FOREIGN_MARKS.search(text) or any(not w.isascii() for w in words)):
+        return False
+    if len(words) == 1 and not CJK.search(text):
+        return False
+    english = sum(1 for word in words if word in ENGLISH_WORDS)
+    return english * 4 < len(words)
 
 
 def is_identity_question(text: str) -> bool:

@@ -64,6 +64,15 @@ def test_who_it_is_comes_from_the_persona_and_an_empty_request_gets_a_short_repl
     assert agent.turn("   ").reply.startswith("Say what you would like")
 
 
+def test_a_request_in_another_language_gets_a_short_reply_not_an_echo(chat_rt):
+    agent = ChatAgent(chat_rt)
+    for text in ["¿Dónde está la llave?", "Где мой ключ?", "私の鍵はどこ"]:
+        turn = agent.turn(text)
+        assert turn.reply.startswith("I can only work in English") and turn.calls == [], text
+    turn = agent.turn("remember that Zoë likes crème brûlée")  # an English request with foreign words still acts
+    assert [c.skill for c in turn.calls] == ["memory_capture"]
+
+
 def test_a_turn_without_tools_is_a_plain_answer_and_is_remembered(chat_rt):
     agent = ChatAgent(chat_rt)
     turn = agent.turn("hi")

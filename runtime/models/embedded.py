@@ -25,6 +25,7 @@ from ..router import Plan, PlanStep, Router
 from .llama import EmbeddedLlama
 
 EMPTY_REPLY = "Say what you would like: ask me something, or ask me to do something (`mh skills` lists what I can do)."
+FOREIGN_REPLY = "I can only work in English for now: the model I run on is small. Ask me in English and I will do my best."
 
 
 @dataclass
@@ -95,6 +96,8 @@ class EmbeddedAgentModel:
         if intent.is_identity_question(state.request):
             return Decision(text=self.persona.introduction())  # the persona's words, not the model's guess
         plan = self.plan(state.request)
+        if intent.is_foreign(state.request) and all(step.skill == "memory_search" for step in plan.steps):
+            return Decision(text=FOREIGN_REPLY)  # asked for nothing it can do: the model would only echo it
         if plan.question is not None:
             return Decision(text=plan.question)
         steps = plan.steps
