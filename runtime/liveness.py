@@ -33,6 +33,7 @@ class RunningMarker:
             except BlockingIOError:
                 pid = os.read(fd, 32).decode(errors="replace") or "?"
                 raise AlreadyRunning(f"{self.what} is running already (pid {pid})", fix=self.fix) from None
+            os.ftruncate(fd, 0)  # a SIGKILLed holder left its pid, maybe a longer one
             os.write(fd, str(os.getpid()).encode())
             try:
                 yield

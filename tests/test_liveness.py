@@ -56,6 +56,13 @@ def test_a_marker_is_held_while_its_process_lives_and_refuses_a_second(tmp_path)
     assert not marker.is_held() and marker.path.read_text() == ""
 
 
+def test_a_longer_pid_left_by_a_killed_holder_is_replaced_not_overwritten(tmp_path):
+    marker = RunningMarker(tmp_path / "svc.pid", what="x", fix="-")
+    marker.path.write_text("9" * 12)  # what a SIGKILLed holder with a longer pid leaves behind
+    with marker.hold():
+        assert marker.path.read_text() == str(os.getpid()) and marker.holder() == os.getpid()
+
+
 def test_a_run_whose_process_died_reports_gone(tmp_path):
     run = RunDir.create(tmp_path / "runs")
     child = hold_in_child(run.path / "run.pid")
