@@ -4,8 +4,9 @@ A **dream** (the sleep service, once a night) recombines a weighted sample of me
 from each of two or three memories, newer and more important memories weighing more. A
 **reflection** (the boredom service, after idle time) gathers the sentences most central to the
 person's recent memories. Both link the ids of the memories their sentences come from, and the
-`memory_compose` skill refuses any line that is not in one of the linked memories: neither can say
-something the person did not write. Neither draws from earlier dreams or reflections.
+`memory_compose` skill refuses any line that is not a whole sentence of one of the linked memories,
+and links to dreams or reflections: neither can say something the person did not write. Neither
+draws from earlier dreams or reflections.
 
 Everything here is pure: the same memories and the same seed give the same result, which is what
 makes a night killed halfway resumable without doubling a dream (see runtime/sleep.py).
@@ -104,6 +105,7 @@ def reflection(rows: list[dict]) -> Composed | None:
 
 
 def ungrounded_lines(content: str, sources: list[str]) -> list[str]:
-    """The lines of `content` that are not, word for word, in one of `sources`."""
-    texts = [plain(source) for source in sources]
-    return [line for line in (plain(raw) for raw in content.splitlines()) if line and not any(line in text for text in texts)]
+    """The lines of `content` that are not a whole quotable sentence of one of `sources`: a part of
+    a sentence ("I love Anna" of "I never said I love Anna.") could say the opposite of it."""
+    whole = {line for source in sources for line in quotable(source)}
+    return [line for line in (plain(raw) for raw in content.splitlines()) if line and line not in whole]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from runtime.errors import MhError
 from runtime.plugins import hookimpl
@@ -137,6 +137,16 @@ def memory_organize(ctx: SkillContext, args: MemoryOrganizeInput) -> MemoryOrgan
     return MemoryOrganizeResult(organized=organized, skipped=skipped)
 
 
+class ComposeMetadata(BaseModel):
+    """Only what the services record: a caller cannot set `processed`, `content_sha256` or `source`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    night: str | None = Field(default=None, max_length=40, description="the night a dream belongs to")
+    idle_since: str | None = Field(default=None, max_length=40, description="the idle stretch a reflection belongs to")
+    level: str | None = Field(default=None, max_length=40, description="the boredom level that made a reflection")
+
+
 class MemoryComposeInput(BaseModel):
     type: Literal["dream", "reflection"]
     id: str = Field(pattern=r"^evt-[A-Za-z0-9-]+$", max_length=80,
@@ -144,7 +154,7 @@ class MemoryComposeInput(BaseModel):
     timestamp: datetime
     content: str = Field(min_length=1, max_length=20_000, description="one sentence a line, each taken from a linked memory")
     links: list[str] = Field(min_length=1, max_length=50, description="the memories the lines come from")
-    metadata: dict[str, str] = Field(default_factory=dict, description="e.g. the night a dream belongs to")
+    metadata: ComposeMetadata = Field(default_factory=lambda: ComposeMetadata(), description="e.g. the night a dream belongs to")
 
 
 class MemoryComposeResult(BaseModel):
@@ -154,12 +164,16 @@ class MemoryComposeResult(BaseModel):
 
 @skill(risk="low", agent=False, describe=lambda r: f"{'Saved' if r['created'] else 'Already saved:'} {r['id']}.")
 def memory_compose(ctx: SkillContext, args: MemoryComposeInput) -> MemoryComposeResult:
-    """Save a dream or a reflection: lines quoted from linked memories, refused if any line is not theirs."""
-    from runtime.dreams import ungrounded_lines
+    """Save a dream or a reflection: whole sentences quoted from linked memories, refused if any line is not one."""
+    from runtime.dreams import COMPOSED_TYPES, ungrounded_lines
 
     if ctx.memory.exists(args.id):
         return MemoryComposeResult(id=args.id, created=False)
-    sources = [ctx.memory.get(link).content for link in args.links]  # MemoryNotFound names a missing link
+    linked = [ctx.memory.get(link) for link in args.links]  # MemoryNotFound names a missing link
+    composed = [event.id for event in linked if event.type in COMPOSED_TYPES]
+    if composed:
+        raise MhError(f"{args.type}: it links {composed[0]}, itself a dream or reflection", fix="link only what the person wrote")
+    sources = [event.content for event in linked]
     stray = ungrounded_lines(args.content, sources)
     if stray:
         raise MhError(f"{args.type}: {len(stray)} lines are not in the linked memories, e.g. {stray[0][:80]!r}",
@@ -167,7 +181,7 @@ def memory_compose(ctx: SkillContext, args: MemoryComposeInput) -> MemoryCompose
     # Not training data: recombined sentences are not something the person said in that order.
     ctx.memory.save([ctx.memory.new_event(type=args.type, content=args.content, source=f"{args.type}:{ctx.actor}", event_id=args.id,
                                           timestamp=args.timestamp, links=args.links,
-                                          metadata={**args.metadata, "training_consent": False})])
+                                          metadata={**args.metadata.model_dump(exclude_none=True), "training_consent": False})])
     return MemoryComposeResult(id=args.id, created=True)
 
 

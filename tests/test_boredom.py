@@ -14,6 +14,7 @@ import time_machine
 
 from runtime.boredom import BoredomService
 from runtime.dreams import ungrounded_lines
+from runtime.errors import SkillInputError
 from runtime.organize import Organizer, extractive_tagger
 
 DATA = Path(__file__).parent / "data"
@@ -126,3 +127,35 @@ def test_extractive_tags_and_entities_are_precise_on_the_labelled_sets():
     assert tags >= 0.8 and names >= 0.85
     tags, names = precision(DATA / "organizer_heldout.jsonl")  # written after the tagger, never tuned on
     assert tags >= 0.6 and names >= 0.8
+
+
+def compose(rt, content: str, links: list[str], **extra):
+    return rt.call("memory_compose", {"type": "reflection", "id": "evt-test-compose", "timestamp": "2027-01-09T10:00:00+00:00",
+                                      "content": content, "links": links, **extra})
+
+
+@pytest.mark.parametrize("line", ["I love Anna", "n", "never said I love"])
+def test_a_composed_line_must_be_a_whole_sentence_of_a_linked_memory(rt, line):
+    source = capture(rt, "I never said I love Anna. We only met twice at the market.")
+    outcome = compose(rt, line, [source])
+    assert outcome.status.value == "failed" and "not in the linked memories" in outcome.error
+    assert reflections(rt) == []
+    assert compose(rt, "I never said I love Anna.", [source]).result["created"]
+
+
+def test_a_composed_memory_cannot_link_a_dream_or_reflection(rt):
+    source = capture(rt, "The plum tree flowered early this year. The bees came back in the afternoon.")
+    assert compose(rt, "The plum tree flowered early this year.", [source]).result["created"]
+    outcome = rt.call("memory_compose", {"type": "dream", "id": "evt-test-dream", "timestamp": "2027-01-09T10:00:00+00:00",
+                                         "content": "The plum tree flowered early this year.", "links": ["evt-test-compose"]})
+    assert outcome.status.value == "failed" and "itself a dream or reflection" in outcome.error
+
+
+@pytest.mark.parametrize("metadata", [{"processed": "true"}, {"content_sha256": "0" * 64}, {"source": "chat"}, {"training_consent": "true"}])
+def test_a_composed_memory_takes_only_the_services_metadata(rt, metadata):
+    source = capture(rt, "Planted garlic in the raised bed before the frost. The soil was still warm.")
+    with pytest.raises(SkillInputError, match="metadata"):
+        compose(rt, "The soil was still warm.", [source], metadata=metadata)
+    assert compose(rt, "The soil was still warm.", [source], metadata={"level": "low"}).result["created"]
+    saved = rt.memory.get("evt-test-compose").metadata
+    assert saved.processed is False and saved.training_consent is False and saved.source.startswith("reflection:")
