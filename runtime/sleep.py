@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -118,10 +120,23 @@ class SleepService:
     # -- the record of each night ------------------------------------------------------------------
 
     def record(self, key: str) -> NightRecord | None:
+        """The night's record; a record that cannot be read is set aside and the night ends as failed
+        (planning it again could save its dreams twice), rather than a crash at every restart."""
+        path = self._path(key)
         try:
-            return NightRecord.model_validate(read_json_file(self._path(key)))
+            return NightRecord.model_validate(read_json_file(path))
         except FileNotFoundError:
             return None
+        except (OSError, ValueError) as exc:
+            aside = path.with_name(f"{path.name}.unreadable-{datetime.now(UTC):%Y%m%dT%H%M%S%f}")
+            path.replace(aside)
+            now = datetime.now(UTC)
+            record = NightRecord(night=key, planned_at=now, nightly="done", done_at=now,
+                                 outcome=f"failed: the night's record was unreadable ({type(exc).__name__}); set aside as {aside.name}")
+            self._save(record)
+            self.book.log(f"night {key}: {record.outcome}")
+            self.book.record(ok=False, error=record.outcome)
+            return record
 
     def _save(self, record: NightRecord) -> None:
         self.nights_dir.mkdir(parents=True, exist_ok=True)
@@ -159,17 +174,17 @@ class SleepService:
         local = datetime.now()
         cfg: SleepConfig = load_config(self.home, "sleep.json")  # type: ignore[assignment]
         self._problem = None
+        night = self._due_night(local, cfg) if cfg.enabled else None
         unfinished = self._unfinished()
         if unfinished is not None:
-            return self._work(unfinished.night, cfg, now)
+            if unfinished.nightly == "running":  # already started: followed to its end (and stopped if lora turns false)
+                return self._work(unfinished.night, cfg, now)
+            if night is None or night.key != unfinished.night:  # disabled, or its window closed: not resumed while the person works
+                self._expire(unfinished.night, "disabled (etc/sleep.json: enabled is false)" if not cfg.enabled else "its window closed")
         if not cfg.enabled:
             return self._plan(None, "disabled (etc/sleep.json: enabled is false)", now + timedelta(seconds=RETRY_S))
         upcoming = next_window(local, cfg.window)
         opens = upcoming.start.astimezone(UTC)
-        night = window_at(local, cfg.window)
-        if night is None and cfg.catch_up:
-            missed = last_window(local, cfg.window)
-            night = missed if self.record(missed.key) is None else None
         if night is None:
             return self._plan(opens, f"waiting for the window {cfg.window.start}-{cfg.window.end}", opens)
         done = self.record(night.key)
@@ -182,21 +197,56 @@ class SleepService:
             return self._plan(due, f"night {night.key}: waiting until the person has been idle {cfg.min_idle_mins:g} min", due)
         return self._work(night.key, cfg, now)
 
+    def _due_night(self, local: datetime, cfg: SleepConfig) -> Night | None:
+        """The night that may run now: the open window's, or (catch_up) the last missed one not done."""
+        night = window_at(local, cfg.window)
+        if night is None and cfg.catch_up:
+            missed = last_window(local, cfg.window)
+            record = self.record(missed.key)
+            night = missed if record is None or record.done_at is None else None
+        return night
+
+    @contextmanager
+    def _night_lock(self) -> Iterator[bool]:
+        """One pass at a night at a time (`mh agent run sleep-service --once` beside the supervised
+        one): True when this process holds the lock."""
+        self.nights_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.nights_dir / ".lock", "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+
+    def _expire(self, key: str, why: str) -> None:
+        """End a night that began but may not go on now; its window will not come back."""
+        with self._night_lock() as mine:
+            record = self.record(key)
+            if not mine or record is None or record.done_at is not None:
+                return
+            if record.nightly == "starting" and (job := self._started_since(Jobs(self.home), record.nightly_since)) is not None:
+                record.nightly, record.job = "running", job  # it did start: followed to its end, not forgotten
+                self._save(record)
+                return
+            record.outcome = f"expired: {why} before the night was done"
+            self._end(record)
+
     def _work(self, key: str, cfg: SleepConfig, now: datetime) -> datetime | None:
         if not self.door.ready("memory_compose", {}):
             return self._plan(None, f"paused: {self.door.paused}", now + timedelta(seconds=RETRY_S))
-        self.nights_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.nights_dir / ".lock", "w") as lock:
-            try:  # one pass at a night at a time: `mh agent run sleep-service --once` beside the supervised one
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+        with self._night_lock() as mine:
+            if not mine:
                 return now + timedelta(seconds=JOB_POLL_S)
             wake = self._work_locked(key, cfg, now)
         return wake if wake is not None else self._tick(datetime.now(UTC))  # the night is done: what comes next
 
     def _work_locked(self, key: str, cfg: SleepConfig, now: datetime) -> datetime | None:
         """Move the night on; when to look again, or None once it is done."""
-        record = self.record(key) or self._begin(key, cfg, now)
+        record = self.record(key)
+        if record is not None and record.done_at is not None:  # another process ended it after our unlocked look
+            return None
+        record = record or self._begin(key, cfg, now)
         if not self._dream(record):
             return self._plan(None, f"paused while dreaming: {self.door.paused}", now + timedelta(seconds=RETRY_S))
         if record.nightly in ("pending", "starting", "running"):
@@ -204,14 +254,17 @@ class SleepService:
             if waiting is not None:
                 poll = datetime.now(UTC) + timedelta(seconds=JOB_POLL_S)
                 return self._plan(poll, waiting, poll)
+        self._end(record)
+        return None
+
+    def _end(self, record: NightRecord) -> None:
         record.done_at = datetime.now(UTC)
         self._save(record)
-        failed = record.outcome is not None and record.outcome.startswith("failed")
+        failed = record.outcome is not None and record.outcome.startswith(("failed", "expired"))
         self.book.record(ok=not failed, error=record.outcome if failed else None)
-        self.book.log(f"night {key} done: {len(record.saved)} dreams; nightly: {record.outcome}")
-        self.runtime.audit.append("sleep", "night", details={"night": key, "dreams": record.saved, "nightly": record.nightly,
+        self.book.log(f"night {record.night} done: {len(record.saved)} dreams; nightly: {record.outcome}")
+        self.runtime.audit.append("sleep", "night", details={"night": record.night, "dreams": record.saved, "nightly": record.nightly,
                                   "job": record.job, "outcome": record.outcome}, actor=self.door.session.actor)
-        return None
 
     def _begin(self, key: str, cfg: SleepConfig, now: datetime) -> NightRecord:
         """Plan the night's dreams and write the plan before the first is saved."""
@@ -280,7 +333,12 @@ class SleepService:
             record.nightly, record.job = "running", mine
             self._save(record)
             self.book.log(f"night {record.night}: nightly started as {mine}")
-        job = jobs.get(record.job)
+        try:
+            job = jobs.get(record.job)
+        except MhError as exc:  # its file deleted or damaged: the night cannot learn how it ended
+            record.nightly, record.outcome = "done", f"failed: {exc.message}"
+            self._save(record)
+            return None
         if job.state in ACTIVE:
             if not cfg.adapters.lora and not job.stop_requested:
                 try:
@@ -295,6 +353,8 @@ class SleepService:
             record.outcome = report.get("outcome")
         elif job.state == "stopped" and not cfg.adapters.lora:
             record.outcome = f"stopped: adapters.lora was set to false while {job.id} ran"
+        elif job.state == "stopped":
+            record.outcome = f"stopped: {job.id} was stopped (`mh stop` or `mh jobs stop`) before it ended"
         else:
             record.outcome = f"failed: {job.state}: {job.error or 'see ' + job.log}"
         record.nightly = "done"
@@ -337,4 +397,20 @@ class SleepService:
         try:
             run_ticks(self.tick, stop)
         finally:
+            self._stop_my_nightly()
             self.book.log("stopped")
+
+    def _stop_my_nightly(self) -> None:
+        """`mh stop` ends everything: the nightly this service started (its job runner lives in its
+        own session, so it would outlive the service) is stopped through the door."""
+        record = self._unfinished()
+        if record is None or record.nightly != "running" or record.job is None:
+            return
+        try:
+            if Jobs(self.home).get(record.job).state not in ACTIVE:
+                return
+            self.door.call("job_stop", {"id": record.job})
+        except MhError as exc:
+            self.book.log(f"night {record.night}: could not stop {record.job}: {exc.message}")
+        else:
+            self.book.log(f"night {record.night}: stopping {record.job} as the service stops")

@@ -164,14 +164,14 @@ def test_lora_false_stops_a_running_nightly_at_once(rt, monkeypatch, request):
 
     monkeypatch.setitem(jobs.KINDS, "nightly", lambda job_id: [sys.executable, "-c", "import time; time.sleep(120)"])
     memories(rt)
-    write_sleep(rt.home.root, window={"start": "00:00", "end": "23:59"}, minIdleMins=0, adapters={"lora": True})
+    open_window(rt.home.root, adapters={"lora": True})
     request.addfinalizer(lambda: stop_jobs(rt.home))
     service = SleepService(rt)
     service.tick()
-    key = datetime.now().date().isoformat()
+    key = window_at(datetime.now(), fresh_window(rt.home.root)).key
     record = service.record(key)
     assert record.nightly == "running" and Jobs(rt.home).get(record.job).state == "running"
-    write_sleep(rt.home.root, window={"start": "00:00", "end": "23:59"}, minIdleMins=0, adapters={"lora": False})
+    write_sleep(rt.home.root, window=json.loads((rt.home.etc / "sleep.json").read_text())["window"], minIdleMins=0, adapters={"lora": False})
     service.tick()
     deadline = time.monotonic() + 60
     while Jobs(rt.home).get(record.job).state == "running" and time.monotonic() < deadline:
@@ -185,7 +185,7 @@ def test_lora_false_stops_a_running_nightly_at_once(rt, monkeypatch, request):
 
 def test_at_observe_it_pauses_and_resumes_when_the_level_is_raised(rt):
     memories(rt)
-    write_sleep(rt.home.root, window={"start": "00:00", "end": "23:59"}, minIdleMins=0)
+    open_window(rt.home.root)
     rt.set_trust("observe")
     service = SleepService(rt)
     service.tick()
@@ -198,9 +198,9 @@ def test_at_observe_it_pauses_and_resumes_when_the_level_is_raised(rt):
 
 def test_a_dream_whose_memory_was_deleted_after_the_plan_is_skipped_and_the_night_goes_on(rt):
     memories(rt)
-    write_sleep(rt.home.root, window={"start": "00:00", "end": "23:59"}, minIdleMins=0)
+    open_window(rt.home.root)
     service = SleepService(rt)
-    key = window_at(datetime.now(), SleepWindow(start="00:00", end="23:59")).key
+    key = window_at(datetime.now(), fresh_window(rt.home.root)).key
     from runtime.config import load_config
 
     plan = service._begin(key, load_config(rt.home, "sleep.json"), datetime.now(UTC))
@@ -266,13 +266,14 @@ def test_killed_after_starting_the_nightly_it_adopts_that_job_instead_of_startin
     killed(home, "runtime.service_book:ServiceDoor.call", "args[1] == 'job_start'", "agent", "run", "sleep-service", "--once")
     key = window_at(datetime.now(), fresh_window(home)).key
     deadline = time.monotonic() + 120
-    while True:
-        run_mh(home, "agent", "run", "sleep-service", "--once", check=True)
-        with Runtime(home) as fresh:
-            record = SleepService(fresh).record(key)
-        if record.done_at is not None or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
+    with Runtime(home) as fresh:  # after the kill, the restarted service ticks in this process until the job has ended
+        service = SleepService(fresh)
+        while True:
+            service.tick()
+            record = service.record(key)
+            if record.done_at is not None or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
     jobs = Jobs(rt.home).list()
     assert len(jobs) == 1 and jobs[0].started_by == "service:sleep-service" and record.job == jobs[0].id
     assert record.nightly == "done" and record.outcome.startswith("failed") and "verify" in record.outcome
@@ -280,3 +281,121 @@ def test_killed_after_starting_the_nightly_it_adopts_that_job_instead_of_startin
         entries = list(fresh.audit.entries())
     assert [e.actor for e in entries if (e.category, e.event) == ("nightly", "started")] == ["service:sleep-service"]
     assert len([e for e in entries if (e.category, e.event) == ("sleep", "night")]) == 1
+
+
+# -- a night begun but not finished; the lock; records and jobs that went missing ------------------
+
+def begun_night(rt, when: datetime) -> str:
+    """A night planned (as a pass killed before its first dream leaves it) at `when`."""
+    from runtime.config import load_config
+
+    key = window_at(when, NIGHT).key
+    SleepService(rt)._begin(key, load_config(rt.home, "sleep.json"), datetime.now(UTC))
+    return key
+
+
+@pytest.mark.parametrize("change", ["disabled", "window closed"])
+def test_an_unfinished_night_is_not_resumed_when_disabled_or_after_its_window(rt, change):
+    write_sleep(rt.home.root)
+    with time_machine.travel(datetime(2027, 1, 9, 22, 0), tick=False) as clock:
+        memories(rt)
+        clock.move_to(datetime(2027, 1, 9, 23, 45))
+        key = begun_night(rt, datetime(2027, 1, 9, 23, 45))
+        if change == "disabled":
+            write_sleep(rt.home.root, enabled=False)
+        else:
+            clock.move_to(datetime(2027, 1, 10, 10, 0))  # the morning: the person works
+        service = SleepService(rt)
+        service.tick()
+        record = service.record(key)
+        assert record.done_at is not None and record.outcome.startswith("expired") and record.saved == []
+        assert of_type(rt, "dream") == [] and Jobs(rt.home).list() == []
+        if change == "disabled":
+            write_sleep(rt.home.root)  # enabled again the same night: that night is over, nothing runs twice
+            service.tick()
+            assert of_type(rt, "dream") == []
+
+
+def test_an_unfinished_night_inside_its_window_resumes_once_the_person_is_idle(rt):
+    write_sleep(rt.home.root)
+    with time_machine.travel(datetime(2027, 1, 9, 22, 0), tick=False) as clock:
+        memories(rt)
+        clock.move_to(datetime(2027, 1, 9, 23, 45))
+        key = begun_night(rt, datetime(2027, 1, 9, 23, 45))
+        capture(rt, "Still up: reading about pruning.")  # the person came back before the first dream
+        clock.move_to(datetime(2027, 1, 9, 23, 50))
+        service = SleepService(rt)
+        service.tick()
+        assert of_type(rt, "dream") == [] and service.record(key).done_at is None and "idle" in service.book.state().note
+        clock.move_to(datetime(2027, 1, 10, 0, 30))
+        service.tick()
+        assert len(of_type(rt, "dream")) == 2 and service.record(key).done_at is not None
+
+
+def test_the_night_lock_keeps_a_second_pass_out_and_a_done_night_is_not_ended_twice(rt):
+    from runtime.config import load_config
+
+    write_sleep(rt.home.root)
+    with time_machine.travel(datetime(2027, 1, 9, 22, 0), tick=False) as clock:
+        memories(rt)
+        clock.move_to(datetime(2027, 1, 9, 23, 45))
+        holder, second = SleepService(rt), SleepService(rt)
+        with holder._night_lock() as mine:  # another process mid-pass
+            assert mine
+            second.tick()
+            assert of_type(rt, "dream") == [] and not list(second.nights_dir.glob("*.json"))
+        second.tick()
+        assert len(of_type(rt, "dream")) == 2
+        # A pass that passed the unlocked checks before the night ended must not end it again.
+        assert second._work("2027-01-09", load_config(rt.home, "sleep.json"), datetime.now(UTC)) is not None
+    assert len([e for e in rt.audit.entries() if (e.category, e.event) == ("sleep", "night")]) == 1
+    assert len(of_type(rt, "dream")) == 2
+
+
+def test_an_unreadable_night_record_or_a_missing_job_ends_the_night_as_failed_not_a_crash_loop(rt):
+    write_sleep(rt.home.root, adapters={"lora": True})
+    service = SleepService(rt)
+    service.nights_dir.mkdir(parents=True, exist_ok=True)
+    with time_machine.travel(datetime(2027, 1, 9, 22, 0), tick=False) as clock:
+        memories(rt)
+        clock.move_to(datetime(2027, 1, 9, 23, 45))
+        (service.nights_dir / "2027-01-09.json").write_text("{not json")
+        service.tick()
+        record = service.record("2027-01-09")
+        assert record.done_at is not None and record.outcome.startswith("failed: the night's record was unreadable")
+        assert len(list(service.nights_dir.glob("2027-01-09.json.unreadable-*"))) == 1 and of_type(rt, "dream") == []
+        clock.move_to(datetime(2027, 1, 10, 23, 45))  # the next night: its nightly's job file is deleted while it runs
+        (service.nights_dir / "2027-01-10.json").write_text(json.dumps({"night": "2027-01-10", "planned_at": "2027-01-10T22:45:00+00:00",
+                                                                         "nightly": "running", "job": "job-20270110T224500-0bad"}))
+        service.tick()
+        record = service.record("2027-01-10")
+        assert record.done_at is not None and record.outcome.startswith("failed: no job job-20270110T224500-0bad")
+    assert service.book.state().failures == 2
+
+
+def test_stopping_the_service_stops_the_nightly_it_started(rt, monkeypatch, request):
+    """`mh stop` ends everything: the job runner lives in its own session, so the service stops its job."""
+    import threading
+
+    from runtime import jobs
+
+    monkeypatch.setitem(jobs.KINDS, "nightly", lambda job_id: [sys.executable, "-c", "import time; time.sleep(120)"])
+    memories(rt)
+    open_window(rt.home.root, adapters={"lora": True})
+    request.addfinalizer(lambda: stop_jobs(rt.home))
+    service = SleepService(rt)
+    key = window_at(datetime.now(), fresh_window(rt.home.root)).key
+    stop = threading.Event()
+    watcher = threading.Thread(target=service.watch, args=(stop,))
+    watcher.start()
+    deadline = time.monotonic() + 60
+    while ((record := service.record(key)) is None or record.nightly != "running") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stop.set()
+    watcher.join(timeout=60)
+    assert record.job and Jobs(rt.home).get(record.job).stop_requested
+    while Jobs(rt.home).get(record.job).state == "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert Jobs(rt.home).get(record.job).state == "stopped"
+    service.tick()  # the next start reads how it ended
+    assert service.record(key).outcome.startswith(f"stopped: {record.job} was stopped")
