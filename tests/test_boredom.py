@@ -159,3 +159,15 @@ def test_a_composed_memory_takes_only_the_services_metadata(rt, metadata):
     assert compose(rt, "The soil was still warm.", [source], metadata={"level": "low"}).result["created"]
     saved = rt.memory.get("evt-test-compose").metadata
     assert saved.processed is False and saved.training_consent is False and saved.source.startswith("reflection:")
+
+
+def test_metahumans_boredom_json_is_read_with_its_ui_keys_ignored(rt):
+    from runtime.config import load_config
+
+    write_boredom(rt.home.root, {"level": "off", "intervals": {"off": -1, "low": 900, "medium": 300, "high": 60},
+                                 "showInChat": True, "loraSchedule": "sunday-3am"})
+    cfg = load_config(rt.home, "boredom.json")
+    assert cfg.interval_s is None and cfg.intervals.low == 900
+    service = BoredomService(rt)
+    service.tick()
+    assert service.book.state().note.startswith("off")

@@ -399,3 +399,16 @@ def test_stopping_the_service_stops_the_nightly_it_started(rt, monkeypatch, requ
     assert Jobs(rt.home).get(record.job).state == "stopped"
     service.tick()  # the next start reads how it ended
     assert service.record(key).outcome.startswith(f"stopped: {record.job} was stopped")
+
+
+def test_metahumans_documented_sleep_json_is_read_with_its_ui_keys_ignored(rt):
+    """The sample of MetaHuman OS's docs, as written there (showInUI, evaluate, loraSchedule included)."""
+    from runtime.config import load_config
+
+    (rt.home.etc / "sleep.json").write_text(json.dumps({
+        "enabled": True, "window": {"start": "23:00", "end": "06:30"}, "minIdleMins": 15, "maxDreamsPerNight": 3,
+        "showInUI": True, "evaluate": True, "adapters": {"prompt": True, "rag": True, "lora": False}, "loraSchedule": "sunday-3am"}))
+    cfg = load_config(rt.home, "sleep.json")
+    assert (cfg.min_idle_mins, cfg.max_dreams_per_night, cfg.adapters.lora) == (15, 3, False)
+    SleepService(rt).tick()
+    assert not SleepService(rt).book.state().note.startswith("error")
