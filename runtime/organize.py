@@ -14,6 +14,7 @@ As a service it runs every `organize_every_s` once the person has been idle `org
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -153,6 +154,8 @@ class Organizer:
         self._tagger = tagger
         self.book = ServiceBook(runtime.home, "organizer")
         self.door = ServiceDoor(runtime, self.book)
+        self.stop = threading.Event()  # set by `watch`'s caller: the backlog is left between batches
+        self._problem: str | None = None
 
     @property
     def tagger(self) -> Tagger:
@@ -228,8 +231,13 @@ class Organizer:
         try:
             cfg: MemoryConfig = load_config(self.runtime.home, "memory.json")  # type: ignore[assignment]
         except ConfigError as exc:
+            if exc.message != self._problem:  # said once (log, failure count), not once a minute
+                self._problem = exc.message
+                self.book.log(f"cannot run: {exc.message}")
+                self.book.record(ok=False, error=exc.message)
             self.book.plan(None, f"error: {exc.message}")
             return now + timedelta(seconds=60)
+        self._problem = None
         every = now + timedelta(seconds=cfg.organize_every_s)
         idle = idle_seconds(self.runtime.home.audit_dir, now)
         needed = cfg.organize_idle_mins * 60
@@ -245,8 +253,13 @@ class Organizer:
             if self.door.paused or not result["organized"]:
                 break  # paused, or a batch of failures only: tried again at the next run, not in a loop
             self.book.log(f"progress: {done} of {waiting} organized")
-            if done >= waiting:
+            if done >= waiting or self.stop.is_set():
                 break
+            idle = idle_seconds(self.runtime.home.audit_dir, datetime.now(UTC))
+            if idle is not None and idle < needed:  # the person is back: the rest waits for the next idle stretch
+                due = datetime.now(UTC) + timedelta(seconds=needed - idle)
+                self.book.plan(due, f"organized {done} of {waiting}; the rest once the person has been idle {cfg.organize_idle_mins:g} min")
+                return due
         note = f"paused: {self.door.paused}" if self.door.paused else f"organized {done}; next look in {cfg.organize_every_s:g} s"
         self.book.plan(every, note)
         return every
@@ -255,6 +268,7 @@ class Organizer:
         from .scheduling import run_ticks
 
         self.book.log("organizing new memories when the person is idle")
+        self.stop = stop
         try:
             run_ticks(self.tick, stop, max_wait_s=3600)
         finally:

@@ -171,3 +171,36 @@ def test_metahumans_boredom_json_is_read_with_its_ui_keys_ignored(rt):
     service = BoredomService(rt)
     service.tick()
     assert service.book.state().note.startswith("off")
+
+
+@pytest.mark.parametrize("interruption", ["stop", "the person is back"])
+def test_the_organizer_leaves_its_backlog_between_batches_when_stopped_or_the_person_returns(rt, interruption):
+    (rt.home.etc / "memory.json").write_text(json.dumps({"organize_batch": 2, "organize_idle_mins": 10}))
+    with time_machine.travel(datetime(2027, 1, 9, 9, 0), tick=False) as clock:
+        for i in range(6):
+            capture(rt, f"Met Anna in Berlin about the community garden, meeting number {i}.")
+        clock.move_to(datetime(2027, 1, 9, 9, 11))
+        organizer = Organizer(rt)
+        batch = organizer.run_once
+
+        def first_batch_then_interrupted(limit=None):
+            result = batch(limit)
+            if interruption == "stop":
+                organizer.stop.set()  # SIGTERM: the supervisor waits STOP_GRACE_S, not for the whole backlog
+            else:
+                capture(rt, "Back at the desk.")
+            return result
+
+        organizer.run_once = first_batch_then_interrupted
+        organizer.tick()
+    assert rt.memory.stats()["unprocessed"] == 4 + (interruption != "stop")
+
+
+def test_an_unreadable_memory_json_is_said_once_as_the_organizers_failure(rt):
+    (rt.home.etc / "memory.json").write_text(json.dumps({"organize_batch": "many"}))
+    organizer = Organizer(rt)
+    organizer.tick()
+    organizer.tick()
+    state = organizer.book.state()
+    assert state.note.startswith("error: etc/memory.json: organize_batch") and state.failures == 1
+    assert len([line for line in organizer.book.last_lines(20) if "cannot run" in line]) == 1
