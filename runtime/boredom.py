@@ -27,9 +27,11 @@ NAME = "boredom-service"
 RETRY_S = 60.0
 
 
-def reflection_id(last_activity: datetime, due: datetime) -> str:
+def reflection_id(last_activity: datetime) -> str:
+    """Named by the idle stretch alone (not by when the interval ends): a level changed within the
+    stretch finds the reflection already made."""
     digest = hashlib.sha256(f"reflection:{last_activity.isoformat()}".encode()).hexdigest()[:16]
-    return f"evt-{due:%Y%m%dT%H%M%S%f}-reflection-{digest}"
+    return f"evt-{last_activity:%Y%m%dT%H%M%S%f}-reflection-{digest}"
 
 
 class BoredomService:
@@ -66,7 +68,7 @@ class BoredomService:
         due = last + timedelta(seconds=interval)
         if now < due:
             return self._plan(due, f"reflects after {interval:g} s idle ({cfg.level})", due)
-        event_id = reflection_id(last, due)
+        event_id = reflection_id(last)
         if self.runtime.memory.exists(event_id):
             return self._plan(None, "reflected on this idle stretch; waits for the person to act again", now + timedelta(seconds=RETRY_S))
         if not self.door.ready("memory_compose", {}):

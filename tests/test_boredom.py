@@ -204,3 +204,16 @@ def test_an_unreadable_memory_json_is_said_once_as_the_organizers_failure(rt):
     state = organizer.book.state()
     assert state.note.startswith("error: etc/memory.json: organize_batch") and state.failures == 1
     assert len([line for line in organizer.book.last_lines(20) if "cannot run" in line]) == 1
+
+
+def test_a_level_changed_within_an_idle_stretch_gives_no_second_reflection(rt):
+    write_boredom(rt.home.root, {"level": "high"})
+    with time_machine.travel(datetime(2027, 1, 9, 9, 0), tick=False) as clock:
+        capture(rt, "The plum tree flowered early this year. The bees came back in the afternoon.")
+        clock.move_to(datetime(2027, 1, 9, 9, 1, 1))
+        BoredomService(rt).tick()
+        assert len(reflections(rt)) == 1
+        write_boredom(rt.home.root, {"level": "medium"})  # the same stretch, another interval
+        clock.move_to(datetime(2027, 1, 9, 9, 6, 1))
+        BoredomService(rt).tick()
+    assert len(reflections(rt)) == 1
