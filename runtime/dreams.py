@@ -63,16 +63,17 @@ def dreams(rows: list[dict], *, count: int, seed: str, now: datetime) -> list[Co
     rng = random.Random(hashlib.sha256(seed.encode()).digest())
     pool = [(row, lines) for row in sorted(rows, key=lambda r: r["id"])
             if row["type"] not in COMPOSED_TYPES and (lines := quotable(row["content"]))]
+    weights = [weight(row, now) for row, _ in pool]  # once, not at every draw
     made: list[Composed] = []
     seen: set[str] = set()
     for _ in range(count * 3):  # a few more draws than dreams, for the repeats that are skipped
         if len(made) == count or len(pool) < 2:
             break
-        left = list(pool)
+        left = list(range(len(pool)))
         picked = []
         for _ in range(min(SOURCES_PER_DREAM, len(left))):
-            index = rng.choices(range(len(left)), weights=[weight(row, now) for row, _ in left])[0]
-            picked.append(left.pop(index))
+            index = rng.choices(range(len(left)), weights=[weights[i] for i in left])[0]
+            picked.append(pool[left.pop(index)])
         quoted: list[tuple[str, str]] = []
         for row, lines in picked:
             fresh = [line for line in lines if line not in {text for _, text in quoted}]

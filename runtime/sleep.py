@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 NAME = "sleep-service"
 JOB_POLL_S = 5.0  # how often a running nightly is looked at (and stopped, once adapters.lora is false)
 RETRY_S = 60.0
+DREAM_POOL = 2000  # the newest memories a night's dreams are drawn from (older ones weigh little: dreams.HALF_LIFE_DAYS)
 
 
 @dataclass(frozen=True)
@@ -268,7 +269,7 @@ class SleepService:
 
     def _begin(self, key: str, cfg: SleepConfig, now: datetime) -> NightRecord:
         """Plan the night's dreams and write the plan before the first is saved."""
-        rows = self.runtime.memory.newest(not_types=COMPOSED_TYPES)
+        rows = self.runtime.memory.newest(not_types=COMPOSED_TYPES, limit=DREAM_POOL)
         home_id = hashlib.sha256(str(self.home.root).encode()).hexdigest()[:8]
         planned = dreams(rows, count=cfg.max_dreams_per_night, seed=f"{home_id}:{key}", now=now)
         items = [PlannedDream(id=f"evt-{now:%Y%m%dT%H%M%S%f}-dream{index}-{hashlib.sha256(f'{key}:{index}:{d.content}'.encode()).hexdigest()[:12]}",

@@ -412,3 +412,16 @@ def test_metahumans_documented_sleep_json_is_read_with_its_ui_keys_ignored(rt):
     assert (cfg.min_idle_mins, cfg.max_dreams_per_night, cfg.adapters.lora) == (15, 3, False)
     SleepService(rt).tick()
     assert not SleepService(rt).book.state().note.startswith("error")
+
+
+def test_a_night_draws_its_dreams_from_the_newest_memories_only(rt, monkeypatch):
+    """A home of 100,000 memories is not read whole each night."""
+    from runtime import sleep
+
+    memories(rt)
+    monkeypatch.setattr(sleep, "DREAM_POOL", 3)
+    write_sleep(rt.home.root)
+    newest = {row["id"] for row in rt.memory.newest(limit=3)}
+    with time_machine.travel(datetime(2027, 1, 9, 23, 45), tick=False):
+        SleepService(rt).tick()
+    assert of_type(rt, "dream") and all(set(d.links) <= newest for d in of_type(rt, "dream"))
