@@ -37,6 +37,7 @@ DESCRIPTIONS = {
     "boredom-service": "after idle time, one reflection from recent memories (etc/boredom.json)",
 }
 LOG_BYTES = 1 << 20
+RUNNING_ELSEWHERE = 75  # `mh agent run NAME` exits so when another process runs NAME (EX_TEMPFAIL): the supervisor waits, no crash
 LOG_BACKUPS = 3
 
 

@@ -1,11 +1,14 @@
-"""The supervisor: `mh start` runs every enabled service of a home as its children, one process tree;
-`mh stop` ends them all.
+"""The supervisor: `mh start` runs every service of a home as its children, one process tree;
+`mh stop` ends them all. A service off by its config (sleep `enabled: false`, boredom `level: off`)
+runs all the same and waits, so raising it later takes effect without a restart.
 
 The supervisor holds the running marker state/services/supervisor.pid (so a second `mh start` on
-the same home is refused, and a dead one is never mistaken for a live one) and runs each enabled
+the same home is refused, and a dead one is never mistaken for a live one) and runs each
 service as `python -m runtime.cli agent run NAME` (the same as a person running it in a terminal,
 so each service also holds its own marker). A child's output goes, line by line, into the
-service's own rotating log. A child that exits without being asked to is a crash: it is audited
+service's own rotating log. A child that exits with RUNNING_ELSEWHERE found the service running
+in another process (a person's `mh agent run NAME` in a terminal): said once in its log, looked at
+again every ELSEWHERE_RETRY_S, not a crash. Any other exit without being asked to is a crash: it is audited
 (`service crashed`, as `service:supervisor`, with its exit code), counted as a failure, and
 restarted after a backoff that doubles from BACKOFF_FIRST_S to BACKOFF_MAX_S and starts over once a
 child has run STABLE_S. Restarts are scheduled with APScheduler, not slept for. SIGTERM (or
@@ -36,7 +39,7 @@ from .jobs import die_with_parent
 from .jsonio import atomic_write, pretty, read_json_file
 from .liveness import AlreadyRunning, RunningMarker
 from .runtime import Runtime
-from .service_book import DESCRIPTIONS, ServiceBook, enabled
+from .service_book import DESCRIPTIONS, RUNNING_ELSEWHERE, ServiceBook, enabled
 
 NAME = "supervisor"
 ACTOR = "service:supervisor"
@@ -45,8 +48,9 @@ BACKOFF_MAX_S = 300.0
 STABLE_S = 60.0  # a child that ran this long starts its backoff over
 STOP_GRACE_S = 15.0  # a child has this long to stop after SIGTERM
 START_TIMEOUT_S = 60.0
+ELSEWHERE_RETRY_S = 60.0  # a service a person runs in a terminal is looked at again this often
 
-ChildState = Literal["starting", "running", "restarting", "stopped", "disabled"]
+ChildState = Literal["starting", "running", "restarting", "elsewhere", "stopped", "disabled"]
 
 
 class ChildView(BaseModel):
@@ -56,7 +60,7 @@ class ChildView(BaseModel):
     restarts: int = 0
     last_exit: int | None = None
     next_start_at: datetime | None = None
-    why: str | None = None  # why it is disabled
+    why: str | None = None  # why it is disabled by its config (it runs all the same, and says so: the config may change)
 
 
 class SupervisorView(BaseModel):
@@ -114,10 +118,9 @@ class Supervisor:
             signal.signal(sig, lambda *_: self.stop.set())
         with marker(self.home).hold(), Runtime(self.home) as runtime:
             self.runtime = runtime
-            for name in DESCRIPTIONS:
-                on, why = enabled(self.home, name)
-                self.children[name] = _Child(ChildView(name=name, state="starting" if on else "disabled", why=why))
-            running = [name for name, child in self.children.items() if child.view.state == "starting"]
+            for name in DESCRIPTIONS:  # every one: a service off by its config waits, and starts when the config says so
+                self.children[name] = _Child(ChildView(name=name, state="starting", why=enabled(self.home, name)[1]))
+            running = list(self.children)
             runtime.audit.append("service", "supervisor_started", details={"started_by": self.started_by, "services": running,
                                  "pid": os.getpid()}, actor=ACTOR)
             self.book.log(f"started by {self.started_by}: {', '.join(running) or 'no service is enabled'}")
@@ -165,6 +168,14 @@ class Supervisor:
                 self._save()
                 return
             ran = time.monotonic() - child.started
+            if code == RUNNING_ELSEWHERE:  # a person runs it in a terminal: not a crash; looked at again later
+                when = datetime.now(UTC) + timedelta(seconds=ELSEWHERE_RETRY_S)
+                if child.view.last_exit != code:  # said once, not every minute
+                    book.log(f"runs elsewhere (its marker is held by another process); looked at again every {ELSEWHERE_RETRY_S:g} s")
+                child.view = child.view.model_copy(update={"state": "elsewhere", "pid": None, "last_exit": code, "next_start_at": when})
+                self._save()
+                self.scheduler.add_job(self._spawn, "date", run_date=when, args=[name])
+                return
             child.crashes_in_a_row = 1 if ran >= STABLE_S else child.crashes_in_a_row + 1
             delay = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** (child.crashes_in_a_row - 1))
             when = datetime.now(UTC) + timedelta(seconds=delay)

@@ -10,7 +10,9 @@ from datetime import UTC, datetime
 
 import typer
 
+from ..liveness import AlreadyRunning
 from ..queries.memory import memory_overview, service_log_file, service_status, service_statuses, service_table
+from ..service_book import RUNNING_ELSEWHERE
 from ..services import service, watch
 from .common import EXIT_DENIED, console, err_console, get_runtime, print_json
 
@@ -148,4 +150,8 @@ def run(ctx: typer.Context, name: str = typer.Argument(..., help="ingestor, orga
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    watch(worker, stop, lambda: console.print(f"{name} running; Ctrl-C stops it"))
+    try:
+        watch(worker, stop, lambda: console.print(f"{name} running; Ctrl-C stops it"))
+    except AlreadyRunning as exc:
+        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        raise typer.Exit(RUNNING_ELSEWHERE) from None

@@ -1,4 +1,4 @@
-"""`mh start` and `mh stop`: every enabled service of the home under one supervisor (runtime/supervisor.py)."""
+"""`mh start` and `mh stop`: every service of the home under one supervisor (runtime/supervisor.py)."""
 
 from __future__ import annotations
 
@@ -15,17 +15,16 @@ def register(app: typer.Typer) -> None:
 
 def start_services(ctx: typer.Context, foreground: bool = typer.Option(
         False, "--foreground", help="Run the supervisor in this process until Ctrl-C or SIGTERM (for systemd and the like).")) -> None:
-    """Run every enabled service (ingestor, organizer, sleep-service, boredom-service) in the background,
+    """Run every service (ingestor, organizer, sleep-service, boredom-service) in the background,
     restarted with backoff when one crashes; `mh agent ps` shows them, `mh stop` ends them."""
     runtime = get_runtime(ctx)
     if foreground:
         raise typer.Exit(Supervisor(runtime.home, started_by=runtime.person.actor).run())
     view = start(runtime.home, started_by=runtime.person.actor)
-    running = [child.name for child in view.children if child.state != "disabled"]
-    disabled = [f"{child.name} ({child.why})" for child in view.children if child.state == "disabled"]
-    console.print(f"supervisor running (pid {view.pid}): {', '.join(running) or 'no service is enabled'}", markup=False)
-    if disabled:
-        console.print(f"  disabled: {', '.join(disabled)}", markup=False)
+    console.print(f"supervisor running (pid {view.pid}): {', '.join(child.name for child in view.children)}", markup=False)
+    idle = [f"{child.name} ({child.why})" for child in view.children if child.why]
+    if idle:
+        console.print(f"  off by their config, waiting until it says otherwise: {', '.join(idle)}", markup=False)
     console.print("  `mh agent ps` shows them; `mh stop` ends them", markup=False)
 
 
