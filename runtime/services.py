@@ -12,11 +12,12 @@ from dataclasses import dataclass
 
 from .boredom import BoredomService
 from .ingest import Ingestor
+from .liveness import AlreadyRunning
 from .organize import Organizer
-from .service_book import DESCRIPTIONS, known_service
+from .service_book import DESCRIPTIONS, RUNNING_ELSEWHERE, known_service
 from .sleep import SleepService
 
-__all__ = ["SERVICES", "ServiceSpec", "service", "watch"]
+__all__ = ["RUNNING_ELSEWHERE", "SERVICES", "AlreadyRunning", "ServiceSpec", "service", "watch"]
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,8 @@ from datetime import UTC, datetime
 
 import typer
 
-from ..liveness import AlreadyRunning
 from ..queries.memory import memory_overview, service_log_file, service_status, service_statuses, service_table
-from ..service_book import RUNNING_ELSEWHERE
-from ..services import service, watch
+from ..services import RUNNING_ELSEWHERE, AlreadyRunning, service, watch
 from .common import EXIT_DENIED, console, err_console, get_runtime, print_json
 
 app = typer.Typer(help="Background agents: the inbox ingestor, the organizer, the sleep and boredom services.", no_args_is_help=True)
