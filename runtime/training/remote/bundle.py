@@ -62,7 +62,12 @@ def hash_tree(root: Path, skip: frozenset[str] = frozenset()) -> dict[str, str]:
     """relative path -> sha256 of every regular file under root. Anything else (a symlink, a FIFO,
     a device) is refused: a link brought back could point anywhere on this machine."""
     found: dict[str, str] = {}
-    for folder, dirs, files in os.walk(root):
+
+    def unreadable(exc: OSError) -> None:  # a folder that cannot be listed would hide what is in it
+        where = Path(exc.filename).relative_to(root).as_posix() if exc.filename else root.name
+        raise BundleRefused(f"{where} cannot be read ({exc.strerror})", fix="only readable plain files travel; look at what produced it")
+
+    for folder, dirs, files in os.walk(root, onerror=unreadable):
         for name in sorted(dirs + files):
             path = Path(folder) / name
             mode = os.lstat(path).st_mode
@@ -72,7 +77,10 @@ def hash_tree(root: Path, skip: frozenset[str] = frozenset()) -> dict[str, str]:
             if not stat.S_ISREG(mode):
                 raise BundleRefused(f"{relative} is not a regular file", fix="only plain files travel; look at what produced it")
             if relative not in skip:
-                found[relative] = file_sha256(path)
+                try:
+                    found[relative] = file_sha256(path)
+                except OSError as exc:
+                    raise BundleRefused(f"{relative} cannot be read ({exc.strerror})", fix="only readable plain files travel") from None
     return dict(sorted(found.items()))
 
 
