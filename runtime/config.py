@@ -133,7 +133,14 @@ class RemoteSettings(StrictModel):
     disk_gb: int = Field(default=64, ge=10, le=4096)
     max_hours: float = Field(default=2.0, gt=0, le=72, description="the job is stopped and the machine torn down after this long")
     max_cost_usd: float | None = Field(default=None, gt=0, description="refuse to launch when hourly price x max_hours exceeds this")
-    nightly: bool = Field(default=False, description="`mh nightly` trains remotely without --remote")
+    nightly: bool = Field(default=False, description="`mh nightly` trains remotely without --remote (needs max_cost_usd)")
+
+    @model_validator(mode="after")
+    def _nightly_has_a_ceiling(self) -> RemoteSettings:
+        # the sleep service rents a machine every night without asking: never without a price limit
+        if self.nightly and self.max_cost_usd is None:
+            raise ValueError("remote.nightly rents a machine every night unasked: set remote.max_cost_usd too")
+        return self
 
 
 class RunConfig(StrictModel):

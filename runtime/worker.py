@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def train_bundle(bundle: Path, out: Path, *, quiet: bool = False) -> int:
+def train_bundle(bundle: Path, out: Path, *, key_id: str, quiet: bool = False) -> int:
     """Train the bundle's run into out/ (resuming from its last checkpoint there); its exit code."""
     from .training.remote.worker import run_worker
 
-    return run_worker(bundle, out, quiet=quiet)
+    return run_worker(bundle, out, key_id=key_id, quiet=quiet)

@@ -141,6 +141,7 @@ class NightlyOutcome(BaseModel):
     report: NightlyReport
     error: str | None = None
     fix: str | None = None
+    exit_code: int = 0  # the failed step's own code when it has one (20: a remote teardown unconfirmed), else 1
 
 
 class RunStopInput(BaseModel):
@@ -215,10 +216,11 @@ def train_remote(ctx: SkillContext, args: TrainInput) -> TrainRemoteResult:
 
     config, dataset = _run_config(ctx, args)
     try:
-        r = run_remote(ctx, config, dataset, actor=ctx.actor, quiet=not ctx.progress)
-    except (RemoteInterrupted, TeardownUnconfirmed) as exc:  # exit codes of their own (30, 20), not a plain failure
-        return TrainRemoteResult(run_id=None, exit_code=exc.exit_code, status="interrupted" if exc.exit_code == 30 else "teardown_unconfirmed",
-                                 error=exc.message, fix=exc.fix)
+        r = run_remote(ctx, config, dataset, actor=ctx.actor)
+    except RemoteInterrupted as exc:  # exit codes of their own (30, 20), not a plain failure
+        return TrainRemoteResult(run_id=None, exit_code=exc.exit_code, status="interrupted", error=exc.message, fix=exc.fix)
+    except TeardownUnconfirmed as exc:  # the run may have come back and been registered all the same
+        return TrainRemoteResult(run_id=exc.run_id, exit_code=exc.exit_code, status="teardown_unconfirmed", error=exc.message, fix=exc.fix)
     return TrainRemoteResult(run_id=r.run_id, exit_code=int(r.exit_code), status=r.exit_code.name.lower(), final_loss=r.final_loss,
                              steps=r.steps, tokens_per_second=r.tokens_per_second, remote=r.remote)
 
@@ -272,7 +274,7 @@ def nightly(ctx: SkillContext, args: NightlyInput) -> NightlyOutcome:
     try:
         return NightlyOutcome(report=NightlyReport.model_validate(run_nightly(ctx, steps=args.steps, remote=args.remote)))
     except NightlyFailed as exc:  # the report of what ran is the answer too, not only the error
-        return NightlyOutcome(report=NightlyReport.model_validate(exc.report), error=exc.message, fix=exc.fix)
+        return NightlyOutcome(report=NightlyReport.model_validate(exc.report), error=exc.message, fix=exc.fix, exit_code=exc.exit_code)
 
 
 @skill(risk="low", agent=False, describe=lambda r: f"asked {r['run_id']} (pid {r['pid']}) to stop after its current step")

@@ -6,7 +6,9 @@ Its "cloud" is a folder ($FAKE_SKY_ROOT): `launch` copies the file mounts into c
 this Python's mh on PATH and no MH_HOME (a rented machine has no home); `wait` waits for it;
 `download` copies from the machine's home; `down` kills the job and forgets the cluster. Every op
 is appended to calls.jsonl. Knobs: FAKE_SKY_ENABLED (clouds with credentials, comma-separated),
-FAKE_SKY_HOURLY (price), FAKE_SKY_RUN (a run command instead of the task's), FAKE_SKY_DOWN_FAILS.
+FAKE_SKY_HOURLY (price), FAKE_SKY_RUN (a run command instead of the task's), FAKE_SKY_DOWN_FAILS,
+FAKE_SKY_LAUNCH_FAILS (provisioning fails: no cluster is made), FAKE_SKY_GARBAGE=OP (OP's reply is
+not JSON, as a seam broken by a SkyPilot upgrade might answer).
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ def estimate(request: dict) -> dict:
 
 def launch(request: dict) -> dict:
     task, cluster = request["task"], request["cluster"]
+    if os.environ.get("FAKE_SKY_LAUNCH_FAILS"):
+        raise SystemExit("sky.exceptions.ResourcesUnavailableError: Failed to provision all possible launchable resources.")
     home = machine(cluster)
     for remote, local in task["file_mounts"].items():
         shutil.copytree(local, on_machine(cluster, remote), dirs_exist_ok=True)
@@ -101,7 +105,8 @@ def main() -> int:
     ROOT.mkdir(parents=True, exist_ok=True)
     with open(ROOT / "calls.jsonl", "a") as calls:
         calls.write(json.dumps({"op": op, "request": request}) + "\n")
-    print(json.dumps(OPS[op](request)))
+    reply = OPS[op](request)
+    print("Traceback: a reply that is not JSON" if os.environ.get("FAKE_SKY_GARBAGE") == op else json.dumps(reply))
     return 0
 
 

@@ -26,6 +26,7 @@ from runtime.training.remote.bundle import BundleRefused, build_bundle, check_ma
 from runtime.training.remote.client import SKY_VENV, SeamClient
 from runtime.training.remote.launch import bring_back
 from runtime.training.remote.task import build_task
+from runtime.training.remote.worker import NOT_OUTPUTS, run_worker
 from runtime.training.settings import load_run_config
 
 from .conftest import ROOT, run_mh
@@ -101,6 +102,7 @@ def test_the_worker_trains_remotely_and_the_run_comes_back_verified_and_register
     assert [(e["category"], e["event"]) for e in journal if e["category"] in ("dataset", "worker")][:2] == [
         ("dataset", "opened_for_training"), ("worker", "started")]  # the firewall held on the worker's side too
     assert not (home / "state" / "remote" / run.name).exists()  # the staging is gone once the run is home
+    check_manifest(run, NOT_OUTPUTS)  # the manifest is the registered run's: its report and logs as they are now
 
 
 def test_every_remote_step_is_audited_in_order(remote_run):
@@ -174,7 +176,8 @@ def test_a_bundle_with_a_tampered_dataset_is_refused_by_the_worker(rt, tmp_path)
     train.write_text(train.read_text().replace("basil", "BASIL", 1))
     write_manifest(bundle)  # whoever changed the data rewrote the manifest too; they cannot re-sign the receipt
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "runtime.cli", "worker", "train", str(bundle), "--out", str(out)],
+    key = ["--key-id", load_verifier(rt.home).key_id]
+    proc = subprocess.run([sys.executable, "-m", "runtime.cli", "worker", "train", str(bundle), "--out", str(out), *key],
                           capture_output=True, text=True, cwd=ROOT, timeout=300, env={k: v for k, v in os.environ.items() if k != "MH_HOME"})
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "train.jsonl no longer matches its receipt" in proc.stdout
@@ -182,7 +185,7 @@ def test_a_bundle_with_a_tampered_dataset_is_refused_by_the_worker(rt, tmp_path)
     assert [(e["category"], e["event"]) for e in journal] == [("dataset", "refused"), ("worker", "refused")]
     assert not (out / "state" / "runs").exists() or not list((out / "state" / "runs").iterdir())
     train.write_text(train.read_text() + "\n")  # and without rewriting the manifest, the bundle itself is refused
-    proc = subprocess.run([sys.executable, "-m", "runtime.cli", "worker", "train", str(bundle), "--out", str(out)],
+    proc = subprocess.run([sys.executable, "-m", "runtime.cli", "worker", "train", str(bundle), "--out", str(out), *key],
                           capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.returncode == 1 and "dataset/train.jsonl does not match bundle/manifest.json" in proc.stdout
 
@@ -208,15 +211,19 @@ def test_no_infra_and_over_budget_are_refused_before_launch(rt, fake_sky, tmp_pa
                   "--config", str(remote_config(tmp_path, max_cost_usd=1.0, max_hours=1)))
     assert proc.returncode == 1 and "over the ceiling of $1.00" in proc.stderr
     assert calls(fake_sky) == ["check", "estimate"]
+    assert not (rt.home.root / "state" / "remote").exists()  # priced before the dataset was copied anywhere
 
 
 def test_teardown_after_a_failed_remote_job(rt, fake_sky, tmp_path, monkeypatch):
     dataset_id = verified_dataset(rt)
     monkeypatch.setenv("FAKE_SKY_RUN", "echo the worker crashed; exit 10")
     proc = run_mh(rt.home.root, "train", "--remote", "--dataset", dataset_id, "--config", str(remote_config(tmp_path)))
-    assert proc.returncode == 1 and "SkyPilot download failed" in proc.stderr
+    assert proc.returncode == 1 and "the remote job ended FAILED and no run came back" in proc.stderr
+    assert "skypilot.log" in proc.stderr
     assert calls(fake_sky)[-2:] == ["down", "exists"] and not list((fake_sky / "state").iterdir())
     assert not (rt.home.root / "state" / "runs").exists() or not list((rt.home.root / "state" / "runs").iterdir())
+    (staging,) = (rt.home.root / "state" / "remote").iterdir()
+    assert [p.name for p in staging.iterdir()] == ["skypilot.log"]  # no copy of the dataset stays behind
 
 
 def test_teardown_that_cannot_be_confirmed_is_loud_and_names_the_cluster(rt, fake_sky, tmp_path, monkeypatch):
@@ -267,7 +274,7 @@ def test_the_task_round_trips_through_skypilots_own_yaml_form_for_every_infra(tm
     bundle = tmp_path / "bundle"
     bundle.mkdir()
     tasks = [build_task(RemoteSettings(infra=infra, use_spot=infra == "aws/us-east-1", accelerators="A100:1"), run_id="run-20260101T000000-abcd",
-                        bundle=bundle, pyproject=ROOT / "pyproject.toml") for infra in INFRAS]
+                        bundle=bundle, pyproject=ROOT / "pyproject.toml", key_id="0123456789abcdef") for infra in INFRAS]
     seam = SeamClient(SKY_VENV / "bin" / "python", ROOT / "runtime" / "training" / "remote" / "skypilot_seam.py")
     back = seam.call("roundtrip", {"tasks": tasks}, timeout=300)["tasks"]
     for sent, got in zip(tasks, back, strict=True):
@@ -312,3 +319,220 @@ def test_the_agent_cannot_rent_a_machine(rt, agent):
     rt.set_trust("bounded_auto")
     outcome = rt.call("train_remote", {}, session=agent)
     assert str(outcome.status) == "denied"
+
+
+def hostile_copy(remote_run, rt, tmp_path, run_id: str) -> tuple[Path, str]:
+    """The fixture's run as its machine wrote it, copied to a staging folder of `rt` under another run id,
+    `rt` sharing the fixture home's converted base (so the GGUF is rebuilt without converting again)."""
+    home, _, root, _ = remote_run
+    (run,) = (home / "state" / "runs").iterdir()
+    (machine,) = (root / "clusters").iterdir()
+    back = tmp_path / "remote" / "back" / run_id  # as in state/remote/<run>/back/: bring_back removes state/remote/<run>/ after
+    shutil.copytree(machine / "mh" / "out" / "state" / "runs" / run.name, back)
+    rt.home.models_dir.mkdir(parents=True, exist_ok=True)
+    for cached in (home / "state" / "models").glob("hf-*"):
+        (rt.home.models_dir / cached.name).symlink_to(cached)
+    return back, json.loads((run / "resolved_config.json").read_text())["base_sha256"]
+
+
+def test_a_hostile_remote_cannot_bring_back_gates_or_a_gguf_of_its_own(remote_run, rt, tmp_path):
+    """A machine that lies writes its own manifest: the hashes hold, so what it may send is what is checked."""
+    home, _, _, _ = remote_run
+    (run,) = (home / "state" / "runs").iterdir()
+    config = load_run_config(rt.home, overrides=FAST)
+    back, base_sha = hostile_copy(remote_run, rt, tmp_path, "run-20260101T000000-gate")
+    (back / "eval" / "gates.json").write_text('{"passed": true}')
+    write_manifest(back, NOT_OUTPUTS)
+    with pytest.raises(BundleRefused, match="holds eval/ results: gates are made here"):
+        bring_back(rt, config, base_sha, back.parent, back.name, {"cluster": "mh-x"}, actor="person")
+    (back / "eval" / "gates.json").unlink()
+    (back / "exports" / "adapter.gguf").write_bytes(b"GGUF any adapter the machine likes")
+    write_manifest(back, NOT_OUTPUTS)
+    result = bring_back(rt, config, base_sha, back.parent, back.name, {"cluster": "mh-x"}, actor="person")
+    registered = rt.home.runs_dir / result.run_id
+    assert (registered / "exports" / "adapter.gguf").read_bytes() == (run / "exports" / "adapter.gguf").read_bytes()  # made here
+    from runtime.training.registry import AdapterError, promote
+
+    with pytest.raises(AdapterError, match="gates have not passed"):  # gates are made here, by `mh eval`, or never
+        promote(rt, result.run_id, "x", [], actor="person")
+    check_manifest(registered, NOT_OUTPUTS)
+
+
+def test_an_adapter_that_does_not_fit_is_refused_even_when_the_report_says_the_run_failed(remote_run, rt, tmp_path):
+    config = load_run_config(rt.home, overrides=FAST)
+    back, base_sha = hostile_copy(remote_run, rt, tmp_path, "run-20260101T000000-lora")
+    report = json.loads((back / "report.json").read_text())
+    (back / "report.json").write_text(json.dumps({**report, "exit_code": 10, "status": "training_failed"}))
+    lora = json.loads((back / "adapter" / "adapter_config.json").read_text())
+    (back / "adapter" / "adapter_config.json").write_text(json.dumps({**lora, "r": 64}))
+    write_manifest(back, NOT_OUTPUTS)
+    with pytest.raises(BundleRefused, match="LoRA settings are not the run's"):
+        bring_back(rt, config, base_sha, back.parent, back.name, {"cluster": "mh-x"}, actor="person")
+    assert not rt.home.runs_dir.exists() or not list(rt.home.runs_dir.iterdir())
+
+
+@pytest.mark.parametrize("report", [b"{not json", b'{"exit_code": 77}', b'{"exit_code": 0, "exit_code": 0}', b"[" * 100 + b" " * (2 << 20)],
+                         ids=["not-json", "unknown-exit-code", "duplicate-key", "over-1-MiB"])
+def test_a_report_that_cannot_be_read_is_a_refusal_with_its_audit_entry(remote_run, rt, tmp_path, report):
+    config = load_run_config(rt.home, overrides=FAST)
+    back, base_sha = hostile_copy(remote_run, rt, tmp_path, "run-20260101T000000-read")
+    (back / "report.json").write_bytes(report)
+    write_manifest(back, NOT_OUTPUTS)
+    with pytest.raises(BundleRefused, match="the run that came back cannot be read"):
+        bring_back(rt, config, base_sha, back.parent, back.name, {"cluster": "mh-x"}, actor="person")
+    last = rt.audit.tail(1)[0]
+    assert (last.category, last.event, last.details["ok"]) == ("remote", "verify", False)
+
+
+def test_a_journal_that_is_not_json_is_a_refusal(tmp_path):
+    from runtime.training.remote.launch import _refusal
+
+    (tmp_path / "journal.jsonl").write_bytes(b'{"event": "started"}\n\xff\xfe not json\n')
+    with pytest.raises(BundleRefused, match="journal cannot be read"):
+        _refusal(tmp_path / "journal.jsonl", tmp_path)
+
+
+def test_the_worker_never_writes_into_a_home(rt, tmp_path):
+    from runtime.keys import load_verifier
+
+    key = (rt.home.root / "etc" / "audit-signing.pub").read_bytes()
+    for out in (rt.home.root, rt.home.root / "etc"):
+        assert run_worker(tmp_path / "no-bundle", out, key_id=load_verifier(rt.home).key_id) == 1
+    assert (rt.home.root / "etc" / "audit-signing.pub").read_bytes() == key
+    assert not (rt.home.root / "worker").exists() and not (rt.home.root / "etc" / "worker").exists()
+
+
+def test_a_bundle_signed_by_another_key_is_refused_by_the_worker(rt, tmp_path):
+    """Whoever can rewrite the bundle can put in a key of their own, sign the receipt with it and name it in
+    bundle.json: the worker checks the key id the task's run line gives it, which is not in the bundle."""
+    from runtime import Runtime
+    from runtime.datasets.store import DatasetStore
+    from runtime.keys import load_verifier
+
+    with Runtime(tmp_path / "other") as other:
+        other.init()
+        dataset_id = verified_dataset(other)
+        receipt = DatasetStore(other.home).receipt(dataset_id)
+        build_bundle(tmp_path / "bundle", run_id="run-20260101T000000-keys", dataset_id=dataset_id,
+                     dataset_dir=other.home.root / "state" / "datasets" / "verified" / dataset_id, receipt=receipt,
+                     dataset_sha256=json.loads(receipt.read_text())["sha256"], public_key=other.home.public_key_file,
+                     key_id=load_verifier(other.home).key_id, config=load_run_config(other.home, overrides=FAST))
+    code = run_worker(tmp_path / "bundle", tmp_path / "out", key_id=load_verifier(rt.home).key_id)
+    assert code == 1
+    journal = (tmp_path / "out" / "worker" / "journal.jsonl").read_text()
+    assert "rebuilt on the way" in journal and not (tmp_path / "out" / "state" / "runs").exists()
+
+
+def test_a_folder_that_cannot_be_listed_is_refused(tmp_path):
+    """rsync keeps no permissions now, and a folder that still cannot be read is refused, not skipped."""
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(dir="/tmp" if os.geteuid() == 0 else tmp_path))  # reachable by `nobody` below
+    try:
+        (root / "adapter").mkdir()
+        (root / "adapter" / "a.bin").write_bytes(b"a")
+        write_manifest(root)
+        (root / "hidden").mkdir()
+        (root / "hidden" / "payload.gguf").write_bytes(b"unhashed")
+        (root / "hidden").chmod(0o000)
+        root.chmod(0o755)
+        pid = os.fork()
+        if pid == 0:  # the check in a child that is not root (root reads any folder), with mh already imported
+            try:
+                if os.geteuid() == 0:
+                    os.setgroups([])
+                    os.setgid(65534)
+                    os.setuid(65534)
+                check_manifest(root)
+                os._exit(0)
+            except BundleRefused as exc:
+                os._exit(3 if exc.message == "hidden cannot be read (Permission denied)" else 4)
+            except BaseException:
+                os._exit(5)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 3
+    finally:
+        (root / "hidden").chmod(0o755)
+        shutil.rmtree(root)
+
+
+def test_the_seams_down_of_a_cluster_never_made_lets_exists_confirm(tmp_path):
+    """The real seam module, over a stand-in `sky` package raising what SkyPilot 0.14's sky.down raises
+    for a cluster that provisioning never made (sky.exceptions.ClusterDoesNotExist, a ValueError)."""
+    sky = tmp_path / "stub" / "sky"
+    sky.mkdir(parents=True)
+    (sky / "__init__.py").write_text("from . import exceptions\ndef down(name):\n    return name\n"
+                                     "def stream_and_get(request):\n    raise exceptions.ClusterDoesNotExist(f'Cluster {request!r} does not exist.')\n")
+    (sky / "exceptions.py").write_text("class ClusterDoesNotExist(ValueError):\n    pass\n")
+    seam = SeamClient(Path(sys.executable), ROOT / "runtime" / "training" / "remote" / "skypilot_seam.py")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "stub")}
+    proc = subprocess.run(seam.command("down"), input=json.dumps({"cluster": "mh-never"}), capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.splitlines()[-1]) == {"absent": True}
+
+
+def test_a_failed_launch_is_torn_down_and_confirmed(rt, fake_sky, tmp_path, monkeypatch):
+    dataset_id = verified_dataset(rt)
+    monkeypatch.setenv("FAKE_SKY_LAUNCH_FAILS", "1")
+    proc = run_mh(rt.home.root, "train", "--remote", "--dataset", dataset_id, "--config", str(remote_config(tmp_path)))
+    assert proc.returncode == 1 and "Failed to provision" in proc.stderr and "TEARDOWN NOT CONFIRMED" not in proc.stderr
+    assert calls(fake_sky) == ["check", "estimate", "launch", "down", "exists"]
+
+
+def test_a_teardown_reply_that_is_not_json_is_unconfirmed_exit_20_and_audited(rt, fake_sky, tmp_path, monkeypatch):
+    dataset_id = verified_dataset(rt)
+    monkeypatch.setenv("FAKE_SKY_RUN", "exit 10")
+    monkeypatch.setenv("FAKE_SKY_GARBAGE", "exists")
+    proc = run_mh(rt.home.root, "train", "--remote", "--dataset", dataset_id, "--config", str(remote_config(tmp_path)))
+    assert proc.returncode == 20, proc.stderr[-2000:]
+    assert "TEARDOWN NOT CONFIRMED" in proc.stderr and "JSONDecodeError" in proc.stderr
+    teardown = [e for e in rt.audit.entries() if (e.category, e.event) == ("remote", "teardown")]
+    assert [(e.details["confirmed"], e.level) for e in teardown] == [(False, "error")]
+
+
+def test_a_nightly_whose_teardown_is_unconfirmed_keeps_exit_20_and_the_cluster(rt, fake_sky, tmp_path, monkeypatch):
+    verified_dataset(rt)  # the notes nightly builds its dataset from
+    settings = json.loads((rt.home.root / "etc" / "training.json").read_text())
+    settings["run"]["remote"] = {**settings["run"]["remote"], "infra": "runpod"}
+    (rt.home.root / "etc" / "training.json").write_text(json.dumps(settings))
+    monkeypatch.setenv("FAKE_SKY_RUN", "exit 10")
+    monkeypatch.setenv("FAKE_SKY_DOWN_FAILS", "1")
+    outcome = rt.call("nightly", {"remote": True, "steps": 2}).result
+    (cluster,) = [p.stem for p in (fake_sky / "state").iterdir()]
+    assert outcome["exit_code"] == 20 and f"TEARDOWN NOT CONFIRMED for cluster {cluster}" in outcome["error"]
+    assert f"sky down {cluster}" in outcome["fix"]
+
+
+def test_ctrl_c_at_the_terminal_stops_the_wait_and_tears_down(rt, fake_sky, tmp_path, monkeypatch):
+    """SIGINT to the whole foreground process group, as a terminal sends it: the seam's process must not
+    die of it before mh sees it (exit 1, a failed seam op), nor `sky down` midway."""
+    dataset_id = verified_dataset(rt)
+    monkeypatch.setenv("FAKE_SKY_RUN", "sleep 300")
+    env = {**os.environ, "MH_HOME": str(rt.home.root)}
+    proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", "train", "--remote", "--dataset", dataset_id,
+                             "--config", str(remote_config(tmp_path))], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while "wait" not in calls(fake_sky) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    assert "wait" in calls(fake_sky), proc.communicate()
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 30, err[-2000:]
+    assert calls(fake_sky)[-2:] == ["down", "exists"] and not list((fake_sky / "state").iterdir())
+
+
+def test_the_cost_ceiling_counts_setup_and_autostop(rt, fake_sky, tmp_path, monkeypatch):
+    dataset_id = verified_dataset(rt)
+    monkeypatch.setenv("FAKE_SKY_HOURLY", "0.69")  # 0.69 x 1 h fits $1.00; 0.69 x (1 + 0.5 setup + 1/6 autostop) does not
+    proc = run_mh(rt.home.root, "train", "--remote", "--dataset", dataset_id,
+                  "--config", str(remote_config(tmp_path, max_cost_usd=1.0, max_hours=1, autostop_minutes=10)))
+    assert proc.returncode == 1 and "x 1.67 h (job, setup, autostop) = $1.15, over the ceiling of $1.00" in proc.stderr
+
+
+def test_remote_nightly_needs_a_cost_ceiling():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="set remote.max_cost_usd too"):
+        RemoteSettings(infra="runpod", nightly=True)
+    assert RemoteSettings(infra="runpod", nightly=True, max_cost_usd=5).nightly

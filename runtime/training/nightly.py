@@ -40,10 +40,14 @@ def nightly(ctx: SkillContext, *, steps: int | None = None, remote: bool = False
         call("verify", "dataset_verify", {"id": dataset_id})
         remote = remote or load_config(ctx.home, "training.json").run.remote.nightly  # type: ignore[attr-defined]
         trained = call("train", "train_remote" if remote else "train", {"dataset": dataset_id, "steps": steps})
+        run_id = trained["run_id"]
+        if run_id:
+            report["run_id"] = run_id
         if trained["exit_code"] != ExitCode.OK:
             why = f" ({trained['error']})" if trained.get("error") else ""
-            raise MhError(f"nightly stopped: training exited {trained['exit_code']}{why}", fix=f"see `mh runs show {trained['run_id']}`")
-        run_id = trained["run_id"]
+            # the step's own fix first: an unconfirmed teardown's says which cluster to `sky down`
+            fix = trained.get("fix") or (f"see `mh runs show {run_id}`" if run_id else "see the error above")
+            raise TrainingStepFailed(f"nightly stopped: training exited {trained['exit_code']}{why}", fix=fix, exit_code=trained["exit_code"])
         evaluation = call("eval", "run_eval", {"run": run_id}, record=False)
         gates = evaluation["gates"]
         report["steps"].append({"step": "eval", "status": "ok" if gates["passed"] else "gates failed", "result": gates})
@@ -62,13 +66,20 @@ def nightly(ctx: SkillContext, *, steps: int | None = None, remote: bool = False
         report["outcome"] = f"failed: {exc.message}"
         report["ended_at"] = datetime.now(UTC).isoformat()
         ctx.audit.append("nightly", "failed", details={"reason": exc.message}, actor=ctx.actor, level="warning")
-        raise NightlyFailed(exc.message, fix=exc.fix, report=report) from None
+        raise NightlyFailed(exc.message, fix=exc.fix, report=report, exit_code=exc.exit_code) from None
     report["ended_at"] = datetime.now(UTC).isoformat()
     ctx.audit.append("nightly", "finished", details={"outcome": report["outcome"]}, actor=ctx.actor)
     return report
 
 
+class TrainingStepFailed(MhError):
+    def __init__(self, message: str, *, fix: str, exit_code: int) -> None:
+        super().__init__(message, fix=fix)
+        self.exit_code = exit_code
+
+
 class NightlyFailed(MhError):
-    def __init__(self, message: str, *, fix: str | None, report: dict) -> None:
+    def __init__(self, message: str, *, fix: str | None, report: dict, exit_code: int = 1) -> None:
         super().__init__(message, fix=fix)
         self.report = report
+        self.exit_code = exit_code  # a step's own code (20: teardown unconfirmed) survives the pipeline

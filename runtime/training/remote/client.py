@@ -24,6 +24,9 @@ class SeamFailed(MhError):
 
 @dataclass(frozen=True)
 class SeamClient:
+    """Every seam process runs in a session of its own: a Ctrl-C at the terminal reaches mh's process
+    group only, so mh decides (stop waiting, then tear down) and no `sky down` is cut off midway."""
+
     python: Path
     script: Path
 
@@ -42,13 +45,15 @@ class SeamClient:
 
     def call(self, op: str, request: dict[str, Any], *, timeout: float | None = 3600) -> dict[str, Any]:
         """One op, start to end; SkyPilot's output goes to this process's stderr as it comes."""
-        proc = subprocess.run(self.command(op), input=json.dumps(request), capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(self.command(op), input=json.dumps(request), capture_output=True, text=True, timeout=timeout,
+                              start_new_session=True)
         return self.reply(op, proc.returncode, proc.stdout, proc.stderr)
 
     def start(self, op: str, request: dict[str, Any], log: Path) -> subprocess.Popen:
         """An op that runs long (wait): its output goes to `log`; `finish` reads its reply."""
         with open(log, "a", encoding="utf-8") as handle:  # the child keeps its own copy of the descriptor
-            proc = subprocess.Popen(self.command(op), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=handle, text=True)
+            proc = subprocess.Popen(self.command(op), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=handle, text=True,
+                                    start_new_session=True)
         assert proc.stdin is not None
         proc.stdin.write(json.dumps(request))
         proc.stdin.close()

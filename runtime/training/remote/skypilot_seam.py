@@ -75,17 +75,25 @@ def wait(request: dict) -> dict:
 
 
 def download(request: dict) -> dict:
-    """rsync over the SSH alias SkyPilot writes for every cluster it launches."""
+    """rsync over the SSH alias SkyPilot writes for every cluster it launches; no link, no file over
+    max_file_bytes, and no permissions kept (a folder the remote made unreadable must not hide files)."""
     os.makedirs(request["local"], exist_ok=True)
-    subprocess.run(["rsync", "-a", "--no-links", f"{request['cluster']}:{request['remote'].rstrip('/')}/", request["local"].rstrip("/") + "/"],
+    subprocess.run(["rsync", "-rt", "--no-links", "--no-perms", "--chmod=Du=rwx,Fu=rw", f"--max-size={int(request['max_file_bytes'])}",
+                    f"{request['cluster']}:{request['remote'].rstrip('/')}/", request["local"].rstrip("/") + "/"],
                    check=True, stdout=sys.stderr)
     return {}
 
 
 def down(request: dict) -> dict:
+    """Tear the cluster down. One SkyPilot never made (provisioning failed) is not an error here:
+    `exists` is what confirms it is gone."""
     import sky
+    from sky import exceptions
 
-    sky.stream_and_get(sky.down(request["cluster"]))
+    try:
+        sky.stream_and_get(sky.down(request["cluster"]))
+    except exceptions.ClusterDoesNotExist:
+        return {"absent": True}
     return {}
 
 

@@ -39,7 +39,9 @@ def cluster_name(run_id: str) -> str:
     return "mh-" + run_id.removeprefix("run-").lower().replace("t", "-", 1)
 
 
-def build_task(remote: RemoteSettings, *, run_id: str, bundle: Path, pyproject: Path) -> dict[str, Any]:
+def build_task(remote: RemoteSettings, *, run_id: str, bundle: Path, pyproject: Path, key_id: str) -> dict[str, Any]:
+    if not re.fullmatch(r"[0-9a-f]{8,64}", key_id):
+        raise ValueError(f"not a key id: {key_id!r}")  # it goes into a shell line
     if remote.infra is None:
         raise ConfigError("etc/training.json", "run.remote.infra", "no infra is set for remote training",
                           fix='set "remote": {"infra": "runpod"} (or lambda, k8s, aws, ssh/POOL) in etc/training.json or the run config')
@@ -55,7 +57,7 @@ def build_task(remote: RemoteSettings, *, run_id: str, bundle: Path, pyproject: 
     # SIGTERM at the limit: the trainer saves a checkpoint and exits 30, and the run comes back as interrupted.
     run = "\n".join((
         'export PATH="$HOME/mh-venv/bin:$PATH"',
-        f"timeout --signal=TERM {limit_s}s mh worker train {REMOTE_BUNDLE} --out {REMOTE_OUT}",
+        f"timeout --signal=TERM {limit_s}s mh worker train {REMOTE_BUNDLE} --out {REMOTE_OUT} --key-id {key_id}",
     ))
     return {
         "name": f"mh-{run_id}".lower(),

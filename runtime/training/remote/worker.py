@@ -86,15 +86,40 @@ def _config(spec: BundleSpec, bundle: Path) -> RunConfig:
     return RunConfig.model_validate({**spec.config, "base": None if spec.base.source == "shipped" else str(path)})
 
 
-def run_worker(bundle: Path, out: Path, *, quiet: bool = False) -> int:
-    """Train the bundle's run into out/; the run's exit code, or 1 when the worker refused."""
+def usable_out(out: Path) -> str | None:
+    """Why out/ cannot be the worker's folder, or None. Only a missing or empty folder, or one an
+    earlier worker run made (its journal is there), will do: the worker replaces the dataset folder
+    and etc/audit-signing.pub in it, which in a real home would make that home's own firewall
+    accept what the bundle's key signed."""
+    if not out.exists():
+        return None
+    if not out.is_dir():
+        return f"{out} is not a folder"
+    if (out / "state" / "keys").exists() or (out / "logs" / "audit").exists():
+        return f"{out} is an mh home (it has state/keys or logs/audit); the worker never writes into a home"
+    if any(out.iterdir()) and not (out / JOURNAL_DIR / JOURNAL).is_file():
+        return f"{out} is neither empty nor an earlier worker folder (no {JOURNAL_DIR}/{JOURNAL})"
+    return None
+
+
+def run_worker(bundle: Path, out: Path, *, key_id: str, quiet: bool = False) -> int:
+    """Train the bundle's run into out/; the run's exit code, or 1 when the worker refused. key_id is
+    the home's key as the task's run line names it, outside the bundle: a bundle whose key (and the
+    receipt it signs) was swapped on the way is refused."""
+    why = usable_out(out)
+    if why:
+        print(f"error: {why}\n  fix: name an empty or new folder with --out", flush=True)
+        return int(ExitCode.CONFIG)
     home = Home.at(out)
     ctx = WorkerContext(home, Journal(home.root / JOURNAL_DIR / JOURNAL))
     try:
         spec = read_bundle(bundle)
+        if spec.key_id != key_id:
+            raise BundleRefused(f"the bundle names key {spec.key_id}, the run line {key_id}: it was rebuilt on the way",
+                                fix="build the bundle again")
         _lay_out(spec, bundle, home)
-        if load_verifier(home).key_id != spec.key_id:
-            raise BundleRefused("the bundle's public key is not the key its spec names", fix="build the bundle again")
+        if load_verifier(home).key_id != key_id:
+            raise BundleRefused("the bundle's public key is not the home's key the run line names", fix="build the bundle again")
         dataset = open_for_training(ctx, spec.dataset_id, actor=ACTOR)  # the firewall, on this side too
         if dataset.receipt.sha256 != spec.dataset_sha256:
             raise BundleRefused("the dataset is not the one the run was planned on", fix="build the bundle again")
