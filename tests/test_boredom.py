@@ -217,3 +217,22 @@ def test_a_level_changed_within_an_idle_stretch_gives_no_second_reflection(rt):
         clock.move_to(datetime(2027, 1, 9, 9, 6, 1))
         BoredomService(rt).tick()
     assert len(reflections(rt)) == 1
+
+
+def test_at_observe_the_boredom_service_and_the_organizer_pause_and_resume(rt):
+    write_boredom(rt.home.root, {"level": "high"})
+    (rt.home.etc / "memory.json").write_text(json.dumps({"organize_idle_mins": 1}))
+    with time_machine.travel(datetime(2027, 1, 9, 9, 0), tick=False) as clock:
+        capture(rt, "Met Anna in Berlin about the community garden. The plum tree flowered early this year.")
+        rt.set_trust("observe")
+        clock.move_to(datetime(2027, 1, 9, 9, 5))
+        boredom, organizer = BoredomService(rt), Organizer(rt)
+        boredom.tick()
+        organizer.tick()
+        assert reflections(rt) == [] and rt.memory.stats()["unprocessed"] == 1
+        assert boredom.book.state().note.startswith("paused") and organizer.book.state().note.startswith("paused")
+        rt.set_trust("suggest")
+        clock.move_to(datetime(2027, 1, 9, 9, 6))
+        boredom.tick()
+        organizer.tick()
+    assert len(reflections(rt)) == 1 and rt.memory.stats()["unprocessed"] == 0
