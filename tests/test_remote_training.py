@@ -471,6 +471,34 @@ def test_the_seams_down_of_a_cluster_never_made_lets_exists_confirm(tmp_path):
     assert json.loads(proc.stdout.splitlines()[-1]) == {"absent": True}
 
 
+def test_sigterm_during_a_launch_cancels_skypilots_request(tmp_path):
+    """The real seam module over a stand-in `sky` whose launch request never ends (provisioning): mh's
+    SIGTERM must cancel the request on SkyPilot's API server, not only end the seam's process."""
+    sky = tmp_path / "stub" / "sky"
+    sky.mkdir(parents=True)
+    cancelled = tmp_path / "cancelled"
+    (sky / "__init__.py").write_text(
+        "import time\n"
+        "class Task:\n    @staticmethod\n    def from_yaml_config(config):\n        return config\n"
+        "def launch(task, **kwargs):\n    return 'req-42'\n"
+        "def stream_and_get(request_id):\n    print('provisioning', flush=True)\n    time.sleep(120)\n"
+        f"def api_cancel(request_id, silent=False):\n    open({str(cancelled)!r}, 'w').write(request_id)\n    return 'req-cancel'\n"
+        "def get(request_id):\n    return None\n")
+    seam = SeamClient(Path(sys.executable), ROOT / "runtime" / "training" / "remote" / "skypilot_seam.py")
+    log = tmp_path / "seam.log"
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "stub")}
+    with open(log, "w") as handle:
+        proc = subprocess.Popen(seam.command("launch"), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=handle, text=True, env=env)
+    proc.stdin.write(json.dumps({"task": {}, "cluster": "mh-x", "autostop_minutes": 10}))
+    proc.stdin.close()
+    deadline = time.monotonic() + 60
+    while "provisioning" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.terminate()
+    assert proc.wait(timeout=60) != 0
+    assert cancelled.read_text() == "req-42"
+
+
 def test_a_failed_launch_is_torn_down_and_confirmed(rt, fake_sky, tmp_path, monkeypatch):
     dataset_id = verified_dataset(rt)
     monkeypatch.setenv("FAKE_SKY_LAUNCH_FAILS", "1")

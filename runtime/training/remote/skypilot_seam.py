@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -54,13 +55,27 @@ def estimate(request: dict) -> dict:
     return {"hourly_usd": best.get_cost(3600) if best is not None else None, "resources": str(best)}
 
 
+def _cancel_on_sigterm(request_id) -> None:
+    """SkyPilot runs a launch as a request on its local API server: ending this process alone would
+    leave provisioning going. On mh's SIGTERM (an interrupt, the deadline) the request is cancelled
+    first; mh's `down` follows."""
+    import sky
+
+    def cancel(*_: object) -> None:
+        sky.get(sky.api_cancel(request_id, silent=True))
+        raise SystemExit(f"launch cancelled (SkyPilot request {request_id})")
+
+    signal.signal(signal.SIGTERM, cancel)
+
+
 def launch(request: dict) -> dict:
     """Provision, upload the file mounts, run setup, submit the job. The machine tears itself down
     after `autostop_minutes` idle (down=True): the net under mh's own teardown."""
     import sky
 
-    job_id, _handle = sky.stream_and_get(sky.launch(_task(request["task"]), cluster_name=request["cluster"],
-                                                    idle_minutes_to_autostop=request["autostop_minutes"], down=True))
+    request_id = sky.launch(_task(request["task"]), cluster_name=request["cluster"], idle_minutes_to_autostop=request["autostop_minutes"], down=True)
+    _cancel_on_sigterm(request_id)
+    job_id, _handle = sky.stream_and_get(request_id)
     return {"job_id": job_id}
 
 
