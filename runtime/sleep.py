@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from .config import SleepConfig, SleepWindow, load_config
-from .dreams import COMPOSED_TYPES, dreams
+from .dreams import COMPOSED_TYPES, dreams, ungrounded_lines
 from .errors import ConfigError, MhError
 from .idle import idle_seconds
 from .jobs import ACTIVE, Jobs
@@ -288,8 +288,10 @@ class SleepService:
             try:
                 result = self.door.call("memory_compose", {"type": "dream", "id": dream.id, "timestamp": stamp.isoformat(),
                                                            "content": dream.content, "links": dream.links, "metadata": {"night": record.night}})
-            except MhError as exc:  # refused for good (a memory it quotes was deleted): the night goes on without it
-                record.skipped.append(dream.id)
+            except MhError as exc:
+                if not self._refused_for_good(dream):
+                    raise  # a full disk, a locked index: the tick fails and the service is restarted with backoff, the dream kept
+                record.skipped.append(dream.id)  # a memory it quotes was deleted or changed: the night goes on without it
                 self._save(record)
                 self.book.log(f"skipped dream {dream.id}: {exc.message}")
                 continue
@@ -299,6 +301,15 @@ class SleepService:
             self._save(record)
             self.book.log(f"dreamt {dream.id} from {', '.join(dream.links)}" + ("" if result["created"] else " (saved before)"))
         return True
+
+    def _refused_for_good(self, dream: PlannedDream) -> bool:
+        """Whether memory_compose will never take this dream: a linked memory gone, unreadable, or no
+        longer holding the sentence quoted from it."""
+        try:
+            sources = [self.runtime.memory.get(link).content for link in dream.links]
+        except MhError:
+            return True
+        return bool(ungrounded_lines(dream.content, sources))
 
     def _nightly(self, record: NightRecord, cfg: SleepConfig) -> str | None:
         """Move the night's nightly on; the note to show while its job runs, None once it is settled."""
@@ -324,10 +335,10 @@ class SleepService:
                     return f"night {record.night}: waiting for {other.id} (a nightly started by {other.started_by})"
                 try:
                     started = self.door.call("job_start", {"kind": "nightly"})
-                except MhError as exc:  # refused for good this night (not a pause): said, and the night ends
-                    record.nightly, record.outcome = "done", f"failed: the nightly could not start: {exc.message}"
-                    self._save(record)
-                    return None
+                except MhError as exc:
+                    if "running already" in exc.message:  # another nightly won the race since the look above: waited for
+                        return f"night {record.night}: waiting for the nightly started meanwhile ({exc.message})"
+                    raise  # not this night's verdict (a full disk): the service is restarted with backoff and tries again
                 if started is None:
                     return f"night {record.night}: paused before the nightly: {self.door.paused}"
                 mine = started["id"]

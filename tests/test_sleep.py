@@ -425,3 +425,49 @@ def test_a_night_draws_its_dreams_from_the_newest_memories_only(rt, monkeypatch)
     with time_machine.travel(datetime(2027, 1, 9, 23, 45), tick=False):
         SleepService(rt).tick()
     assert of_type(rt, "dream") and all(set(d.links) <= newest for d in of_type(rt, "dream"))
+
+
+def test_a_transient_failure_while_dreaming_is_retried_not_a_dream_skipped_for_good(rt, monkeypatch):
+    from runtime.errors import MhError
+    from runtime.service_book import ServiceDoor
+
+    memories(rt)
+    write_sleep(rt.home.root)
+    call = ServiceDoor.call
+
+    def disk_full(door, skill_id, args):
+        if skill_id == "memory_compose":
+            raise MhError("memory_compose: [Errno 28] No space left on device")
+        return call(door, skill_id, args)
+
+    with time_machine.travel(datetime(2027, 1, 9, 23, 45), tick=False):
+        monkeypatch.setattr(ServiceDoor, "call", disk_full)
+        with pytest.raises(MhError, match="No space left"):
+            SleepService(rt).tick()  # the service process exits: the supervisor restarts it with backoff
+        monkeypatch.setattr(ServiceDoor, "call", call)
+        service = SleepService(rt)
+        service.tick()
+    record = service.record("2027-01-09")
+    assert record.skipped == [] and len(record.saved) == 2 and len(of_type(rt, "dream")) == 2
+
+
+def test_a_nightly_started_elsewhere_in_the_same_moment_is_waited_for_not_a_failed_night(rt, monkeypatch, request):
+    from runtime.errors import MhError
+    from runtime.service_book import ServiceDoor
+
+    memories(rt)
+    write_sleep(rt.home.root, adapters={"lora": True})
+    request.addfinalizer(lambda: stop_jobs(rt.home))
+    call = ServiceDoor.call
+
+    def lost_the_race(door, skill_id, args):
+        if skill_id == "job_start":
+            raise MhError("job_start: a nightly job is running already: job-20270109T234500-abcd (pid 1), started by person@cli")
+        return call(door, skill_id, args)
+
+    monkeypatch.setattr(ServiceDoor, "call", lost_the_race)
+    with time_machine.travel(datetime(2027, 1, 9, 23, 45), tick=False):
+        service = SleepService(rt)
+        service.tick()
+    record = service.record("2027-01-09")
+    assert record.done_at is None and record.nightly == "starting" and "waiting for the nightly started meanwhile" in service.book.state().note
