@@ -14,7 +14,7 @@ restarted after a backoff that doubles from BACKOFF_FIRST_S to BACKOFF_MAX_S and
 child has run STABLE_S. Restarts are scheduled with APScheduler, not slept for. SIGTERM (or
 SIGINT) stops everything: SIGTERM to each child, SIGKILL after STOP_GRACE_S, then the supervisor
 ends. Children get a SIGTERM from the kernel if the supervisor itself is killed (PR_SET_PDEATHSIG),
-so no service outlives it. What it is doing is written to state/services/supervisor.json, for
+so no service outlives it. What it is doing is written to state/services/supervisor-view.json, for
 `mh agent ps`, `/api/status` and the console.
 """
 
@@ -77,7 +77,8 @@ def marker(home: Home) -> RunningMarker:
 
 
 def view_file(home: Home):
-    return home.services_dir / f"{NAME}.json"
+    # not supervisor.json: that is the supervisor's ServiceBook (its log's counters), which would overwrite it
+    return home.services_dir / f"{NAME}-view.json"
 
 
 def supervisor_view(home: Home) -> SupervisorView:

@@ -220,3 +220,13 @@ def test_a_service_a_person_runs_in_a_terminal_is_not_a_crash(rt, monkeypatch):
     said = [line for line in ServiceBook(rt.home, "organizer").last_lines(50) if "runs elsewhere" in line]
     assert len(said) == 1 and len(boss.scheduler.get_jobs()) == 2
     assert supervisor.ELSEWHERE_RETRY_S >= 60
+
+
+def test_the_supervisors_view_is_not_its_books_state(rt):
+    from runtime import supervisor
+    from runtime.service_book import ServiceBook
+
+    with supervisor.marker(rt.home).hold():
+        supervisor.Supervisor(rt.home, started_by="person@test")._save()
+        ServiceBook(rt.home, supervisor.NAME).record(ok=True)  # the book's counters live beside the view
+        assert supervisor.supervisor_view(rt.home).started_by == "person@test"
