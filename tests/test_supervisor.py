@@ -230,3 +230,36 @@ def test_the_supervisors_view_is_not_its_books_state(rt):
         supervisor.Supervisor(rt.home, started_by="person@test")._save()
         ServiceBook(rt.home, supervisor.NAME).record(ok=True)  # the book's counters live beside the view
         assert supervisor.supervisor_view(rt.home).started_by == "person@test"
+
+
+def test_logs_f_shows_lines_written_to_the_old_file_just_before_it_rotated(rt, monkeypatch, capsys):
+    """A line written between the follower's read and its look at the file name is printed, not lost."""
+    from runtime.cli import agent_cmd
+    from runtime.cli import main as mh_main
+    from runtime.service_book import ServiceBook
+
+    book = ServiceBook(rt.home, "ingestor")
+    book.log("ready")
+    real_stat = os.stat
+    looks = []
+
+    def stat_racing_a_rotation(path, *args, **kwargs):
+        if sys._getframe(1).f_globals.get("__name__") != agent_cmd.__name__:  # the follower's own look only, not pathlib's
+            return real_stat(path, *args, **kwargs)
+        looks.append(path)
+        if len(looks) == 1:  # between the read and this look: a last line, then the rotation
+            with open(path, "a") as old:
+                old.write("late line in the old file\n")
+            os.rename(path, f"{path}.1")
+            with open(path, "w") as new:
+                new.write("first line of the new file\n")
+        elif len(looks) == 3:
+            raise KeyboardInterrupt  # Ctrl-C
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(agent_cmd, "FOLLOW_POLL_S", 0.01)
+    monkeypatch.setattr(agent_cmd.os, "stat", stat_racing_a_rotation)
+    assert mh_main(["--home", str(rt.home.root), "agent", "logs", "ingestor", "-f", "-n", "1"]) == 0
+    shown = capsys.readouterr().out
+    assert "late line in the old file" in shown and "first line of the new file" in shown
+    assert shown.index("late line") < shown.index("first line of the new")

@@ -77,8 +77,9 @@ def logs(ctx: typer.Context, name: str = typer.Argument(..., help="a service, or
                 renamed = handle is None or os.stat(path).st_ino != os.fstat(handle.fileno()).st_ino
             except FileNotFoundError:
                 continue
-            if renamed:  # rotated: the old file was read to its end above; the new one from its start
+            if renamed:  # rotated: the old file is read to its end, then the new one from its start
                 if handle is not None:
+                    _print_lines(handle.read())  # what was written to it between the read above and the rotation
                     handle.close()
                 handle = open(path, "rb")
                 _print_lines(handle.read())
