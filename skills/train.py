@@ -14,6 +14,7 @@ from runtime.plugins import hookimpl
 from runtime.skills import SkillContext, skill
 from runtime.training.export import ExportFormat
 from runtime.training.registry import TrainingReceipt
+from runtime.training.remote.launch import RemoteFacts
 
 from .phrasings import phrasings
 
@@ -48,7 +49,7 @@ class TrainRemoteResult(BaseModel):
     tokens_per_second: float | None = None
     error: str | None = None
     fix: str | None = None
-    remote: dict[str, Any] = Field(default_factory=dict)
+    remote: RemoteFacts | None = None
 
 
 class RunResumeInput(BaseModel):

@@ -24,7 +24,7 @@ import pytest
 from runtime.config import RemoteSettings
 from runtime.training.remote.bundle import BundleRefused, build_bundle, check_manifest, write_manifest
 from runtime.training.remote.client import SKY_VENV, SeamClient
-from runtime.training.remote.launch import bring_back
+from runtime.training.remote.launch import RemoteFacts, bring_back
 from runtime.training.remote.task import build_task
 from runtime.training.remote.worker import NOT_OUTPUTS, run_worker
 from runtime.training.settings import load_run_config
@@ -34,6 +34,7 @@ from .test_training import FAST, verified_dataset
 
 REMOTE_FAST = {**FAST, "steps": 2}  # one real training run, on 2 cores shared by others: as short as it can be
 FAKE_SEAM = Path(__file__).with_name("fake_skypilot_seam.py")
+FACTS = RemoteFacts(engine="skypilot", infra="runpod", accelerators="RTX4090:1", cluster="mh-x")
 INFRAS = ("runpod", "lambda", "k8s", "aws/us-east-1", "ssh/my-pool")  # the ones README.md names
 # Only what chat, the API and the console use: the worker must not import them (it does not install them).
 NOT_ON_THE_WORKER = ("llama_cpp", "pydantic_ai", "ollama", "litestar", "uvicorn", "textual", "watchdog")
@@ -153,7 +154,7 @@ def test_one_flipped_byte_in_a_brought_back_run_is_refused(remote_run, tmp_path)
         config = load_run_config(rt.home, overrides=FAST)
         with pytest.raises(BundleRefused, match="adapter/adapter_model.safetensors does not match"):
             bring_back(rt, config, json.loads((run / "resolved_config.json").read_text())["base_sha256"], back.parent, run.name,
-                       {"cluster": "mh-x"}, actor="person")
+                       FACTS, actor="person")
         last = rt.audit.tail(1)[0]
         assert (last.category, last.event, last.level, last.details["ok"]) == ("remote", "verify", "security", False)
     (back / "adapter" / "extra.bin").write_bytes(b"x")
@@ -344,11 +345,11 @@ def test_a_hostile_remote_cannot_bring_back_gates_or_a_gguf_of_its_own(remote_ru
     (back / "eval" / "gates.json").write_text('{"passed": true}')
     write_manifest(back, NOT_OUTPUTS)
     with pytest.raises(BundleRefused, match="holds eval/ results: gates are made here"):
-        bring_back(rt, config, base_sha, back.parent, back.name, {"cluster": "mh-x"}, actor="person")
+        bring_back(rt, config, base_sha, back.parent, back.name, FACTS, actor="person")
     (back / "eval" / "gates.json").unlink()
     (back / "exports" / "adapter.gguf").write_bytes(b"GGUF any adapter the machine likes")
     write_manifest(back, NOT_OUTPUTS)
-    result = bring_back(rt, config, base_sha, back.parent, back.name, {"cluster": "mh-x"}, actor="person")
+    result = bring_back(rt, config, base_sha, back.parent, back.name, FACTS, actor="person")
     registered = rt.home.runs_dir / result.run_id
     assert (registered / "exports" / "adapter.gguf").read_bytes() == (run / "exports" / "adapter.gguf").read_bytes()  # made here
     from runtime.training.registry import AdapterError, promote
@@ -367,7 +368,7 @@ def test_an_adapter_that_does_not_fit_is_refused_even_when_the_report_says_the_r
     (back / "adapter" / "adapter_config.json").write_text(json.dumps({**lora, "r": 64}))
     write_manifest(back, NOT_OUTPUTS)
     with pytest.raises(BundleRefused, match="LoRA settings are not the run's"):
-        bring_back(rt, config, base_sha, back.parent, back.name, {"cluster": "mh-x"}, actor="person")
+        bring_back(rt, config, base_sha, back.parent, back.name, FACTS, actor="person")
     assert not rt.home.runs_dir.exists() or not list(rt.home.runs_dir.iterdir())
 
 
@@ -379,7 +380,7 @@ def test_a_report_that_cannot_be_read_is_a_refusal_with_its_audit_entry(remote_r
     (back / "report.json").write_bytes(report)
     write_manifest(back, NOT_OUTPUTS)
     with pytest.raises(BundleRefused, match="the run that came back cannot be read"):
-        bring_back(rt, config, base_sha, back.parent, back.name, {"cluster": "mh-x"}, actor="person")
+        bring_back(rt, config, base_sha, back.parent, back.name, FACTS, actor="person")
     last = rt.audit.tail(1)[0]
     assert (last.category, last.event, last.details["ok"]) == ("remote", "verify", False)
 

@@ -54,7 +54,7 @@ class BundleSpec(BaseModel):
     dataset_sha256: str
     key_id: str
     base: BaseRef
-    config: dict
+    config: RunConfig  # base None: the worker resolves it from the reference, on its own disk
     created_at: str
 
 
@@ -148,11 +148,9 @@ def build_bundle(target: Path, *, run_id: str, dataset_id: str, dataset_dir: Pat
         (target / "base").mkdir()
         shutil.copy2(base_path, target / "base" / base.name)
     _copy_source(target / "src")
-    settings = config.model_dump(mode="json")
-    settings["base"] = None  # the worker resolves the base from the reference, on its own disk
     spec = BundleSpec(run_id=run_id, dataset_id=dataset_id, dataset_sha256=dataset_sha256, key_id=key_id, base=base,
-                      config=settings, created_at=datetime.now(UTC).isoformat())
-    atomic_write(target / SPEC, pretty(spec.model_dump()))
+                      config=config.model_copy(update={"base": None}), created_at=datetime.now(UTC).isoformat())
+    atomic_write(target / SPEC, pretty(spec.model_dump(mode="json")))
     write_manifest(target)
     return spec
 

