@@ -263,3 +263,38 @@ def test_logs_f_shows_lines_written_to_the_old_file_just_before_it_rotated(rt, m
     shown = capsys.readouterr().out
     assert "late line in the old file" in shown and "first line of the new file" in shown
     assert shown.index("late line") < shown.index("first line of the new")
+
+
+def test_a_clock_set_back_by_hours_does_not_hold_the_next_tick_back(rt):
+    """APScheduler's date triggers are wall-clock times; the monotonic watchdog runs an overdue pass."""
+    import time_machine
+
+    from runtime.scheduling import run_ticks
+
+    ticks: list[float] = []
+
+    def tick():
+        ticks.append(time.monotonic())
+        return datetime.now().astimezone() + timedelta(seconds=0.05)
+
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def watch():
+        try:
+            run_ticks(tick, stop, max_wait_s=0.2)
+        except Exception as exc:  # handed to the test's thread
+            failures.append(exc)
+
+    with time_machine.travel(datetime(2027, 1, 9, 12, 0).astimezone(), tick=True) as clock:
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            until(lambda: len(ticks) >= 3, timeout=30, every=0.02)
+            clock.shift(timedelta(hours=-3))  # the clock set back
+            before = len(ticks)
+            until(lambda: len(ticks) >= before + 3, timeout=30, every=0.02)
+        finally:
+            stop.set()
+            watcher.join(timeout=30)
+    assert not failures and not watcher.is_alive()
