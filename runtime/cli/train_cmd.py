@@ -100,7 +100,7 @@ def nightly(ctx: typer.Context, report: Path | None = typer.Option(None, "--repo
         err_console.print(f"[bold red]error:[/] {outcome['error']}", highlight=False)
         if outcome["fix"]:
             err_console.print(f"  [bold]fix:[/] {outcome['fix']}", highlight=False)
-        raise typer.Exit(1)
+        raise typer.Exit(outcome.get("exit_code") or 1)  # 20: a rented machine whose teardown is not confirmed
     console.print(outcome["report"]["outcome"])
 
 
