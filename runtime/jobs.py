@@ -16,7 +16,6 @@ the Runtime as the session that started the job, so its audit entries name that 
 from __future__ import annotations
 
 import ctypes
-import fcntl
 import os
 import re
 import secrets
@@ -36,7 +35,7 @@ from pydantic import BaseModel, Field
 from .errors import MhError
 from .home import CHECKOUT, Home
 from .jsonio import atomic_write, pretty, read_json_file
-from .liveness import RunningMarker
+from .liveness import RunningMarker, file_lock
 
 JobState = Literal["queued", "running", "done", "failed", "stopped", "gone"]
 ACTIVE: tuple[JobState, ...] = ("queued", "running")
@@ -235,9 +234,7 @@ class Jobs:
 
     @contextmanager
     def _locked(self, name: str) -> Iterator[None]:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        with open(self.dir / name, "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with file_lock(self.dir / name):
             yield
 
     def _await_runner(self, job_id: str, runner: subprocess.Popen) -> None:

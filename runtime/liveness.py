@@ -17,6 +17,20 @@ class AlreadyRunning(MhError):
     """Another process holds the marker."""
 
 
+@contextmanager
+def file_lock(path: Path, *, wait: bool = True) -> Iterator[bool]:
+    """An exclusive flock on `path` (made if missing) for the block: True when held; with `wait`
+    false, False at once when another process holds it. The kernel drops it if the process dies."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+
+
 class RunningMarker:
     def __init__(self, path: Path, *, what: str, fix: str) -> None:
         self.path = path

@@ -10,7 +10,6 @@ services, and the services import this.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import logging.handlers
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ from .config import load_config
 from .errors import MhError
 from .home import Home
 from .jsonio import atomic_write, pretty, read_json_file
-from .liveness import RunningMarker
+from .liveness import RunningMarker, file_lock
 from .runtime import CallStatus, Runtime, Session
 from .trust import Verdict
 
@@ -107,9 +106,7 @@ class ServiceBook:
 
     @contextmanager
     def _locked(self, suffix: str) -> Iterator[ServiceState]:
-        self.state_file.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.state_file.with_suffix(suffix), "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with file_lock(self.state_file.with_suffix(suffix)):
             state = self.state()
             yield state
             atomic_write(self.state_file, pretty(state.model_dump(mode="json")))
@@ -117,10 +114,8 @@ class ServiceBook:
     def log(self, line: str) -> None:
         """One line, stamped. Rotation renames the file, so the handler is opened per line under the
         log's lock: a line of another process never lands in a file that was rotated away."""
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        with open(self.log_file.with_name(f".{self.log_file.name}.lock"), "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with file_lock(self.log_file.with_name(f".{self.log_file.name}.lock")):
             handler = logging.handlers.RotatingFileHandler(self.log_file, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8")
             try:
                 handler.setFormatter(logging.Formatter("%(message)s"))

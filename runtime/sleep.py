@@ -25,7 +25,6 @@ and a nightly this service started and still running is stopped (`job_stop`) on 
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,6 +41,7 @@ from .errors import ConfigError, MhError
 from .idle import idle_seconds
 from .jobs import ACTIVE, Jobs
 from .jsonio import atomic_write, pretty, read_json_file
+from .liveness import file_lock
 from .service_book import ServiceBook, ServiceDoor
 
 if TYPE_CHECKING:
@@ -211,14 +211,8 @@ class SleepService:
     def _night_lock(self) -> Iterator[bool]:
         """One pass at a night at a time (`mh agent run sleep-service --once` beside the supervised
         one): True when this process holds the lock."""
-        self.nights_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.nights_dir / ".lock", "w") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
-            yield True
+        with file_lock(self.nights_dir / ".lock", wait=False) as mine:
+            yield mine
 
     def _expire(self, key: str, why: str) -> None:
         """End a night that began but may not go on now; its window will not come back."""

@@ -72,3 +72,15 @@ def test_a_run_whose_process_died_reports_gone(tmp_path):
     report = run.report()
     assert report["status"] == "gone" and "mh resume" in report["note"]
     assert run.read_json("report.json")["status"] == "running"  # the file is evidence; only the reading says gone
+
+
+def test_a_file_lock_is_exclusive_and_can_be_tried_without_waiting(tmp_path):
+    from runtime.liveness import file_lock
+
+    path = tmp_path / "made" / ".lock"
+    with file_lock(path) as held:
+        assert held
+        with file_lock(path, wait=False) as second:  # another open file: what a second process would get
+            assert not second
+    with file_lock(path, wait=False) as again:
+        assert again
