@@ -159,8 +159,8 @@ class ServiceDoor:
                                       actor=self.session.actor)
         return True
 
-    def call(self, skill_id: str, args: dict[str, Any]) -> Any | None:
-        """The skill's result; None when the gate refuses it (the service is then paused)."""
+    def call(self, skill_id: str, args: dict[str, Any]) -> dict[str, Any] | None:
+        """The skill's result (its model as JSON); None when the gate refuses it (the service is then paused)."""
         if not self.ready(skill_id, args):
             return None
         outcome = self.runtime.call(skill_id, args, session=self.session)
