@@ -40,8 +40,6 @@ class BoredomService:
         self.home = runtime.home
         self.book = ServiceBook(runtime.home, NAME)
         self.door = ServiceDoor(runtime, self.book)
-        self._problem: str | None = None  # the config error said last
-        self._refused: str | None = None  # the refusal said last
 
     def run_once(self) -> dict[str, Any]:
         wanted = self.tick()
@@ -53,12 +51,9 @@ class BoredomService:
             cfg: BoredomConfig = load_config(self.home, "boredom.json")  # type: ignore[assignment]
         except ConfigError as exc:
             text = f"{exc.message} (fix: {exc.fix})"
-            if text != self._problem:
-                self._problem = text
-                self.book.log(f"cannot run: {text}")
-                self.book.record(ok=False, error=text)
+            self.book.fail_once(text)
             return self._plan(None, f"error: {text}", now + timedelta(seconds=RETRY_S))
-        self._problem = None
+        self.book.clear_failure()
         interval = cfg.interval_s
         if interval is None:
             return self._plan(None, "off (etc/boredom.json: level is off)", now + timedelta(seconds=RETRY_S))
@@ -81,10 +76,7 @@ class BoredomService:
                                                        "content": composed.content, "links": composed.links,
                                                        "metadata": {"idle_since": last.isoformat(), "level": cfg.level}})
         except MhError as exc:  # refused (a memory deleted meanwhile): counted once, tried again a minute later
-            if exc.message != self._refused:
-                self._refused = exc.message
-                self.book.log(f"reflection refused: {exc.message}")
-                self.book.record(ok=False, error=exc.message)
+            self.book.fail_once(exc.message, about="refused", say="reflection refused")
             return self._plan(None, f"reflection refused: {exc.message}", now + timedelta(seconds=RETRY_S))
         if result is None:
             return self._plan(None, f"paused: {self.door.paused}", now + timedelta(seconds=RETRY_S))

@@ -155,7 +155,6 @@ class Organizer:
         self.book = ServiceBook(runtime.home, "organizer")
         self.door = ServiceDoor(runtime, self.book)
         self.stop = threading.Event()  # set by `watch`'s caller: the backlog is left between batches
-        self._problem: str | None = None
 
     @property
     def tagger(self) -> Tagger:
@@ -231,13 +230,10 @@ class Organizer:
         try:
             cfg: MemoryConfig = load_config(self.runtime.home, "memory.json")  # type: ignore[assignment]
         except ConfigError as exc:
-            if exc.message != self._problem:  # said once (log, failure count), not once a minute
-                self._problem = exc.message
-                self.book.log(f"cannot run: {exc.message}")
-                self.book.record(ok=False, error=exc.message)
+            self.book.fail_once(exc.message)
             self.book.plan(None, f"error: {exc.message}")
             return now + timedelta(seconds=60)
-        self._problem = None
+        self.book.clear_failure()
         every = now + timedelta(seconds=cfg.organize_every_s)
         idle = idle_seconds(self.runtime.home.audit_dir, now)
         needed = cfg.organize_idle_mins * 60

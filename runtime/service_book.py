@@ -80,6 +80,18 @@ class ServiceBook:
         self.running = RunningMarker(home.services_dir / f"{name}.pid", what=name,
                                      fix="stop that one first (Ctrl-C in its terminal, or kill its pid)")
         self.log_file = home.service_logs / f"{name}.log"
+        self._said: dict[str, str] = {}  # the failure said last, by what it is about
+
+    def fail_once(self, text: str, *, about: str = "config", say: str = "cannot run") -> None:
+        """A failure said once (a log line, one failure counted) until it changes or is cleared: a
+        service that looks again each minute does not count it each minute."""
+        if self._said.get(about) != text:
+            self._said[about] = text
+            self.log(f"{say}: {text}")
+            self.record(ok=False, error=text)
+
+    def clear_failure(self, about: str = "config") -> None:
+        self._said.pop(about, None)
 
     def state(self) -> ServiceState:
         try:

@@ -116,7 +116,6 @@ class SleepService:
         self.book = ServiceBook(runtime.home, NAME)
         self.door = ServiceDoor(runtime, self.book)
         self.nights_dir = runtime.home.services_dir / "sleep-nights"
-        self._problem: str | None = None
 
     # -- the record of each night ------------------------------------------------------------------
 
@@ -174,7 +173,7 @@ class SleepService:
     def _tick(self, now: datetime) -> datetime | None:
         local = datetime.now()
         cfg: SleepConfig = load_config(self.home, "sleep.json")  # type: ignore[assignment]
-        self._problem = None
+        self.book.clear_failure()
         night = self._due_night(local, cfg) if cfg.enabled else None
         unfinished = self._unfinished()
         if unfinished is not None:
@@ -390,10 +389,7 @@ class SleepService:
     def _broken(self, exc: MhError, now: datetime) -> datetime:
         """A config it cannot read: said once (log, failure count), then looked at again each minute."""
         text = f"{exc.message} (fix: {exc.fix})" if exc.fix else exc.message
-        if text != self._problem:
-            self._problem = text
-            self.book.log(f"cannot run: {text}")
-            self.book.record(ok=False, error=text)
+        self.book.fail_once(text)
         return self._plan(None, f"error: {text}", now + timedelta(seconds=RETRY_S))
 
     def watch(self, stop) -> None:
