@@ -10,7 +10,10 @@ the first is saved, `starting` before the job is started, the job's id once it r
 the end. So a restart, a second wake-up in the same window, or the clock set back into a window
 already slept finds the record and does nothing twice; a killed night resumes where it stopped
 (a dream saved but not yet ticked off is recognised by its id; a job started but not yet recorded
-is found among the jobs this service started since `starting`). Nights are named by wall-clock
+is found among the jobs this service started since `starting`) - but only while enabled, inside its
+window and once the person is idle: otherwise it ends as `expired` (a nightly already running is
+followed to its end). A failure that is not the night's verdict (a full disk) fails the tick, so
+the supervisor retries with backoff; `mh stop` stops the nightly this service started. Nights are named by wall-clock
 dates, so a DST change shifts the window by the hour like any alarm clock, but never adds a night.
 
 **Catch-up rule.** With `catch_up` false (the default) a window that passes without the person
