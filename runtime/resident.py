@@ -20,6 +20,7 @@ import os
 import socket
 import struct
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from .home import Home
 from .liveness import RunningMarker
 
 MAX_MESSAGE = 20_000  # characters, as the API's chat
-PATH_LIMIT = 100  # sun_path holds 108 bytes on Linux; a longer home path cannot have a socket
+PATH_LIMIT = 100  # sun_path holds 108 bytes on Linux: a deeper socket is reached through its folder's fd
 
 
 def socket_path(home: Home) -> Path:
@@ -39,6 +40,21 @@ def marker(home: Home) -> RunningMarker:
     return RunningMarker(home.services_dir / "chat.lock", what="the resident chat", fix="stop it first (Ctrl-C in its terminal)")
 
 
+@contextmanager
+def _address(path: Path) -> Iterator[str]:
+    """The socket's address: its path, or for a home deeper than sun_path allows, the same file
+    reached through an fd of its folder (/proc/self/fd/N/chat.sock), so it still lives, with its
+    modes, in state/services/."""
+    if len(str(path)) <= PATH_LIMIT:
+        yield str(path)
+        return
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        yield f"/proc/self/fd/{folder}/{path.name}"
+    finally:
+        os.close(folder)
+
+
 class ResidentUnavailable(MhError):
     """No resident chat answers for this home."""
 
@@ -47,12 +63,13 @@ def ask(home: Home, message: str, *, timeout: float = 600) -> Iterator[dict[str,
     """The resident chat's answer to one message, as its JSON lines. ResidentUnavailable, before
     anything is sent, when none is running (or its socket does not answer)."""
     path = socket_path(home)
-    if len(str(path)) > PATH_LIMIT or not marker(home).is_held():
+    if not marker(home).is_held():
         raise ResidentUnavailable("no resident chat is running for this home", fix="start one with `mh chat --serve`")
     client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     client.settimeout(timeout)
     try:
-        client.connect(str(path))
+        with _address(path) as address:
+            client.connect(address)
     except OSError as exc:
         client.close()
         raise ResidentUnavailable(f"the resident chat does not answer ({exc})", fix="restart it with `mh chat --serve`") from None
@@ -71,8 +88,6 @@ def serve(home: Home, turn: Callable[[str, Callable[[str], None]], Any], *, read
     """Answer `--once` messages until interrupted. `turn(message, on_text)` runs one turn in a fresh
     session and returns its TurnResult."""
     path = socket_path(home)
-    if len(str(path)) > PATH_LIMIT:
-        raise MhError(f"the home's path is too long for a Unix socket ({path})", fix="use a home at a shorter path")
     with marker(home).hold():
         home.services_dir.mkdir(parents=True, exist_ok=True)
         home.services_dir.chmod(0o700)
@@ -80,7 +95,8 @@ def serve(home: Home, turn: Callable[[str, Callable[[str], None]], Any], *, read
         server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old_mask = os.umask(0o177)  # the socket is created 0600: no window where others may connect
         try:
-            server.bind(str(path))
+            with _address(path) as address:
+                server.bind(address)
         finally:
             os.umask(old_mask)
         with server:

@@ -34,7 +34,7 @@ def _line_with(proc: subprocess.Popen, text: str, *, timeout: float) -> str:
             proc.kill()
             pytest.fail(f"the child never said {text!r} within {timeout} s")
         if not line:
-            pytest.fail(f"the child ended before saying {text!r}: {proc.stderr.read()}")
+            pytest.fail(f"the child ended before saying {text!r}: {proc.stderr.read() if proc.stderr else '(its output is above)'}")
         if text in line:
             return line
 
@@ -203,3 +203,29 @@ def test_another_users_process_cannot_reach_the_resident_chat(chat_rt):
         server.wait(timeout=30)
     events = run_mh(home, "audit", "tail", "-n", "20", "--json", check=True).stdout
     assert '"event": "turn"' not in events
+
+
+def test_a_home_deeper_than_a_socket_path_allows_still_gets_its_resident_chat(tmp_path):
+    """sun_path holds 108 bytes; the socket stays in state/services/, reached through its folder's fd."""
+    import threading
+
+    from runtime import resident
+    from runtime.home import Home
+
+    home = Home(tmp_path / ("deep" * 20) / "home")
+    home.services_dir.mkdir(parents=True)
+    assert len(str(resident.socket_path(home))) > 108
+
+    class Done:
+        def model_dump(self, mode):
+            return {"reply": "ok"}
+
+    def turn(message, on_text):
+        on_text(f"echo {message}")
+        return Done()
+
+    ready = threading.Event()
+    threading.Thread(target=resident.serve, args=(home, turn), kwargs={"ready": ready.set}, daemon=True).start()
+    assert ready.wait(30)
+    assert list(resident.ask(home, "hi")) == [{"delta": "echo hi"}, {"done": {"reply": "ok"}}]
+    assert resident.socket_path(home).stat().st_mode & 0o777 == 0o600
