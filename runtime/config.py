@@ -220,9 +220,9 @@ class SleepConfig(StrictModel):
     catch_up: bool = Field(default=False, validation_alias=_alias("catch_up", "catchUp"),
                            description="a night missed entirely runs once at the first idle moment before the next window")
     adapters: SleepAdapters = Field(default_factory=SleepAdapters)
-    show_in_ui: bool = Field(default=True, validation_alias=_alias("show_in_ui", "showInUI"),
+    show_in_ui: bool = Field(default=True, validation_alias=_alias("show_in_ui", "showInUI"), exclude=True,
                              description="accepted for MetaHuman OS files; ignored (the console and `mh agent ps` always show the service)")
-    evaluate: bool = Field(default=True, description="accepted for MetaHuman OS files; ignored: the nightly always evaluates before it activates")
+    evaluate: bool = Field(default=True, exclude=True, description="accepted for MetaHuman OS files; ignored: the nightly always evaluates before it activates")
     lora_schedule: str | None = Field(default=None, max_length=100, validation_alias=_alias("lora_schedule", "loraSchedule"),
                                       description="accepted for MetaHuman OS files; ignored: the nightly runs on the night itself, when adapters.lora is true")
 
@@ -239,7 +239,7 @@ class BoredomConfig(StrictModel):
     level: Literal["off", "low", "medium", "high", "custom"] = "off"
     intervals: BoredomIntervals = Field(default_factory=BoredomIntervals, validate_default=True)
     recent: int = Field(default=5, ge=1, le=50, description="how many recent memories a reflection draws from")
-    show_in_chat: bool = Field(default=True, validation_alias=_alias("show_in_chat", "showInChat"),
+    show_in_chat: bool = Field(default=True, validation_alias=_alias("show_in_chat", "showInChat"), exclude=True,
                                description="accepted for MetaHuman OS files; ignored: a reflection is a memory, shown where memories are")
     lora_schedule: str | None = Field(default=None, max_length=100, validation_alias=_alias("lora_schedule", "loraSchedule"),
                                       description="accepted for MetaHuman OS files; ignored: training is the sleep service's (etc/sleep.json adapters.lora)")
