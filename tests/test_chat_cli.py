@@ -1,5 +1,6 @@
 """`mh chat` and `mh plan` as a person runs them, in child processes on the real embedded model."""
 
+import contextlib
 import json
 import os
 import queue
@@ -146,16 +147,25 @@ def test_a_wait_shows_a_spinner_on_a_terminal_and_nothing_in_a_pipe(home, tmp_pa
     assert "planning" not in piped.stderr and "memory_search" in piped.stdout
 
 
+@contextlib.contextmanager
+def resident_chat(home):
+    """`mh chat --serve` in a child process, ready to answer; stopped with Ctrl-C (SIGINT) after."""
+    server = subprocess.Popen([sys.executable, "-m", "runtime.cli", "chat", "--serve"], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, env={**os.environ, "MH_HOME": str(home)}, cwd=ROOT)
+    try:
+        _line_with(server, "resident chat ready", timeout=120)
+        yield server
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+
+
 def test_a_resident_chat_answers_once_requests_through_the_same_door(chat_rt):
     """`mh chat --serve` keeps the model loaded; `mh chat --once` hands it the message (same reply
     shape, same audit actors), a second server is refused, and once it stops --once runs locally."""
     home = chat_rt.home.root
     chat_rt.close()
-    env = {**os.environ, "MH_HOME": str(home)}
-    server = subprocess.Popen([sys.executable, "-m", "runtime.cli", "chat", "--serve"], stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
-    try:
-        _line_with(server, "resident chat ready", timeout=120)
+    with resident_chat(home):
         assert (home / "state" / "services" / "chat.sock").stat().st_mode & 0o777 == 0o600
         turn = json.loads(run_mh(home, "chat", "--once", "Read the README.md file", "--json", check=True).stdout)
         assert turn["reply"].startswith("README.md:\n# Garden notes") and [c["skill"] for c in turn["calls"]] == ["fs_read"]
@@ -164,9 +174,6 @@ def test_a_resident_chat_answers_once_requests_through_the_same_door(chat_rt):
         events = [json.loads(line) for line in run_mh(home, "audit", "tail", "-n", "20", "--json", check=True).stdout.splitlines()]
         actors = {(e["category"], e["event"]): e["actor"] for e in events}
         assert actors[("skill", "result")] == "person@chat" and actors[("agent", "turn")] == "agent"
-    finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=30)
     assert not (home / "state" / "services" / "chat.sock").exists()
     assert run_mh(home, "chat", "--once", "Read the README.md file", check=True).stdout.startswith("README.md:")
 
@@ -178,29 +185,25 @@ def test_another_users_process_cannot_reach_the_resident_chat(chat_rt):
 
     home = chat_rt.home.root
     chat_rt.close()
-    env = {**os.environ, "MH_HOME": str(home)}
-    server = subprocess.Popen([sys.executable, "-m", "runtime.cli", "chat", "--serve"], stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
-    try:
-        _line_with(server, "resident chat ready", timeout=120)
+    with resident_chat(home):
         read, write = os.pipe()
         if (pid := os.fork()) == 0:  # the child becomes nobody and knocks
             os.close(read)
             os.setuid(65534)
-            client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
-                client.connect(str(home / "state" / "services" / "chat.sock"))
+                os.chdir(home / "state" / "services")  # a relative address: a deep test folder passes sun_path's 108 bytes
+                client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                client.connect("chat.sock")
                 client.sendall(b'{"message": "Delete out/x.txt"}\n')
                 os.write(write, b"connected")
             except PermissionError:
                 os.write(write, b"refused")
+            except OSError as exc:
+                os.write(write, repr(exc).encode())
             os._exit(0)
         os.close(write)
         os.waitpid(pid, 0)
-        assert os.read(read, 64) == b"refused"
-    finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=30)
+        assert os.read(read, 256) == b"refused"
     events = run_mh(home, "audit", "tail", "-n", "20", "--json", check=True).stdout
     assert '"event": "turn"' not in events
 
