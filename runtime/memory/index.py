@@ -10,11 +10,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from ..errors import MhError
 from .events import MemoryEvent
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 TABLE = "memories"
 COLUMNS = {
@@ -85,6 +87,8 @@ class MemoryIndex:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Autocommit: writes take their lock up front with BEGIN IMMEDIATE (see `write`), because a
         # deferred transaction that has to upgrade fails at once under a concurrent writer.
+        import sqlite_utils  # ~0.4 s with pandas: paid when the index is opened, not by every `mh` command
+
         db = sqlite_utils.Database(sqlite3.connect(self.path, timeout=30, isolation_level=None))
         try:
             with _unreadable_as_error(self.path):
