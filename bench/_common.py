@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -26,6 +27,12 @@ def timed(body: Callable[[], object]) -> float:
     start = time.perf_counter()
     body()
     return time.perf_counter() - start
+
+
+def p50_p95_ms(latencies: list[float]) -> tuple[float, float]:
+    """The median and the 95th percentile of timings in seconds, in milliseconds."""
+    ordered = sorted(latencies)
+    return statistics.median(ordered) * 1000, ordered[int(len(ordered) * 0.95) - 1] * 1000
 
 
 def table(headers: list[str], rows: list[list[str]]) -> str:

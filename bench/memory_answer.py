@@ -16,14 +16,13 @@ import argparse
 import json
 import random
 import shutil
-import statistics
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from _common import ROOT, table
+from _common import ROOT, p50_p95_ms, table
 
 from runtime import Runtime, grounded
 from runtime.router import Router
@@ -81,9 +80,7 @@ def main() -> int:
         rt.close()
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    latencies.sort()
-    p50 = statistics.median(latencies) * 1000
-    p95 = latencies[int(len(latencies) * 0.95) - 1] * 1000
+    p50, p95 = p50_p95_ms(latencies)
     print(f"memory answer benchmark: {opts.memories:,} filler memories + 30 notes, {len(latencies)} questions\n")
     print(table(["measurement", "value"], [
         ["plan + memory_search (door) + answer, p50", f"{p50:.1f} ms"],

@@ -12,14 +12,13 @@ from __future__ import annotations
 import argparse
 import random
 import shutil
-import statistics
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from _common import table
+from _common import p50_p95_ms, table
 
 from runtime import Runtime
 
@@ -57,9 +56,7 @@ def main() -> int:
         rt.close()
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    latencies.sort()
-    p50 = statistics.median(latencies) * 1000
-    p95 = latencies[int(len(latencies) * 0.95) - 1] * 1000
+    p50, p95 = p50_p95_ms(latencies)
     print(f"remember benchmark: {report.indexed} memories, {opts.queries} queries\n")
     print(table(["measurement", "value"], [
         ["write the memory files (no fsync)", f"{t_write:.1f} s"],

@@ -160,6 +160,11 @@ class ChatAgent:
 
         return call
 
+    def new_conversation(self) -> None:
+        """Forget this chat's history and pending approvals; the next turn is a session of its own."""
+        self.session = Session(actor="agent")
+        self.messages, self.pending = [], []
+
     # -- turns ------------------------------------------------------------------------------------
 
     async def stream(self, text: str | None, *, deferred=None) -> AsyncIterator[ChatEvent]:

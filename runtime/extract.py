@@ -201,7 +201,7 @@ what whats what's when whens where wheres where's who whos who's whom whose whic
 have has had can could would should will shall the a an of to in on at for about with from by and or my mine me i i'm
 im i've ive i'd we us our you your yours it its it's this that these those there any anything something some again
 remember recall know tell say said said think thought note notes memory memories please called name names named get got put
-going doing leave left eat use see seeing saw number time date day keep kept store stored hide hidden im write wrote written save saved
+going doing leave left eat use see seeing saw number time date day keep kept store stored hide hidden write wrote written save saved
  uses need needs start go goes come happen happens much many often am now""".split())
 
 

@@ -127,8 +127,7 @@ def _serve(runtime, agent) -> None:
     from .. import resident
 
     def one_turn(message: str, on_text):
-        agent.session = Session(actor="agent")  # each --once is a conversation of its own
-        agent.messages, agent.pending = [], []
+        agent.new_conversation()  # each --once is a conversation of its own
         return agent.turn(message, on_text=on_text)
 
     with Waiting("loading the model"):
