@@ -232,6 +232,21 @@ class ApprovalQueue:
             raise ApprovalNotFound(f"{approval_id!r} is not an approval id", fix="ids look like apr-1a2b3c4d; see `mh approvals`")
         return self.directory / f"{approval_id}.json"
 
+    def resolve(self, given: str) -> str:
+        """The one id `given` names: a whole id, or a unique start of one, with or without `apr-`
+        (what a person copies from a narrow table, or types from memory). Never a guess: a start that
+        several ids share is refused with their names."""
+        wanted = given if given.startswith("apr-") else f"apr-{given}"
+        if self.path(wanted).exists():  # path() also refuses anything but letters and digits: safe to glob
+            return wanted
+        matches = sorted(found.stem for found in self.directory.glob(f"{wanted}*.json"))
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise ApprovalNotFound(f"no approval {given}", fix="see `mh approvals` for the pending ones (`--all` for every one)")
+        shown = ", ".join(matches[:10]) + (f" and {len(matches) - 10} more" if len(matches) > 10 else "")
+        raise ApprovalNotFound(f"{given!r} is the start of {len(matches)} approvals: {shown}", fix="give more of the id")
+
     def new(
         self, *, skill: str, args: dict[str, Any], risk: Risk, reason: str, requested_by: str,
         session: str | None, ttl: timedelta,

@@ -364,11 +364,13 @@ class Runtime:
         return expired
 
     def approve(self, approval_id: str, *, by: str | None = None) -> tuple[Approval, SkillOutcome | None]:
-        """Approve and run a pending request. Approving again returns the earlier outcome, runs nothing."""
+        """Approve and run a pending request (its id, or a unique start of it). Approving again returns the
+        earlier outcome, runs nothing."""
         by = by or self.person.actor
         now = datetime.now(UTC)
         with ExitStack() as running:
             with self.approvals.locked():
+                approval_id = self.approvals.resolve(approval_id)
                 approval = self._expire_if_due(self._check_logged(self.approvals.get(approval_id), by), now)
                 if approval.status in RESOLVED_BY_APPROVAL:
                     return approval, None
@@ -440,10 +442,12 @@ class Runtime:
         return self._execute(item, parsed, requester, f"approved by {by}", base)
 
     def reject(self, approval_id: str, *, by: str | None = None, reason: str | None = None) -> Approval:
-        """Allowed at every level, `observe` included: saying no never needs more trust."""
+        """Allowed at every level, `observe` included: saying no never needs more trust. Takes an id or a
+        unique start of one, as `approve` does."""
         by = by or self.person.actor
         now = datetime.now(UTC)
         with self.approvals.locked():
+            approval_id = self.approvals.resolve(approval_id)
             approval = self._expire_if_due(self._check_logged(self.approvals.get(approval_id), by), now)
             if approval.status is not ApprovalStatus.pending:
                 raise ApprovalClosed(f"{approval_id} is {approval.status}, not pending", fix="nothing to reject")

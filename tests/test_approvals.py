@@ -185,6 +185,42 @@ def test_cli_listing_keeps_whole_ids_on_an_80_column_terminal(rt, agent):
     assert listing.returncode == 0 and approval_id in listing.stdout  # what `approve` and `reject` take, whole
 
 
+
+def test_cli_approves_and_rejects_by_the_start_of_an_id_copied_from_an_80_column_listing(rt, agent):
+    first, second = queue_write(rt, agent, "one.txt"), queue_write(rt, agent, "two.txt")
+    env = {**os.environ, "MH_HOME": str(rt.home.root), "COLUMNS": "80"}
+
+    def mh80(*args):
+        return subprocess.run([sys.executable, "-m", "runtime.cli", *args], capture_output=True, text=True, env=env, cwd=ROOT)
+
+    listing = mh80("approvals").stdout
+    assert first in listing and second in listing
+    approved = mh80("approvals", "approve", first[:10])
+    assert approved.returncode == 0, approved.stderr
+    assert f"{first} approved and executed" in approved.stdout and (rt.home.out / "one.txt").exists()
+    rejected = mh80("approvals", "reject", second[4:10])  # without the apr- too
+    assert rejected.returncode == 0 and f"{second} rejected" in rejected.stdout
+    unknown = mh80("approvals", "approve", "apr-zz")
+    assert unknown.returncode == 1 and "no approval apr-zz" in unknown.stderr and "mh approvals" in unknown.stderr
+
+
+def test_a_start_shared_by_two_ids_is_refused_naming_both_and_runs_nothing(rt, agent):
+    by_first_digit: dict[str, str] = {}
+    for n in range(17):  # 16 hex digits: by the 17th request two ids share their first digit
+        approval_id = queue_write(rt, agent, f"{n}.txt")
+        if approval_id[4] in by_first_digit:
+            break
+        by_first_digit[approval_id[4]] = approval_id
+    shared = approval_id[:5]
+    with pytest.raises(ApprovalNotFound, match="is the start of 2 approvals") as refused:
+        rt.approve(shared)
+    assert approval_id in refused.value.message and by_first_digit[approval_id[4]] in refused.value.message
+    assert refused.value.fix == "give more of the id"
+    with pytest.raises(ApprovalNotFound, match="is the start of 2 approvals"):
+        rt.reject(shared)
+    assert not list(rt.home.out.glob("*.txt")) and all(a.status is ApprovalStatus.pending for a in rt.list_approvals().items)
+
+
 STALL = """
 import os, sys
 from runtime import Runtime
