@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from .config import MemoryConfig, load_config
 from .inbox import IN_PROGRESS, interrupted, memory_ids
 from .service_book import ServiceBook, ServiceDoor
+from .words import counted
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -91,7 +92,7 @@ class Ingestor:
         name, status, reason = report["name"], report["status"], report["reason"]
         ids = memory_ids(report["source_sha256"], report["memories"]) if status == "ingested" else []
         if status == "ingested":
-            self.book.log(f"ingested {name}: {len(ids)} memories ({report['new']} new)")
+            self.book.log(f"ingested {name}: {counted(len(ids), 'memory')} ({report['new']} new)")
         else:
             self.book.log(f"{status} {name}: {reason}")
         return FileOutcome(name, status, ids, report["new"], reason)

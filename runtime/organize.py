@@ -27,6 +27,7 @@ from .extractive import STOPWORDS, sentences
 from .idle import idle_seconds
 from .memory import MemoryEvent
 from .service_book import ServiceBook, ServiceDoor
+from .words import counted
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -219,7 +220,7 @@ class Organizer:
             elif result:
                 self.book.log(f"skipped {item['id']}: gone or unreadable since it was listed")
         if done or failed:
-            self.book.record(ok=failed == 0, error=f"{failed} memories left unprocessed" if failed else None)
+            self.book.record(ok=failed == 0, error=f"{counted(failed, 'memory')} left unprocessed" if failed else None)
         return {"organized": len(done), "failed": failed}
 
     def tick(self) -> datetime:

@@ -46,6 +46,7 @@ from .jobs import ACTIVE, Jobs
 from .jsonio import atomic_write, pretty, read_json_file
 from .liveness import file_lock
 from .service_book import ServiceBook, ServiceDoor
+from .words import counted
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -272,7 +273,7 @@ class SleepService:
                               content=d.content, links=d.links) for index, d in enumerate(planned)]
         record = NightRecord(night=key, planned_at=now, dreams=items)
         self._save(record)
-        self.book.log(f"night {key} begins: {len(items)} dreams planned from {len(rows)} memories")
+        self.book.log(f"night {key} begins: {counted(len(items), 'dream')} planned from {counted(len(rows), 'memory')}")
         return record
 
     def _dream(self, record: NightRecord) -> bool:

@@ -15,6 +15,7 @@ from runtime.errors import SkillFailed
 from runtime.jsonio import atomic_write, pretty
 from runtime.plugins import hookimpl
 from runtime.skills import SkillContext, skill
+from runtime.words import counted
 
 from .phrasings import phrasings
 
@@ -53,7 +54,7 @@ class DatasetVerifyResult(BaseModel):
         "build a dataset", "build", "make", "create", "generate", "prepare", "assemble", "turn", "compile",
         "produce",
     ),
-    describe=lambda r: f"Built {r['id']}: {r['pairs']} pairs from {r['memories']} memories.",
+    describe=lambda r: f"Built {r['id']}: {counted(r['pairs'], 'pair')} from {counted(r['memories'], 'memory')}.",
     examples=phrasings("dataset_build"),
 )
 def dataset_build(ctx: SkillContext, args: DatasetBuildInput) -> DatasetBuildResult:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from runtime.errors import MhError
 from runtime.plugins import hookimpl
 from runtime.skills import SkillContext, skill
+from runtime.words import counted
 
 from .phrasings import phrasings
 
@@ -52,7 +53,7 @@ def _say_hits(r: dict) -> str:
     if not r["hits"]:
         return f"No memories match {r['query']!r}."
     lines = [f"- {h['timestamp'][:16]} [{h['type']}] {h['snippet']}" for h in r["hits"]]
-    return f"{len(r['hits'])} memories match {r['query']!r}:\n" + "\n".join(lines)
+    return f"{counted(len(r['hits']), 'memory')} {'matches' if len(r['hits']) == 1 else 'match'} {r['query']!r}:\n" + "\n".join(lines)
 
 
 @skill(
@@ -93,7 +94,7 @@ class MemoryReindexResult(BaseModel):
     set_aside: str | None
 
 
-@skill(risk="low", agent=False, describe=lambda r: f"Indexed {r['indexed']} memories.")
+@skill(risk="low", agent=False, describe=lambda r: f"Indexed {counted(r['indexed'], 'memory')}.")
 def memory_reindex(ctx: SkillContext, args: MemoryReindexInput) -> MemoryReindexResult:
     """Rebuild memory/index.db from the memory files alone (a damaged index is set aside first)."""
     report = ctx.memory.reindex()
@@ -119,7 +120,7 @@ class MemoryOrganizeResult(BaseModel):
     skipped: list[str] = Field(description="gone or unreadable since they were listed")
 
 
-@skill(risk="low", agent=False, describe=lambda r: f"Organized {len(r['organized'])} memories.")
+@skill(risk="low", agent=False, describe=lambda r: f"Organized {counted(len(r['organized']), 'memory')}.")
 def memory_organize(ctx: SkillContext, args: MemoryOrganizeInput) -> MemoryOrganizeResult:
     """Add tags and entities to memories and mark them processed (the organizer's answers)."""
     organized, skipped = [], []

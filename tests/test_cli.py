@@ -7,6 +7,7 @@ import subprocess
 import pytest
 
 from runtime.approvals import ApprovalStatus
+from runtime.words import counted
 
 from .conftest import ROOT
 
@@ -146,3 +147,8 @@ def test_readme_starts_with_the_two_commands_and_ci_runs_bin_test():
     top = readme[: readme.index("\n## ")]
     assert "bin/mh chat" in top and "bin/test" in top
     assert "bin/test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_counts_are_said_in_the_number_they_take():
+    assert [counted(n, "memory") for n in (0, 1, 2)] == ["0 memories", "1 memory", "2 memories"]
+    assert (counted(1, "run"), counted(3, "run"), counted(2, "signed checkpoint")) == ("1 run", "3 runs", "2 signed checkpoints")

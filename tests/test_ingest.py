@@ -130,11 +130,12 @@ def test_mh_ingest_copies_in_and_the_cli_processes(rt, inbox, tmp_path):
     home = rt.home.root
     assert "queued letter.md" in run_mh(home, "ingest", str(source), check=True).stdout
     proc = run_mh(home, "agent", "run", "ingestor", "--once", check=True)
-    assert "ingested  letter.md -> 1 memories (1 new)" in proc.stdout
+    assert "ingested  letter.md -> 1 memory (1 new)" in proc.stdout  # never "1 memories"
     assert "plums" in run_mh(home, "remember", "plums", check=True).stdout
     assert source.read_text() == "Dear diary, the plums are ripe."
     status = json.loads(run_mh(home, "agent", "status", "ingestor", "--json", check=True).stdout)
     assert status["runs"] == 1 and status["successes"] == 1 and "ingested letter.md" in status["log"][-1]
+    assert "ingestor: stopped; 1 run, 1 ok" in run_mh(home, "agent", "status", "ingestor", check=True).stdout
     monitor = json.loads(run_mh(home, "agent", "monitor", "--json", check=True).stdout)
     assert monitor == {"memories": 1, "processed": 0, "unprocessed": 1, "inbox": 0, "failed": 0}
     assert "ingestor" in run_mh(home, "agent", "list", check=True).stdout

@@ -122,7 +122,8 @@ def test_cli_capture_remember_show_stats_reindex(rt):
     assert hits[0]["id"] == memory_id
     assert "The meeting moved to Friday" in run_mh(home, "memory", "show", memory_id, check=True).stdout
     assert json.loads(run_mh(home, "memory", "stats", "--json", check=True).stdout)["total"] == 1
-    assert "indexed 1 memories" in run_mh(home, "memory", "reindex", check=True).stdout
+    assert run_mh(home, "memory", "stats", check=True).stdout.startswith("1 memory: 0 processed, 1 unprocessed")
+    assert "indexed 1 memory\n" in run_mh(home, "memory", "reindex", check=True).stdout
     assert run_mh(home, "remember", 'NEAR( "', check=True).stdout.strip() == "nothing found"
     missing = run_mh(home, "memory", "show", "evt-missing")
     assert missing.returncode == 1 and "no memory evt-missing" in missing.stderr

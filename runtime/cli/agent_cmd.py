@@ -12,7 +12,7 @@ import typer
 
 from ..queries.memory import memory_overview, service_log_file, service_status, service_statuses, service_table
 from ..services import RUNNING_ELSEWHERE, AlreadyRunning, service, watch
-from .common import EXIT_DENIED, console, err_console, get_runtime, print_json
+from .common import EXIT_DENIED, console, counted, err_console, get_runtime, print_json
 
 app = typer.Typer(help="Background agents: the inbox ingestor, the organizer, the sleep and boredom services.", no_args_is_help=True)
 FOLLOW_POLL_S = 0.25
@@ -104,7 +104,7 @@ def status(ctx: typer.Context, name: str = typer.Argument(...), lines: int = typ
         print_json(view.model_dump(mode="json"))
         return
     rate = f"{view.success_rate:.0%}" if view.success_rate is not None else "-"
-    console.print(f"{name}: {view.state}{f' (pid {view.pid})' if view.pid else ''}; {view.runs} runs, {view.successes} ok, "
+    console.print(f"{name}: {view.state}{f' (pid {view.pid})' if view.pid else ''}; {counted(view.runs, 'run')}, {view.successes} ok, "
                   f"{view.failures} with failures, success rate {rate}", markup=False)
     if view.note and view.running:
         console.print(f"  now: {view.note}; next run {_when(view.next_run_at)}", markup=False)
@@ -136,7 +136,7 @@ def run(ctx: typer.Context, name: str = typer.Argument(..., help="ingestor, orga
         if isinstance(result, list):
             for outcome in result:
                 console.print(f"{outcome.status:<9} {outcome.name}" + (f": {outcome.reason}" if outcome.reason else
-                              f" -> {len(outcome.memories)} memories ({outcome.new} new)"))
+                              f" -> {counted(len(outcome.memories), 'memory')} ({outcome.new} new)"))
             if any(o.status == "failed" for o in result):
                 raise typer.Exit(1)
         else:

@@ -7,7 +7,7 @@ import json
 import typer
 
 from .. import queries
-from .common import console, err_console, get_runtime, print_json
+from .common import console, counted, err_console, get_runtime, print_json
 
 app = typer.Typer(help="The hash-chained, signed audit log in logs/audit/.", no_args_is_help=True)
 
@@ -26,7 +26,7 @@ def verify(ctx: typer.Context) -> None:
         err_console.print(f"[yellow]warning:[/] {warning}")
     if report.ok:
         console.print(
-            f"ok: {report.entries} entries in {report.files} files, {report.checkpoints} signed checkpoints, "
+            f"ok: {counted(report.entries, 'entry')} in {counted(report.files, 'file')}, {counted(report.checkpoints, 'signed checkpoint')}, "
             f"head seq {report.head_seq} {report.head_hash[:16]}"
         )
         return
@@ -76,7 +76,7 @@ def replay(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", hel
     if as_json:
         print_json(report.model_dump(mode="json"))
     else:
-        console.print(f"replayed {report.entries} entries")
+        console.print(f"replayed {counted(report.entries, 'entry')}")
         console.print(f"  trust level: {report.trust_level}")
         console.print(f"  approvals: {len(report.approvals)} ({', '.join(sorted(set(report.approvals.values()))) or 'none'})")
         console.print(f"  datasets: {len(report.datasets)} ({', '.join(sorted(set(report.datasets.values()))) or 'none'})")

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from .. import CallStatus, Runtime
+from ..words import counted as counted  # re-exported: every command counts in words through here
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)

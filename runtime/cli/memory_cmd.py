@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from .common import call_skill, console, err_console, get_runtime, print_json
+from .common import call_skill, console, counted, err_console, get_runtime, print_json
 
 app = typer.Typer(help="Memories: JSON files in memory/episodic/ and their search index memory/index.db.", no_args_is_help=True)
 
@@ -73,7 +73,7 @@ def stats(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> 
     if as_json:
         print_json(numbers)
         return
-    console.print(f"{numbers['total']} memories: {numbers['processed']} processed, {numbers['unprocessed']} unprocessed")
+    console.print(f"{counted(numbers['total'], 'memory')}: {numbers['processed']} processed, {numbers['unprocessed']} unprocessed")
     for kind, count in numbers["by_type"].items():
         console.print(f"  {kind}: {count}")
 
@@ -82,7 +82,7 @@ def stats(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> 
 def reindex(ctx: typer.Context) -> None:
     """Rebuild memory/index.db from the memory files alone. Files that are not valid are listed, never changed."""
     report = call_skill(ctx, "memory_reindex", {})
-    console.print(f"indexed {report['indexed']} memories")
+    console.print(f"indexed {counted(report['indexed'], 'memory')}")
     if report["set_aside"]:
         console.print(f"the damaged index was kept as {report['set_aside']}", markup=False)
     for problem in report["broken"]:
