@@ -171,6 +171,23 @@ def test_git_status_inside_a_repository_and_outside_one(rt):
     assert {"status": "??", "path": "new.txt"} in result["changes"]
 
 
+
+def test_git_status_of_a_fresh_repository_says_no_commits_yet_then_names_the_branch(rt):
+    import subprocess
+
+    git = ["git", "-C", str(rt.home.root), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "symbolic-ref", "HEAD", "refs/heads/trunk"], check=True)  # whatever init.defaultBranch says
+    fresh = rt.call("git_status").result
+    assert (fresh["branch"], fresh["has_commits"], fresh["upstream"]) == ("trunk", False, None)
+    said = rt.skills.get("git_status").say(fresh)
+    assert said.startswith("No commits yet on trunk: ") and "On No commits" not in said
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "first"], check=True)
+    committed = rt.call("git_status").result
+    assert (committed["branch"], committed["has_commits"]) == ("trunk", True)
+    assert rt.skills.get("git_status").say(committed).startswith("On trunk:")
+
 def test_every_call_is_audited_with_start_and_result_or_error(rt):
     rt.call("fs_write", {"path": "out/a.txt", "content": "x"})
     rt.call("fs_write", {"path": "../a.txt", "content": "x"})
