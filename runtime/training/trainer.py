@@ -84,6 +84,25 @@ class _Reporter:
             print(f"\r[TRAINING] [{'#' * done}{'.' * (width - done)}] {step}/{self.total} loss {shown} eta {eta:5.0f}s",
                   end="" if step < self.total else "\n", flush=True)
 
+    def stop_asked(self) -> bool:
+        """At a step's end: a stop request (Ctrl-C, SIGTERM, `mh runs stop`) ends the run here."""
+        if (self.stop_requested.is_set() or self.run.stop_requested()) and self.code is None:
+            self.code = ExitCode.INTERRUPTED
+            return True
+        return False
+
+    def took(self, loss: float) -> bool:
+        """Take a step's logged loss; True when training must stop. The Trainer logs a step after its
+        `on_step_end`, so the step a stop request ended on is logged after the stop: its loss is still
+        the run's final loss. A NaN or infinite loss never is, and ends the run (the first code sticks)."""
+        if self.code is None and math.isnan(loss):
+            self.code = ExitCode.NAN
+        elif self.code is None and math.isinf(loss):
+            self.code = ExitCode.INF
+        if math.isfinite(loss) and self.code not in (ExitCode.NAN, ExitCode.INF):
+            self.last_loss = loss
+        return self.code is not None
+
 
 def _callback(reporter: _Reporter, config: RunConfig):
     from transformers import TrainerCallback
@@ -101,19 +120,12 @@ def _callback(reporter: _Reporter, config: RunConfig):
             reporter.run.append("metrics/metrics.jsonl", {"step": state.global_step, "loss": loss,
                                 "learning_rate": logs.get("learning_rate"), "num_tokens": reporter.tokens,
                                 "elapsed_s": round(time.monotonic() - reporter.started, 3)})
-            if reporter.code is None and math.isnan(loss):
-                reporter.code = ExitCode.NAN  # the first terminal code sticks
-            elif reporter.code is None and math.isinf(loss):
-                reporter.code = ExitCode.INF
-            if reporter.code is not None:
+            if reporter.took(loss):
                 control.should_training_stop = True
-            else:
-                reporter.last_loss = loss
             reporter.step(state.global_step, loss)
 
         def on_step_end(self, args, state, control, **kwargs):
-            if (reporter.stop_requested.is_set() or reporter.run.stop_requested()) and reporter.code is None:
-                reporter.code = ExitCode.INTERRUPTED
+            if reporter.stop_asked():
                 control.should_save = True  # the checkpoint that `mh resume` continues from
                 control.should_training_stop = True
 
