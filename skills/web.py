@@ -41,8 +41,20 @@ NOT_CONFIGURED = ("web search is not configured",
                   'set web_search.provider to "searxng" (with searxng_url) or "brave" (key in $BRAVE_API_KEY) in etc/agent.json')
 
 
+def _problem(cfg: WebSearchConfig) -> tuple[str, str] | None:
+    """What keeps a search from being tried at all, with its fix; None when it can be tried. Checked
+    before the gate (nothing is queued for approval that can only fail) and again when it runs."""
+    if cfg.provider == "searxng" and not cfg.searxng_url:
+        return "web_search.searxng_url is not set", "set it in etc/agent.json, e.g. http://127.0.0.1:8888"
+    if cfg.provider == "brave" and not os.environ.get(cfg.brave_key_env):
+        return f"${cfg.brave_key_env} is not set", f"export {cfg.brave_key_env}=<your Brave API key> where mh runs"
+    if cfg.provider not in ("searxng", "brave"):
+        return NOT_CONFIGURED
+    return None
+
+
 def _unconfigured(host) -> tuple[str, str] | None:
-    return NOT_CONFIGURED if host.agent_config().web_search.provider not in ("searxng", "brave") else None
+    return _problem(host.agent_config().web_search)
 
 
 @skill(
@@ -57,11 +69,9 @@ def _unconfigured(host) -> tuple[str, str] | None:
 def web_search(ctx: SkillContext, args: WebSearchInput) -> WebSearchResult:
     """Search the web (SearXNG or Brave, set in etc/agent.json) and return titles, links and snippets."""
     cfg = ctx.agent_config().web_search
-    if cfg.provider == "searxng":
-        return _searxng(cfg, args.query)
-    if cfg.provider == "brave":
-        return _brave(cfg, args.query)
-    raise SkillFailed(NOT_CONFIGURED[0], fix=NOT_CONFIGURED[1])
+    if (problem := _problem(cfg)) is not None:  # an approved request runs later: the settings may have changed
+        raise SkillFailed(problem[0], fix=problem[1])
+    return _searxng(cfg, args.query) if cfg.provider == "searxng" else _brave(cfg, args.query)
 
 
 def _get(url: str, *, params: dict, headers: dict, timeout: float) -> dict:
@@ -83,8 +93,6 @@ def _get(url: str, *, params: dict, headers: dict, timeout: float) -> dict:
 
 
 def _searxng(cfg: WebSearchConfig, query: str) -> WebSearchResult:
-    if not cfg.searxng_url:
-        raise SkillFailed("web_search.searxng_url is not set", fix="set it in etc/agent.json, e.g. http://127.0.0.1:8888")
     data = _get(f"{cfg.searxng_url.rstrip('/')}/search", params={"q": query, "format": "json"}, headers={},
                 timeout=cfg.timeout_s)
     rows = data.get("results") or []
@@ -96,11 +104,8 @@ def _searxng(cfg: WebSearchConfig, query: str) -> WebSearchResult:
 
 
 def _brave(cfg: WebSearchConfig, query: str) -> WebSearchResult:
-    key = os.environ.get(cfg.brave_key_env)
-    if not key:
-        raise SkillFailed(f"${cfg.brave_key_env} is not set", fix=f"export {cfg.brave_key_env}=<your Brave API key>")
     data = _get(cfg.brave_url, params={"q": query, "count": cfg.max_results},
-                headers={"X-Subscription-Token": key, "Accept": "application/json"}, timeout=cfg.timeout_s)
+                headers={"X-Subscription-Token": os.environ[cfg.brave_key_env], "Accept": "application/json"}, timeout=cfg.timeout_s)
     rows = (data.get("web") or {}).get("results") or []
     results = [
         WebResult(title=str(r.get("title", "")), url=str(r.get("url", "")), snippet=str(r.get("description", "")))

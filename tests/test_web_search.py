@@ -108,3 +108,20 @@ def test_unconfigured_it_says_so_before_any_approval_is_queued(rt):
     outcome = rt.call("web_search", {"query": "x"}, session=Session(actor="agent"))
     assert (outcome.status, outcome.error) == (CallStatus.failed, "web search is not configured") and "etc/agent.json" in outcome.fix
     assert list(rt.home.approvals_dir.rglob("*.json")) == [] and rt.audit.tail(1)[0].event == "unavailable"
+
+
+@pytest.mark.parametrize(
+    "settings, error, fix",
+    [
+        ({"provider": "searxng"}, "web_search.searxng_url is not set", "etc/agent.json"),
+        ({"provider": "brave"}, "$BRAVE_API_KEY is not set", "export BRAVE_API_KEY="),
+    ],
+)
+def test_half_configured_it_fails_at_once_with_the_fix_and_queues_nothing(rt, monkeypatch, settings, error, fix):
+    monkeypatch.delenv("BRAVE_API_KEY", raising=False)
+    configure(rt, **settings)
+    outcome = rt.call("web_search", {"query": "x"}, session=Session(actor="agent"))
+    assert (outcome.status, outcome.reason, outcome.error) == (CallStatus.failed, "unavailable", error) and fix in outcome.fix
+    assert list(rt.home.approvals_dir.rglob("*.json")) == []
+    entry = rt.audit.tail(1)[0]
+    assert (entry.category, entry.event, entry.actor, entry.details["error"]) == ("skill", "unavailable", "agent", error)
