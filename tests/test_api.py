@@ -53,7 +53,9 @@ def ops(server, **body):
 
 def test_the_seed_contract(server):
     created = ops(server, action="create", filename="hello.txt", content="Hello, World!")
-    assert created.status_code == 200 and created.json()["success"] is True and created.json()["path"] == "out/hello.txt"
+    out = os.path.realpath(server["home"] / "out")
+    assert created.status_code == 200 and created.json()["success"] is True and created.json()["path"] == f"{out}/hello.txt"
+    assert created.json()["relative_path"] == "out/hello.txt"
     again = ops(server, action="create", filename="hello.txt", content="x")
     assert again.json()["success"] is False and "exists" in again.json()["error"]
     assert ops(server, action="write", filename="hello.txt", content="Hi again").json()["success"]
@@ -61,6 +63,7 @@ def test_the_seed_contract(server):
     assert read["success"] and read["content"] == "Hi again"
     status = server["client"].get("/api/file_operations", params={"action": "status"}).json()
     assert set(status) == {"status", "trustLevel", "canWrite", "canRead", "basePath"} and status["canRead"] is True
+    assert status["status"] == "online" and status["basePath"] == out
 
 
 def test_beyond_the_seed_subfolders_list_stat_search_delete(server):

@@ -124,16 +124,18 @@ def snapshot(home: Path) -> dict[str, str]:
 
 @pytest.fixture
 def prepared(tmp_path):
-    """A home with a task, a pending approval from the agent, and a file outside to ingest."""
+    """A home with a task, two pending approvals from the agent, and a file outside to ingest."""
     rt = Runtime(tmp_path / "home")
     rt.init()
     (rt.home.out / "keep.txt").write_text("keep me")
+    (rt.home.out / "keep2.txt").write_text("keep me too")
     task = rt.call("task_create", {"title": "fix the bike"}).result["id"]
     approval = rt.call("fs_delete", {"path": "out/keep.txt"}, session=Session(actor="agent")).approval_id
+    second = rt.call("fs_delete", {"path": "out/keep2.txt"}, session=Session(actor="agent")).approval_id
     outside = tmp_path / "note.md"
     outside.write_text("a note to ingest")
     rt.close()
-    return {"home": rt.home.root, "task": task, "approval": approval, "outside": str(outside)}
+    return {"home": rt.home.root, "task": task, "approval": approval, "second_approval": second, "outside": str(outside)}
 
 
 def mh(prepared, args: list[str]) -> int:
@@ -202,6 +204,9 @@ WRITE_ROUTES: dict[tuple[str, str], tuple[str, dict | None]] = {
     ("POST", "/api/tasks"): ("/api/tasks", {"title": "a task from the door test"}),
     ("PATCH", "/api/tasks/{task_id:str}"): ("/api/tasks/{task}", {"status": "done"}),
     ("POST", "/api/approvals/{approval_id:str}"): ("/api/approvals/{approval}", {"decision": "approve"}),
+    # MetaHuman's shapes, the id in the body (tests/test_api_habits.py)
+    ("PATCH", "/api/tasks"): ("/api/tasks", {"id": "{task}", "status": "done"}),
+    ("POST", "/api/approvals"): ("/api/approvals", {"id": "{second_approval}", "action": "approve"}),
 }
 # Releasing the brake and the chat surface (its own calls are gated; at observe it saves nothing).
 ROUTES_RELEASE_OR_SURFACE = {("POST", "/api/trust"), ("POST", "/api/chat")}
@@ -237,7 +242,8 @@ def test_every_writing_route_is_classified(api):
 
 def request(client, prepared, key):
     path, body = WRITE_ROUTES[key]
-    return client.request(key[0], path.format(**prepared), json=body)
+    filled = {name: value.format(**prepared) if isinstance(value, str) else value for name, value in (body or {}).items()}
+    return client.request(key[0], path.format(**prepared), json=filled if body is not None else None)
 
 
 def test_at_observe_every_writing_route_is_refused_and_changes_nothing(api, prepared):

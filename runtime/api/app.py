@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import glob
 import json
+import os
+import re
 from collections.abc import AsyncIterator
+from datetime import datetime
+from functools import partial
+from pathlib import Path
 from typing import Any, Literal
 
+import anyio
 from litestar import Litestar, Request, Response, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
@@ -18,12 +24,12 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import ServerSentEvent
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from skills.memory import MemoryCaptureInput, MemoryCaptureResult, MemorySearchResult
-from skills.tasks import TaskCreateInput, TaskListResult
+from skills.tasks import TaskCreateInput, TaskListResult, TaskUpdateStatusInput
 
-from ..errors import ApprovalNotFound, Denied, MhError
+from ..errors import ApprovalNotFound, Denied, MhError, SandboxError
 from ..jobs import Job, JobNotFound, JobState
 from ..queries import AuditCheck, AuditEntryView, HomeStatus, RunView, audit_tail, get_job, home_status, list_approvals, list_jobs, show_run, verify_audit
 from ..queries.approvals import Approval
@@ -71,7 +77,8 @@ class FileOperation(BaseModel):
 class FileOperationResult(BaseModel):
     success: bool
     message: str | None = None
-    path: str | None = None
+    path: str | None = Field(default=None, description="the absolute path of the file (the seed's contract), always inside basePath")
+    relative_path: str | None = Field(default=None, description="the same path from the home, as the audit log names it (out/...)")
     error: str | None = None
     content: str | None = None
     entries: list[dict[str, Any]] | None = None
@@ -93,14 +100,35 @@ def _file_skill(runtime: Runtime, skill: str, args: dict[str, Any]) -> FileOpera
     if outcome.status is not CallStatus.ok:
         return FileOperationResult(success=False, error=outcome.error or outcome.reason)
     result = outcome.result
-    return FileOperationResult(success=True, message=runtime.skills.get(skill).say(result), path=result.get("path"),
-                               content=result.get("content"), entries=result.get("entries"))
+    walked = result.get("path")
+    return FileOperationResult(success=True, message=runtime.skills.get(skill).say(result), path=_absolute_in_out(runtime, walked),
+                               relative_path=walked, content=result.get("content"), entries=result.get("entries"))
+
+
+def _absolute_in_out(runtime: Runtime, walked: str | None) -> str | None:
+    """The absolute path of an entry the sandbox walked from the home (no symlink on the way, so
+    this is where it is); by spelling, never resolved, and never a path outside out/."""
+    if walked is None:
+        return None
+    absolute = Path(os.path.normpath(runtime.sandbox.root / walked))
+    return str(absolute) if absolute.is_relative_to(runtime.sandbox.out) else None
+
+
+def _name_in_out(runtime: Runtime, filename: str) -> str:
+    """A name inside out/. The absolute `path` this API answers (basePath/...) names the same file;
+    any other absolute path is refused rather than read as a name inside out/."""
+    base = str(runtime.sandbox.out)
+    if not filename.startswith("/"):
+        return filename
+    if filename == base or filename.startswith(f"{base}/"):
+        return filename[len(base):].lstrip("/")
+    raise SandboxError(f"{filename[:200]!r} is outside basePath ({base})", fix=f"name a file inside {base}/, or relative to it, e.g. notes/today.txt")
 
 
 @post("/api/file_operations", sync_to_thread=True, status_code=200)
 def file_operations(data: JSONBody[FileOperation], runtime: NamedDependency[Runtime]) -> FileOperationResult:
     try:
-        path = runtime.sandbox.in_out(data.filename)  # the API's whole world is out/, reads included
+        path = runtime.sandbox.in_out(_name_in_out(runtime, data.filename))  # the API's whole world is out/, reads included
     except MhError as exc:
         runtime.audit.append("api", "refused", details={"action": data.action, "filename": data.filename[:200],
                              "error": exc.message, "source": "api"}, actor=person().actor, level="warning")
@@ -124,6 +152,9 @@ def file_operations(data: JSONBody[FileOperation], runtime: NamedDependency[Runt
     result = _file_skill(runtime, "fs_list", {"path": parent or ".", "pattern": glob.escape(name)})  # the name, not a pattern
     if result.success and not result.entries:
         return FileOperationResult(success=False, error=f"no file at {data.filename!r}")
+    if result.success:  # the entry's path, not its folder's
+        walked = result.entries[0]["path"]
+        return result.model_copy(update={"path": _absolute_in_out(runtime, walked), "relative_path": walked})
     return result
 
 
@@ -133,7 +164,7 @@ def file_status(runtime: NamedDependency[Runtime], action: FromQuery[str] = "sta
         raise ValidationException(f"unknown action {action!r}; GET supports action=status")
     session = person()
     allowed = lambda skill: runtime.decide(runtime.skills.get(skill), {}, session).verdict != "deny"  # noqa: E731
-    return FileStatus(status="ok", trustLevel=str(runtime.trust_level()), canWrite=allowed("fs_write"),
+    return FileStatus(status="online", trustLevel=str(runtime.trust_level()), canWrite=allowed("fs_write"),
                       canRead=allowed("fs_read"), basePath=str(runtime.sandbox.out))
 
 
@@ -146,6 +177,14 @@ class TrustView(BaseModel):
 
 class ApprovalDecision(BaseModel):
     decision: Literal["approve", "reject"]
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class ApprovalDecisionById(BaseModel):
+    """MetaHuman's shape: the id in the body, `action` (mh's `decision` is accepted too)."""
+
+    id: str = Field(min_length=1, max_length=200, description="the approval's id (`mh approvals` lists them)")
+    action: Literal["approve", "reject"] = Field(validation_alias=AliasChoices("action", "decision"))
     reason: str | None = Field(default=None, max_length=1000)
 
 
@@ -183,19 +222,64 @@ def approvals(runtime: NamedDependency[Runtime], status: FromQuery[str | None] =
     return list_approvals(runtime, status).items
 
 
-@post("/api/approvals/{approval_id:str}", sync_to_thread=True, status_code=200)
-def approval_decide(approval_id: FromPath[str], data: JSONBody[ApprovalDecision], runtime: NamedDependency[Runtime]) -> ApprovalDecided:
-    if data.decision == "approve":
+def _decide(runtime: Runtime, approval_id: str, decision: Literal["approve", "reject"], reason: str | None) -> ApprovalDecided:
+    if decision == "approve":
         approval, outcome = runtime.approve(approval_id, by=person().actor)
         return ApprovalDecided(approval=approval, ran=outcome is not None)
-    return ApprovalDecided(approval=runtime.reject(approval_id, by=person().actor, reason=data.reason), ran=False)
+    return ApprovalDecided(approval=runtime.reject(approval_id, by=person().actor, reason=reason), ran=False)
+
+
+@post("/api/approvals/{approval_id:str}", sync_to_thread=True, status_code=200)
+def approval_decide(approval_id: FromPath[str], data: JSONBody[ApprovalDecision], runtime: NamedDependency[Runtime]) -> ApprovalDecided:
+    return _decide(runtime, approval_id, data.decision, data.reason)
+
+
+@post("/api/approvals", sync_to_thread=True, status_code=200)
+def approval_decide_by_body(data: JSONBody[ApprovalDecisionById], runtime: NamedDependency[Runtime]) -> ApprovalDecided:
+    """MetaHuman's `POST /api/approvals {"id", "action"}`: the same decision as /api/approvals/{id}."""
+    return _decide(runtime, data.id, data.action, data.reason)
+
+
+# The forms `date` takes: a prefix of an entry's timestamp, as the log's day files are named.
+AUDIT_DATE_FORMATS = {4: "%Y", 7: "%Y-%m", 10: "%Y-%m-%d", 13: "%Y-%m-%dT%H"}
+AUDIT_DATE = re.compile(r"\d{4}(-\d{2}(-\d{2}(T\d{2})?)?)?")
+YES, NO = frozenset({"", "1", "true", "yes"}), frozenset({"0", "false", "no"})
+
+
+def _audit_date(value: str) -> str:
+    """A date the log can match, or a 400 that says the form (a typo once answered an empty list)."""
+    try:
+        if AUDIT_DATE.fullmatch(value):
+            datetime.strptime(value, AUDIT_DATE_FORMATS[len(value)])
+            return value
+    except ValueError:
+        pass
+    raise MhError(f"date {value[:40]!r} is not a date", fix="use date=YYYY-MM-DD, e.g. date=2026-11-23 (or YYYY-MM for a month, YYYY for a year)")
+
+
+def _audit_level(level: str | None, category: str | None, security: str | None) -> tuple[str | None, str | None]:
+    """MetaHuman's `?security` (and its category `security`) is mh's level `security`: trust changes,
+    approvals, token rotations, refusals of the dataset firewall, key rotations, an unsealed tail."""
+    wanted = category == "security"
+    if security is not None:
+        if security.lower() not in YES | NO:
+            raise MhError(f"security={security[:40]!r} is neither true nor false", fix="use ?security (or security=true)")
+        wanted = wanted or security.lower() in YES
+    if not wanted:
+        return level, category
+    if level not in (None, "security"):
+        raise MhError(f"security entries are those of level security, not {level[:40]!r}", fix="drop level= or security")
+    return "security", None if category == "security" else category
 
 
 @get("/api/audit", sync_to_thread=True)
 def audit(runtime: NamedDependency[Runtime], date: FromQuery[str | None] = None, category: FromQuery[str | None] = None,
-          level: FromQuery[str | None] = None, page: FromQuery[int] = 1, per_page: FromQuery[int] = 50) -> AuditPage:
+          level: FromQuery[str | None] = None, security: FromQuery[str | None] = None, page: FromQuery[int] = 1,
+          per_page: FromQuery[int] = 50) -> AuditPage:
     if page < 1 or not 1 <= per_page <= 500 or page * per_page > MAX_AUDIT_WINDOW:
         raise ValidationException(f"page must be >= 1, per_page 1..500 and page * per_page at most {MAX_AUDIT_WINDOW}")
+    date = None if date is None else _audit_date(date)
+    level, category = _audit_level(level, category, security)
     window = page * per_page
     found = audit_tail(runtime, window + 1, category=category, level=level, date=date)  # oldest first
     return AuditPage(total=len(found), more=len(found) > window, page=page, per_page=per_page,
@@ -293,6 +377,21 @@ def task_update(task_id: FromPath[str], data: JSONBody[TaskStatusChange], runtim
     return Task.model_validate(_skill(runtime, "task_update_status", {"id": task_id, "status": data.status}))
 
 
+class TaskStatusById(TaskUpdateStatusInput):
+    """MetaHuman's `PATCH /api/tasks {"id", "status"}`; a key it does not know (a new title) is refused, not dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@patch("/api/tasks")
+async def task_update_by_body(data: JSONBody[TaskStatusById], runtime: NamedDependency[Runtime]) -> Task:
+    """Async, and registered before the two others of /api/tasks, on purpose: Litestar 2.25 wraps
+    the first handler of a path again for each handler registered after it, and a sync_to_thread
+    handler wrapped a third time returns a coroutine (GET /api/tasks answered 500)."""
+    result = await anyio.to_thread.run_sync(partial(_skill, runtime, "task_update_status", data.model_dump(mode="json")))
+    return Task.model_validate(result)
+
+
 @post("/api/chat")
 async def chat(data: JSONBody[ChatIn], chats: NamedDependency[ChatSessions]) -> ServerSentEvent:
     agent = chats.agent(data.session)
@@ -336,8 +435,9 @@ def create_app(runtime: Runtime, *, extra_hosts: frozenset[str] = frozenset()) -
         return ChatAgent(runtime, session=Session(actor="agent", id=name, source="api"), person=person())
 
     chats = ChatSessions(chat_agent)  # the app's only state
-    handlers = [file_operations, file_status, status, trust_get, trust_set, approvals, approval_decide, audit, audit_verify,
-                train_now, jobs, job, job_stop, run_status, memory_capture, memory_search, task_list, task_create, task_update, chat]
+    handlers = [file_operations, file_status, status, trust_get, trust_set, approvals, approval_decide, approval_decide_by_body, audit,
+                audit_verify, train_now, jobs, job, job_stop, run_status, memory_capture, memory_search, task_update_by_body, task_list,
+                task_create, task_update, chat]
     return Litestar(
         route_handlers=handlers,
         dependencies={"runtime": Provide(lambda: runtime, use_cache=True, sync_to_thread=False),

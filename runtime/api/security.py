@@ -50,14 +50,26 @@ class Guard:
             return await _reply(send, 400, "this server answers only to localhost, 127.0.0.1 or [::1] (Host header)",
                                 "connect to http://127.0.0.1:PORT")
         auth = headers.get("authorization", "")
-        if not auth.lower().startswith("bearer ") or not self.token.matches(auth[7:].strip()):
-            return await _reply(send, 401, "missing or wrong bearer token",
-                                "send `Authorization: Bearer <token>`; `mh api token` makes a new one")
+        if not auth.lower().startswith("bearer "):
+            return await _reply(send, 401, "this API needs a bearer token (requests without one, like the MetaHuman OS curl examples, are refused)",
+                                how_to_get_a_token(headers["host"].strip()), challenge=True)
+        if not self.token.matches(auth[7:].strip()):
+            return await _reply(send, 401, "wrong bearer token", how_to_get_a_token(headers["host"].strip()), challenge=True)
         return await self.app(scope, receive, send)
 
 
-async def _reply(send, status: int, error: str, fix: str) -> None:
+def how_to_get_a_token(host: str) -> str:
+    """The fix a 401 gives: the command that makes a token and how to send it. It names nothing of
+    the home (no path, no hash, not whether a token exists); `host` passed host_allowed."""
+    return ("run `mh api token` on this machine, with the home `mh serve` uses (MH_HOME or --home): it prints a new token once "
+            "(the previous one stops working) and keeps only its hash; then send it, e.g. "
+            f"curl -H \"Authorization: Bearer $TOKEN\" http://{host}/api/status")
+
+
+async def _reply(send, status: int, error: str, fix: str, *, challenge: bool = False) -> None:
     body = json.dumps({"success": False, "error": error, "fix": fix}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if challenge:
+        headers.append((b"www-authenticate", b'Bearer realm="mh"'))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
