@@ -32,6 +32,17 @@ LAYOUT = (
 )
 
 
+# What `mh init` keeps out of git in a home (its .gitignore): each rule with why. The home may be a
+# git repository (the git_status skill reads it); these must never be committed from it.
+GIT_IGNORED = (
+    ("/state/", "the audit signing key, the API token, approvals, datasets, runs and models: private, and large"),
+    ("/logs/", "the audit log and the service logs: what you did, growing every day (`mh audit verify` checks it)"),
+    ("/memory/index.db*", "the search index: rebuilt from the memory files by `mh memory reindex`"),
+    ("/memory/inbox/", "files waiting to be ingested, and what ingesting archived or set aside"),
+    ("/persona/overrides/", "this machine's active adapter (the adapter itself lives in state/)"),
+)
+
+
 @dataclass(frozen=True)
 class Home:
     """The paths of one home. Pure naming: it reads and writes nothing."""

@@ -26,7 +26,7 @@ from .approvals import (
 from .audit import AuditLog, Checkpoint, VerifyReport, Witness
 from .config import CONFIG_MODELS, AgentConfig, ConfigCache, TrustConfig, load_config, save_config, template_text
 from .errors import ApprovalClosed, ApprovalTampered, Denied, HomeError, MhError, SkillInputError
-from .home import LAYOUT, Home
+from .home import CHECKOUT, GIT_IGNORED, LAYOUT, Home
 from .jsonio import atomic_write
 from .keys import Signer, create_signer, load_signer, load_verifier
 from .sandbox import Sandbox
@@ -127,6 +127,8 @@ class Runtime:
         if not (persona_file := self.home.persona / "core.json").exists():
             atomic_write(persona_file, persona.template_text())  # who the agent is: the chat's name and style come from here
             files.append("persona/core.json")
+        if self._keep_out_of_git():
+            files.append(".gitignore")
         fresh_key = not self.is_initialised()
         genesis: dict[str, Any] = {}
         if fresh_key:
@@ -148,6 +150,27 @@ class Runtime:
             )
             self.audit.seal()  # a home has a checkpoint (and a witness) from its first entry on
         return InitReport(folders, files)
+
+    def _keep_out_of_git(self) -> bool:
+        """Write the home's .gitignore, or add the rules an existing one lacks (the person's own lines
+        are kept as they are); True when the file changed. Not in the checkout: when it is the home,
+        its own tracked .gitignore keeps the same folders out."""
+        if self.home.root == CHECKOUT:
+            return False
+        path = self.home.root / ".gitignore"
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            text = ""
+        present = {line.strip() for line in text.splitlines()}
+        missing = [(rule, why) for rule, why in GIT_IGNORED if rule not in present]
+        if not missing:
+            return False
+        block = "# Kept out of git by mh (`mh init`):\n" + "".join(f"# {why}\n{rule}\n" for rule, why in missing)
+        if text:
+            block = ("\n" if text.endswith("\n") else "\n\n") + block
+        atomic_write(path, text + block)
+        return True
 
     def ensure_initialised(self) -> InitReport | None:
         """Initialise a home that never was (the first `bin/mh` on a fresh clone); else do nothing."""

@@ -152,3 +152,29 @@ def test_readme_starts_with_the_two_commands_and_ci_runs_bin_test():
 def test_counts_are_said_in_the_number_they_take():
     assert [counted(n, "memory") for n in (0, 1, 2)] == ["0 memories", "1 memory", "2 memories"]
     assert (counted(1, "run"), counted(3, "run"), counted(2, "signed checkpoint")) == ("1 run", "3 runs", "2 signed checkpoints")
+
+
+def _git(home, *args):
+    return subprocess.run(["git", "-C", str(home), *args], capture_output=True, text=True, check=True).stdout
+
+
+def test_init_writes_a_gitignore_so_git_in_the_home_never_lists_the_key_or_the_state(home, mh):
+    mh("init", check=True)
+    mh("capture", "the plums are ripe", check=True)  # a memory, its index and the audit log
+    _git(home, "init", "-q")
+    listed = _git(home, "status", "--porcelain", "--untracked-files=all").splitlines()
+    paths = [line[3:] for line in listed]
+    assert ".gitignore" in paths and "etc/trust.json" in paths and "persona/core.json" in paths
+    assert any(p.startswith("memory/episodic/") for p in paths)  # the memories themselves are the person's to keep
+    assert not [p for p in paths if p.startswith(("state/", "logs/", "memory/index.db"))], paths
+    assert _git(home, "check-ignore", "state/keys/signing.key").strip() == "state/keys/signing.key"
+
+
+def test_init_adds_what_an_existing_gitignore_lacks_and_keeps_the_persons_lines(home, mh):
+    home.mkdir(parents=True)
+    (home / ".gitignore").write_text("*.tmp\n/state/")  # the person's own, no final newline
+    mh("init", check=True)
+    text = (home / ".gitignore").read_text()
+    assert text.startswith("*.tmp\n/state/\n\n# Kept out of git by mh")
+    assert text.count("/state/") == 1 and "/logs/\n" in text and "/memory/index.db*\n" in text
+    assert mh("init", check=True).stdout.strip().endswith("nothing to do") and (home / ".gitignore").read_text() == text
