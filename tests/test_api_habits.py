@@ -39,6 +39,28 @@ def anonymous(client: TestClient) -> TestClient:
     return TestClient(client.app, base_url=BASE)
 
 
+# -- the routes that already had the guide's shape ----------------------------------------------------
+
+
+def test_get_and_post_api_tasks_answer_the_guides_shape(api):
+    """The guide's GET answers `{"tasks": [...]}`; POST creates one, audited as the person."""
+    client, rt, _ = api
+    seen = head(rt)
+    created = client.post("/api/tasks", json={"title": "call the plumber"})
+    assert created.status_code == 201 and created.json()["status"] == "todo"
+    assert [t["id"] for t in client.get("/api/tasks").json()["tasks"]] == [created.json()["id"]]
+    assert {e.actor for e in skill_entries_since(rt, seen, "task_create")} == {"person@api"}
+
+
+def test_get_api_status_and_approvals_answer_as_the_guide_lists_them(api):
+    client, rt, _ = api
+    approval = queue_delete(rt, "old.txt")
+    status = client.get("/api/status").json()
+    assert status["queue_depth"] == 1 and status["trust"] == str(rt.trust_level())
+    pending = client.get("/api/approvals").json()
+    assert [(a["id"], a["skill"], a["status"]) for a in pending] == [(approval, "fs_delete", "pending")]
+
+
 # -- PATCH /api/tasks ---------------------------------------------------------------------------------
 
 
@@ -194,7 +216,8 @@ def test_an_absolute_path_never_names_a_file_outside_out(api, tmp_path):
     os.symlink(outside, rt.home.out / "link")
     trust = (rt.home.etc / "trust.json").read_bytes()
     names = [f"{base}/../etc/trust.json", f"{base}/../state/keys", f"{root}/etc/trust.json", f"{base}/link/secret.txt",
-             f"{base}/notes/../../etc/trust.json", f"{base}/../../../etc/passwd", str(outside / "secret.txt"), f"{base}/..", base + "/"]
+             f"{base}/notes/../../etc/trust.json", f"{base}/../../../etc/passwd", str(outside / "secret.txt"), f"{base}/..", base + "/",
+             f"{base}side/x.txt", f"{base}/./../etc/trust.json", f"{base}//../etc/trust.json"]
     for name in names:
         for action in ("read", "stat", "list", "create", "write", "delete"):
             body = client.post("/api/file_operations", json={"action": action, "filename": name, "content": "pwned"}).json()
