@@ -66,7 +66,9 @@ def memory_answer(request: str, result: dict[str, Any]) -> str | None:
     the person (or about something their notes know) that none answers; None for any other question
     no note answers (the chat may talk)."""
     about = extract.question_words(request)
-    hits = [(hit.get("excerpt") or hit.get("snippet", ""), hit.get("timestamp", "")[:10]) for hit in result.get("hits", [])]
+    # A chat exchange whose reply the person never marked good holds the model's guess: never a note.
+    hits = [(hit.get("excerpt") or hit.get("snippet", ""), hit.get("timestamp", "")[:10]) for hit in result.get("hits", [])
+            if not hit.get("unmarked_reply")]
     slots = _slots(about, [text for text, _ in hits])
     light = set(extractive.stems(request)) - {stem for slot in slots for stem in slot}
     cue = _cue(request)

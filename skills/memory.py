@@ -1,4 +1,5 @@
-"""Memory skills: search, capture, reindex, the organizer's tags and the chat's saved exchanges."""
+"""Memory skills: search, capture, reindex, the organizer's tags, the chat's saved exchanges, and the
+person's verdict on them (mark a reply good, forget a memory)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from runtime.errors import MhError
+from runtime.memory import CONVERSATION
 from runtime.plugins import hookimpl
 from runtime.skills import SkillContext, skill
 from runtime.words import counted
@@ -31,6 +33,8 @@ class MemoryHit(BaseModel):
     snippet: str
     tags: list[str]
     excerpt: str = Field(default="", description="the memory's text from its start (up to 600 characters), to answer from")
+    unmarked_reply: bool = Field(default=False, description="a chat exchange whose reply is the model's, not marked good by the person: "
+                                                            "never a fact about the person")
 
 
 class MemorySearchResult(BaseModel):
@@ -52,7 +56,7 @@ class MemoryCaptureResult(BaseModel):
 def _say_hits(r: dict) -> str:
     if not r["hits"]:
         return f"No memories match {r['query']!r}."
-    lines = [f"- {h['timestamp'][:16]} [{h['type']}] {h['snippet']}" for h in r["hits"]]
+    lines = [f"- {h['timestamp'][:16]} [{h['type']}{', model reply' if h.get('unmarked_reply') else ''}] {h['snippet']}" for h in r["hits"]]
     return f"{counted(len(r['hits']), 'memory')} {'matches' if len(r['hits']) == 1 else 'match'} {r['query']!r}:\n" + "\n".join(lines)
 
 
@@ -65,7 +69,8 @@ def memory_search(ctx: SkillContext, args: MemorySearchInput) -> MemorySearchRes
     """Search memories (notes, conversations, ingested files) by words, best matches first."""
     hits = ctx.memory.search(args.query, type=args.type, not_type=args.not_type, tag=args.tag, limit=args.limit, match=args.match)
     return MemorySearchResult(query=args.query, hits=[
-        MemoryHit(id=h.id, timestamp=h.timestamp, type=h.type, snippet=h.snippet, tags=h.tags, excerpt=h.excerpt) for h in hits])
+        MemoryHit(id=h.id, timestamp=h.timestamp, type=h.type, snippet=h.snippet, tags=h.tags, excerpt=h.excerpt,
+                  unmarked_reply=h.unmarked_reply) for h in hits])
 
 
 @skill(
@@ -200,13 +205,47 @@ class ConversationSaveResult(BaseModel):
 
 @skill(risk="low", agent=False, describe=lambda r: f"Saved the exchange as {r['id']}.")
 def conversation_save(ctx: SkillContext, args: ConversationSaveInput) -> ConversationSaveResult:
-    """Save one chat exchange as a `conversation` memory."""
-    event = ctx.memory.add(type="conversation", content=args.content, response=args.response, source="chat",
-                           metadata={"session": args.session, "provider": args.provider, "tools": args.tools})
+    """Save one chat exchange as a `conversation` memory: the person's words as its content, the
+    model's reply as its response, not marked good (so not trained on until the person says so)."""
+    event = ctx.memory.add(type=CONVERSATION, content=args.content, response=args.response, source="chat",
+                           metadata={"session": args.session, "provider": args.provider, "tools": args.tools, "marked_good": False})
     return ConversationSaveResult(id=event.id)
+
+
+class MemoryIdInput(BaseModel):
+    id: str = Field(pattern=r"^evt-[A-Za-z0-9-]+$", max_length=80, description="the memory's id (evt-...)")
+
+
+class MemoryMarkGoodResult(BaseModel):
+    id: str
+    changed: bool = Field(description="false when it was marked good before")
+
+
+@skill(risk="low", agent=False, describe=lambda r: f"{'Marked' if r['changed'] else 'Already marked'} good: {r['id']} (its reply may be trained on).")
+def memory_mark_good(ctx: SkillContext, args: MemoryIdInput) -> MemoryMarkGoodResult:
+    """Mark a chat reply good: the person vouches for it, so the nightly may train on it. Never the agent's to call."""
+    event, changed = ctx.memory.mark_good(args.id, by=ctx.actor)
+    if changed:
+        ctx.audit.append("memory", "marked_good", actor=ctx.actor, details={"memory": event.id})
+    return MemoryMarkGoodResult(id=event.id, changed=changed)
+
+
+class MemoryForgetResult(BaseModel):
+    id: str
+    type: str
+
+
+@skill(risk="medium", agent=False, describe=lambda r: f"Forgot {r['id']} ({r['type']}).")
+def memory_forget(ctx: SkillContext, args: MemoryIdInput) -> MemoryForgetResult:
+    """Forget a memory: remove its file and its index entry. Never the agent's to call."""
+    event = ctx.memory.forget(args.id)
+    # What it was, not what it said: the person asked for the words to be gone.
+    ctx.audit.append("memory", "forgotten", actor=ctx.actor,
+                     details={"memory": event.id, "type": event.type, "content_sha256": getattr(event.metadata, "content_sha256", None)})
+    return MemoryForgetResult(id=event.id, type=event.type)
 
 
 @hookimpl
 def register_skills(register):
-    for item in (memory_search, memory_capture, memory_reindex, memory_organize, memory_compose, conversation_save):
+    for item in (memory_search, memory_capture, memory_reindex, memory_organize, memory_compose, conversation_save, memory_mark_good, memory_forget):
         register(item)

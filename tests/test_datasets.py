@@ -42,7 +42,8 @@ def pipeline(rt):
 
 def test_build_clean_verify_gives_a_signed_frozen_dataset_that_training_may_open(rt):
     fill(rt)
-    rt.memory.add(type="conversation", content="what should I plant next?", response="Try coriander.", source="chat")
+    rt.memory.add(type="conversation", content="what should I plant next?", response="Try coriander.", source="chat",
+                  metadata={"marked_good": True})  # a reply the person vouched for (see test_memory_marks.py)
     dataset_id = pipeline(rt)
     store = DatasetStore(rt.home)
     folder = store.verified(dataset_id)

@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from .. import Session, TrustLevel
+from .. import CallStatus, Session, TrustLevel
 from ..errors import MhError
 from .common import Waiting, console, err_console, get_runtime, print_json
 
@@ -18,6 +18,8 @@ HELP = """commands:
   /approve ID           approve (and run) a pending request; the turn that waited for it resumes
   /reject ID [REASON]   reject a pending request
   /yolo on|off          let this session's queued calls run without approval (never lifts a deny)
+  /good [ID]            mark the last reply (or memory ID) good: the nightly may train on it
+  /forget [ID]          forget the last exchange (or memory ID): its memory is removed
   /exit                 leave (Ctrl-D works too)"""
 
 
@@ -40,7 +42,8 @@ def chat(
     allow alone wait in the approval queue, and the turn resumes when you approve them.
 
     Every exchange is saved to memory/episodic/ as a `conversation` memory (by you, as
-    person@chat; not at trust level observe).
+    person@chat; not at trust level observe): your words, and the model's reply, which is not
+    trained on unless you mark it good (`/good`, or `mh memory mark-good ID`).
 
     With `mh chat --serve` running, `mh chat --once` hands its message to that process, which
     keeps the model loaded: the answer starts without the second or so of start-up.
@@ -70,8 +73,10 @@ def chat(
 
 def _interactive(runtime, agent) -> None:
     console.print(f"mh chat — session {agent.session.id}, trust {runtime.trust_level()}. /help for commands, /exit to leave.")
+    last: list[str] = []  # the saved exchanges of this chat, newest last: what /good and /forget act on
     while True:
-        _resume_if_ready(agent)
+        if (resumed := _resume_if_ready(agent)) is not None and resumed.memory_id:
+            last.append(resumed.memory_id)
         try:
             line = input("you> ").strip()
         except (EOFError, KeyboardInterrupt):
@@ -81,10 +86,11 @@ def _interactive(runtime, agent) -> None:
             continue
         try:
             if line.startswith("/"):
-                if _command(runtime, agent, line) == "exit":
+                if _command(runtime, agent, line, last) == "exit":
                     return
                 continue
-            _turn(agent, line)
+            if (memory_id := _turn(agent, line).memory_id) is not None:
+                last.append(memory_id)
             _print_delta("\n")
         except MhError as exc:
             err_console.print(f"[bold red]error:[/] {exc.message}")
@@ -138,12 +144,14 @@ def _serve(runtime, agent) -> None:
         "resident chat ready: `mh chat --once ...` in this home now answers from here. Ctrl-C stops it."))
 
 
-def _resume_if_ready(agent) -> None:
-    if agent.pending and agent.resume(on_text=_print_delta) is not None:
+def _resume_if_ready(agent):
+    turn = agent.resume(on_text=_print_delta) if agent.pending else None
+    if turn is not None:
         _print_delta("\n")
+    return turn
 
 
-def _command(runtime, agent, line: str) -> str | None:
+def _command(runtime, agent, line: str, last: list[str]) -> str | None:
     name, _, rest = line.partition(" ")
     rest = rest.strip()
     if name in ("/exit", "/quit"):
@@ -167,12 +175,28 @@ def _command(runtime, agent, line: str) -> str | None:
         approval_id, _, reason = rest.partition(" ")
         runtime.reject(approval_id, by="person@chat", reason=reason or None)
         console.print(f"{approval_id}: rejected")
+    elif name in ("/good", "/forget"):
+        _judge(runtime, agent, "memory_mark_good" if name == "/good" else "memory_forget", rest, last)
     elif name == "/yolo" and rest in ("on", "off"):
         runtime.set_yolo(agent.session, rest == "on")
         console.print(f"yolo is {rest} for this session")
     else:
         console.print(f"unknown or incomplete command {line!r}\n{HELP}")
     return None
+
+
+def _judge(runtime, agent, skill: str, memory_id: str, last: list[str]) -> None:
+    """/good or /forget, as the person in this chat, on the named memory or the last saved exchange."""
+    memory_id = memory_id or (last[-1] if last else "")
+    if not memory_id:
+        console.print("no reply saved in this chat yet; name one: /good ID (ids from `mh remember WORDS`)")
+        return
+    outcome = runtime.call(skill, {"id": memory_id}, session=agent.person)
+    if outcome.status is not CallStatus.ok:
+        raise MhError(f"{outcome.status}: {outcome.error or outcome.reason}", fix=outcome.fix)
+    if skill == "memory_forget" and memory_id in last:
+        last.remove(memory_id)
+    console.print(runtime.skills.get(skill).say(outcome.result), markup=False)
 
 
 def _bad_level(text: str) -> TrustLevel:

@@ -1,4 +1,4 @@
-"""`mh capture`, `mh remember`, `mh ingest` and `mh memory show|stats|reindex`."""
+"""`mh capture`, `mh remember`, `mh ingest` and `mh memory show|stats|reindex|mark-good|forget`."""
 
 from __future__ import annotations
 
@@ -41,7 +41,8 @@ def remember(
         console.print("nothing found")
     for hit in hits:
         tags = f" #{' #'.join(hit.tags)}" if hit.tags else ""
-        console.print(f"{hit.id} {hit.timestamp[:16]} [{hit.type}]{tags}\n  {hit.snippet}", soft_wrap=True, markup=False)
+        kind = f"{hit.type}, model reply not marked good" if hit.unmarked_reply else hit.type
+        console.print(f"{hit.id} {hit.timestamp[:16]} [{kind}]{tags}\n  {hit.snippet}", soft_wrap=True, markup=False)
 
 
 def ingest(ctx: typer.Context, paths: list[Path] = typer.Argument(..., exists=True, dir_okay=False, help="Files to copy into the inbox.")) -> None:
@@ -63,7 +64,8 @@ def show(ctx: typer.Context, memory_id: str = typer.Argument(..., metavar="ID"),
         console.print(f"tags: {', '.join(event.tags) or '-'}; entities: {', '.join(event.entities) or '-'}", markup=False)
     console.print(event.content, soft_wrap=True, markup=False)
     if event.response:
-        console.print(f"\nresponse: {event.response}", soft_wrap=True, markup=False)
+        verdict = "marked good by you: trained on" if event.metadata.marked_good else f"not trained on; `mh memory mark-good {event.id}` to train on it"
+        console.print(f"\nthe model's reply ({verdict}): {event.response}", soft_wrap=True, markup=False)
 
 
 @app.command()
@@ -87,6 +89,22 @@ def reindex(ctx: typer.Context) -> None:
         console.print(f"the damaged index was kept as {report['set_aside']}", markup=False)
     for problem in report["broken"]:
         err_console.print(f"[yellow]skipped:[/] {problem}")
+
+
+@app.command("mark-good")
+def mark_good(ctx: typer.Context, memory_id: str = typer.Argument(..., metavar="ID", help="A chat exchange's id (`mh remember WORDS`).")) -> None:
+    """Mark a chat reply good: the nightly may train on it (the model's replies are not trained on otherwise)."""
+    console.print(say_result(ctx, "memory_mark_good", {"id": memory_id}), markup=False)
+
+
+@app.command()
+def forget(ctx: typer.Context, memory_id: str = typer.Argument(..., metavar="ID", help="The memory's id.")) -> None:
+    """Forget a memory: its file and its index entry are removed (audited; built datasets keep what they hold)."""
+    console.print(say_result(ctx, "memory_forget", {"id": memory_id}), markup=False)
+
+
+def say_result(ctx: typer.Context, skill: str, args: dict) -> str:
+    return get_runtime(ctx).skills.get(skill).say(call_skill(ctx, skill, args))
 
 
 def register(root: typer.Typer) -> None:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ..config import DatasetConfig
-from ..memory import MemoryCorrupt
+from ..memory import MemoryCorrupt, is_unmarked_reply
 from ..persona import load_persona
 from .pairs import Pair, identity_pairs, pairs_from_memory
 from .store import DatasetStore
@@ -18,6 +18,9 @@ from .store import DatasetStore
 if TYPE_CHECKING:
     # what these functions take; a Runtime has the same members
     from ..skills import SkillContext
+
+
+UNMARKED_REPLY = "model reply not marked good (`mh memory mark-good ID` to train on it)"
 
 
 @dataclass
@@ -45,6 +48,9 @@ def build_dataset(ctx: SkillContext, cfg: DatasetConfig, *, days: float | None =
             continue
         if not event.metadata.training_consent:
             skipped["no training consent"] += 1
+            continue
+        if is_unmarked_reply(event):
+            skipped[UNMARKED_REPLY] += 1
             continue
         pairs = pairs_from_memory(event)
         if not pairs:

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from ..jsonio import canonical
-from ..memory import MemoryEvent
+from ..memory import CONVERSATION, MemoryEvent, is_unmarked_reply
 from ..persona import Persona
 from ..secrets import redact_secrets
 
@@ -47,14 +47,16 @@ QUESTION = {
 
 
 def pairs_from_memory(event: MemoryEvent) -> list[Pair]:
-    """The pairs one memory teaches: a conversation its exchange; a note, observation or reflection
-    (typed or ingested) the person's own words as the answer to a question about its topic."""
+    """The pairs one memory teaches: a conversation its exchange, once the person marked the reply
+    good (until then the reply is the model's own guess, and training on it would teach the model its
+    inventions); a note, observation or reflection (typed or ingested) the person's own words as the
+    answer to a question about its topic."""
     meta = {"memory": event.id, "type": event.type, "timestamp": event.timestamp.isoformat()}
     content = event.content.strip()
-    if event.type == "conversation":
-        if not event.response or not content:
+    if event.type == CONVERSATION:
+        if is_unmarked_reply(event) or not event.response or not content:
             return []
-        return [Pair(instruction=content, output=event.response.strip(), meta={**meta, "confidence": 0.9})]
+        return [Pair(instruction=content, output=event.response.strip(), meta={**meta, "confidence": 0.9, "marked_good": True})]
     template = QUESTION.get(event.type, QUESTION["note"])
     confidence = 0.7 if len(content) >= 40 else 0.4
     return [Pair(instruction=template.format(topic=_topic(event)), output=content, meta={**meta, "confidence": confidence})]

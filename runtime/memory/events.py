@@ -31,9 +31,16 @@ class MemoryMetadata(BaseModel):
     source: str
     training_consent: bool = True
     processed: bool = False
+    # A `conversation` holds the person's words (`content`) and the model's reply (`response`). The
+    # reply is the model's invention until the person says otherwise: it is trained on, and ranks with
+    # the person's own words, only once marked good. Older files lack the key: unmarked, as they were.
+    marked_good: bool = False
 
 
 class MemoryEvent(BaseModel):
+    """One memory. `content` is always the person's (or their file's) words; `response` is only set on
+    a `conversation`, and is the model's reply to them."""
+
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(pattern=r"^evt-[A-Za-z0-9-]+$")
@@ -46,6 +53,14 @@ class MemoryEvent(BaseModel):
     importance: float = Field(default=0.5, ge=0, le=1)
     links: list[str] = Field(default_factory=list)
     metadata: MemoryMetadata
+
+
+CONVERSATION = "conversation"
+
+
+def is_unmarked_reply(event: MemoryEvent) -> bool:
+    """Whether the memory holds a reply of the model that the person has not marked good."""
+    return event.type == CONVERSATION and bool((event.response or "").strip()) and not event.metadata.marked_good
 
 
 def new_event_id(now: datetime) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import MhError
-from .events import MemoryEvent
+from .events import CONVERSATION, MemoryEvent, is_unmarked_reply
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -22,7 +22,10 @@ TABLE = "memories"
 COLUMNS = {
     "id": str, "timestamp": str, "type": str, "content": str, "response": str, "tags": str, "entities": str,
     "importance": float, "source": str, "content_sha256": str, "processed": int, "consent": int, "path": str,
+    "unmarked_reply": int,
 }
+# Added after the first homes: an index without it gets it on first open (see MemoryIndex._migrate).
+UNMARKED = "unmarked_reply"
 FTS_COLUMNS = ["content", "response", "tags", "entities"]
 
 
@@ -35,6 +38,7 @@ class SearchHit:
     score: float
     tags: list[str]
     excerpt: str = ""
+    unmarked_reply: bool = False  # a conversation whose reply (the model's words) the person has not marked good
 
 
 def row_of(event: MemoryEvent, path: Path) -> dict:
@@ -52,6 +56,7 @@ def row_of(event: MemoryEvent, path: Path) -> dict:
         "processed": int(event.metadata.processed),
         "consent": int(event.metadata.training_consent),
         "path": str(path),
+        UNMARKED: int(is_unmarked_reply(event)),
     }
 
 
@@ -93,12 +98,14 @@ class MemoryIndex:
         try:
             with _unreadable_as_error(self.path):
                 db.execute("pragma busy_timeout = 30000")
-                if TABLE not in db.table_names():
+                if TABLE not in db.table_names() or UNMARKED not in db[TABLE].columns_dict:
                     with open(self.path.with_name(f".{self.path.name}.lock"), "w") as lock:
                         fcntl.flock(lock, fcntl.LOCK_EX)  # one process creates; the others wait, then see it
                         if TABLE not in db.table_names():
                             db.enable_wal()
                             self._create(db)
+                        elif UNMARKED not in db[TABLE].columns_dict:
+                            self._migrate(db)
         except BaseException:
             db.close()
             raise
@@ -135,9 +142,22 @@ class MemoryIndex:
         # After the rows: FTS5 is filled in one pass, then triggers keep it current.
         table.enable_fts(FTS_COLUMNS, create_triggers=True, tokenize="porter unicode61", replace=True)
 
+    @staticmethod
+    def _migrate(db: sqlite_utils.Database) -> None:
+        """An index built before replies could be marked: no reply in it was marked (marking did not
+        exist), so every conversation with a reply is an unmarked one."""
+        db.execute("begin immediate")
+        db.execute(f"alter table {TABLE} add column {UNMARKED} integer not null default 0")
+        db.execute(f"update {TABLE} set {UNMARKED} = 1 where type = ? and trim(response) != ''", [CONVERSATION])
+        db.execute("commit")
+
     def upsert(self, rows: list[dict]) -> None:
         with self.write() as db:
             db[TABLE].upsert_all(rows, pk="id", columns=COLUMNS)
+
+    def delete(self, event_id: str) -> None:
+        with self.write() as db:
+            db.execute(f"delete from {TABLE} where id = ?", [event_id])  # the FTS rows go with it (triggers)
 
     def rebuild(self, rows: list[dict]) -> Path | None:
         """Replace the whole index in one transaction: readers see the old index or the new one.
@@ -175,11 +195,13 @@ class MemoryIndex:
                 args["tag"] = f"% {tag} %"
             sql = (
                 "select m.id, m.timestamp, m.type, m.tags, "
-                "snippet(memories_fts, -1, '[', ']', '…', 12) as snippet, bm25(memories_fts) as score, substr(m.content, 1, 600) "
-                f"from memories_fts join {TABLE} m on m.rowid = memories_fts.rowid "
-                f"where {' and '.join(where)} order by score, m.timestamp desc, m.id limit :limit"
+                "snippet(memories_fts, -1, '[', ']', '…', 12) as snippet, bm25(memories_fts) as score, substr(m.content, 1, 600), "
+                f"m.{UNMARKED} from memories_fts join {TABLE} m on m.rowid = memories_fts.rowid "
+                # The person's own words first: the model's unmarked replies after every other hit.
+                f"where {' and '.join(where)} order by m.{UNMARKED}, score, m.timestamp desc, m.id limit :limit"
             )
-            return [SearchHit(r[0], r[1], r[2], r[4], -float(r[5]), r[3].split(), r[6]) for r in db.execute(sql, args).fetchall()]
+            return [SearchHit(r[0], r[1], r[2], r[4], -float(r[5]), r[3].split(), r[6], bool(r[7]))
+                    for r in db.execute(sql, args).fetchall()]
 
     def unprocessed(self, limit: int) -> list[str]:
         """Ids of memories the organizer has not tagged yet, oldest first."""
@@ -195,6 +217,14 @@ class MemoryIndex:
             rows = db.execute(f"select id, timestamp, type, content, importance from {TABLE} {where} "
                               f"order by timestamp desc, id desc limit ?", [*not_types, -1 if limit is None else limit]).fetchall()
         return [dict(zip(("id", "timestamp", "type", "content", "importance"), row, strict=True)) for row in rows]
+
+    def conversations(self, limit: int) -> list[dict]:
+        """Chat exchanges newest first (id, timestamp, content, response, unmarked_reply): what the
+        console lists to mark good or forget."""
+        with self.read() as db:
+            rows = db.execute(f"select id, timestamp, content, response, {UNMARKED} from {TABLE} where type = ? "
+                              "order by timestamp desc, id desc limit ?", [CONVERSATION, limit]).fetchall()
+        return [dict(zip(("id", "timestamp", "content", "response", UNMARKED), row, strict=True)) for row in rows]
 
     def stats(self) -> dict:
         with self.read() as db:

@@ -14,8 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..errors import MhError
 from ..home import Home
-from .events import EventFiles, MemoryCorrupt, MemoryEvent, MemoryMetadata, MemoryNotFound, new_event_id
+from ..jsonio import sync_folder
+from .events import CONVERSATION, EventFiles, MemoryCorrupt, MemoryEvent, MemoryMetadata, MemoryNotFound, new_event_id
 from .index import MemoryIndex, SearchHit, fts_query, row_of
 
 __all__ = ["MemoryStore", "SearchHit", "ReindexReport"]
@@ -122,6 +124,36 @@ class MemoryStore:
         report.set_aside = self.index.rebuild(rows)
         report.indexed = len(rows)
         return report
+
+    def conversations(self, limit: int = 50) -> list[dict]:
+        """Chat exchanges newest first, from the index (id, timestamp, content, response, unmarked_reply)."""
+        return self.index.conversations(limit)
+
+    def mark_good(self, event_id: str, *, by: str) -> tuple[MemoryEvent, bool]:
+        """Mark a conversation's reply good: the person vouches for it, so it may be trained on and
+        ranks with their own words. Returns the memory and whether it was unmarked before."""
+        event = self.get(event_id)
+        if event.type != CONVERSATION or not (event.response or "").strip():
+            raise MhError(f"{event_id} is a {event.type} with no reply of the model to mark",
+                          fix="mark a chat exchange: `mh remember WORDS --type conversation` lists them")
+        if event.metadata.marked_good:
+            return event, False
+        meta = {**event.metadata.model_dump(), "marked_good": True, "marked_good_by": by, "marked_good_at": datetime.now(UTC).isoformat()}
+        updated = event.model_copy(update={"metadata": MemoryMetadata(**meta)})
+        self.save([updated])
+        return updated, True
+
+    def forget(self, event_id: str) -> MemoryEvent:
+        """Remove a memory: its file first (the truth: a crash before the index catches up leaves a
+        stale row that `reindex` drops, never a memory that comes back), then its index row."""
+        path = self.files.find(event_id)
+        if path is None:
+            raise MemoryNotFound(f"no memory {event_id}", fix="find ids with `mh remember QUERY`")
+        event = self.files.read(path)
+        path.unlink()
+        sync_folder(path.parent)
+        self.index.delete(event_id)
+        return event
 
     def mark_processed(self, event: MemoryEvent, *, tags: list[str], entities: list[str]) -> MemoryEvent:
         meta = event.metadata.model_dump()
