@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from .errors import ConfigError
 from .home import Home
@@ -143,6 +144,59 @@ class RemoteSettings(StrictModel):
         return self
 
 
+# Hugging Face's (and Unsloth's, MetaHuman's etc/training.json) names of mh's run keys: the same
+# meaning, so a file that uses them reads as if it used mh's.
+HF_RUN_KEYS: dict[str, tuple[str, ...]] = {
+    "per_device_train_batch_size": ("batch_size",),
+    "max_seq_length": ("max_seq_len",),
+    "max_steps": ("steps",),
+    "base_model": ("base",),
+    "lora_rank": ("lora", "r"),
+    "lora_r": ("lora", "r"),
+    "lora_alpha": ("lora", "alpha"),
+    "lora_dropout": ("lora", "dropout"),
+}
+# Their names that mean something mh does not do: refused, saying what to set instead.
+HF_RUN_REFUSED = {
+    "gradient_accumulation_steps": ("batch_size", "mh does not accumulate gradients: batch_size is the whole batch of a step "
+                                    "(set it to per_device_train_batch_size x gradient_accumulation_steps if memory allows, and remove this key)"),
+    "num_train_epochs": ("steps", "mh counts optimizer steps, not epochs: set steps (each step sees batch_size pairs) and remove this key"),
+}
+
+
+class RunKeyError(ValueError):
+    """A run key mh cannot read: `fix` names mh's key."""
+
+    def __init__(self, key: str, problem: str, fix: str) -> None:
+        super().__init__(f"{key}: {problem}")
+        self.key, self.problem, self.fix = key, problem, fix
+
+
+def mh_run_keys(data: dict[str, Any]) -> dict[str, Any]:
+    """A run config's keys as mh names them: Hugging Face's names moved to mh's, those mh cannot take
+    refused (RunKeyError) with mh's key named. Both spellings with different values is refused too."""
+    out = dict(data)
+    for key, (mh_key, why) in HF_RUN_REFUSED.items():
+        if key in out:
+            raise RunKeyError(key, f"not an mh key (mh's is {mh_key})", why)
+    for key, path in HF_RUN_KEYS.items():
+        if key not in out:
+            continue
+        value = out.pop(key)
+        parent = out
+        shown = ".".join(path)
+        for part in path[:-1]:
+            inner = parent.setdefault(part, {})
+            if not isinstance(inner, dict):
+                raise RunKeyError(key, f"is mh's {shown}, but {part} is not a mapping", f"write {part} as a mapping, e.g. {part}: {{r: 8}}")
+            parent[part] = inner = dict(inner)
+            parent = inner
+        if path[-1] in parent and parent[path[-1]] != value:
+            raise RunKeyError(key, f"is mh's {shown}, which is also given ({parent[path[-1]]!r}, not {value!r})", f"keep one of {key} and {shown}")
+        parent[path[-1]] = value
+    return out
+
+
 class RunConfig(StrictModel):
     base: str | None = Field(default=None, description="a GGUF file or a Hugging Face folder; default: the chat model's GGUF")
     backend: Literal["auto", "trl", "unsloth"] = "auto"
@@ -160,10 +214,49 @@ class RunConfig(StrictModel):
     fault: FaultInjection | None = None
     remote: RemoteSettings = Field(default_factory=RemoteSettings)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _hugging_face_names(cls, data: Any) -> Any:
+        return _mh_keys_or_error(data) if isinstance(data, dict) else data
+
+
+def _mh_keys_or_error(data: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return mh_run_keys(data)
+    except RunKeyError as exc:
+        raise PydanticCustomError("mh_key", "{key}: {problem}", {"key": exc.key, "problem": exc.problem, "fix": exc.fix}) from None
+
 
 class TrainingConfig(StrictModel):
     dataset: DatasetConfig = Field(default_factory=DatasetConfig)
     run: RunConfig = Field(default_factory=RunConfig, description="defaults of every training run")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_run_keys(cls, data: Any) -> Any:
+        """MetaHuman's etc/training.json holds the run's keys at its top level: they are read as `run`'s."""
+        if not isinstance(data, dict):
+            return data
+        flat = {key: data[key] for key in data if key in RunConfig.model_fields or key in HF_RUN_KEYS or key in HF_RUN_REFUSED}
+        if not flat:
+            return data
+        run = _mh_keys_or_error(data.get("run") if isinstance(data.get("run"), dict) else {})
+        _merge_into(run, _mh_keys_or_error(flat), "run.")
+        return {**{key: value for key, value in data.items() if key not in flat}, "run": run}
+
+
+def _merge_into(into: dict[str, Any], given: dict[str, Any], where: str) -> None:
+    """`given` added to `into`, nested dicts key by key; a key both hold with different values is refused."""
+    for key, value in given.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            into[key] = inner = dict(into[key])
+            _merge_into(inner, value, f"{where}{key}.")
+        elif key in into and into[key] != value:
+            raise PydanticCustomError("mh_key", "{key}: {problem}", {
+                "key": key, "problem": f"given at the top level ({value!r}) and as {where}{key} ({into[key]!r})",
+                "fix": "keep one of the two"})
+        else:
+            into[key] = value
 
 
 class DatasetGates(StrictModel):
@@ -174,7 +267,8 @@ class DatasetGates(StrictModel):
 
 
 class AutoApprovalConfig(StrictModel):
-    enabled: bool = Field(default=True, description="false: the sleep service never starts the nightly by itself")
+    enabled: bool = Field(default=True, description="false (MetaHuman's \"stop automation\"): nothing is approved automatically; "
+                          "the sleep service never starts the nightly, and a nightly the person starts leaves activating to them")
     dataset: DatasetGates = Field(default_factory=DatasetGates)
     activate_adapter: bool = Field(default=True, description="the nightly run activates an adapter whose gates passed")
 
@@ -271,6 +365,8 @@ CONFIG_MODELS: dict[str, type[StrictModel]] = {
 
 def _fix_for(error: dict, model: type[StrictModel]) -> str:
     kind = error["type"]
+    if kind == "mh_key":
+        return error["ctx"]["fix"]
     if kind == "extra_forbidden":
         return f"remove the key (allowed here: {', '.join(_allowed_keys(model, error['loc']))})"
     if kind == "missing":

@@ -7,6 +7,8 @@ from runtime import Runtime
 from runtime.config import CONFIG_MODELS, TrustConfig, load_config, save_config, template_text
 from runtime.errors import ConfigError
 from runtime.home import CHECKOUT, Home
+from runtime.training.nightly import held_back
+from runtime.training.settings import load_run_config
 
 from .conftest import ROOT
 
@@ -123,3 +125,63 @@ def test_default_home_is_the_checkout(monkeypatch):
     monkeypatch.delenv("MH_HOME", raising=False)
     assert Home.default().root == CHECKOUT
     assert json.loads((CHECKOUT / "etc" / "trust.json").read_text())["level"] == "suggest"
+
+
+# MetaHuman's etc/training.json, as its guide writes it (the run's keys at the top, Hugging Face's names).
+METAHUMAN_TRAINING = {"base_model": "state/models/base-hf", "lora_rank": 8, "learning_rate": 0.0002,
+                      "per_device_train_batch_size": 1, "max_seq_length": 2048}
+
+
+def test_metahuman_training_keys_with_hugging_face_names_read_as_mhs(home):
+    write(home, "training.json", json.dumps(METAHUMAN_TRAINING))
+    run = load_config(Home.at(home), "training.json").run
+    assert (run.base, run.lora.r, run.learning_rate, run.batch_size, run.max_seq_len) == ("state/models/base-hf", 8, 0.0002, 1, 2048)
+    assert run.lora.alpha == 16.0 and run.steps == 30  # the rest keep mh's defaults
+
+
+def test_a_run_config_file_may_use_hugging_face_names_over_mhs_defaults(home, tmp_path):
+    write(home, "training.json", json.dumps({"run": {"batch_size": 4, "lora": {"r": 8}}}))
+    given = tmp_path / "night.json"
+    given.write_text(json.dumps({"per_device_train_batch_size": 2, "lora_alpha": 32, "max_steps": 5}))
+    run = load_run_config(Home.at(home), given)
+    assert (run.batch_size, run.lora.r, run.lora.alpha, run.steps) == (2, 8, 32.0, 5)
+
+
+@pytest.mark.parametrize("key, value, names", [
+    ("gradient_accumulation_steps", 16, "mh's is batch_size"),
+    ("num_train_epochs", 2, "mh's is steps"),
+])
+def test_hugging_face_keys_mh_cannot_take_are_refused_naming_mhs_key(home, tmp_path, key, value, names):
+    write(home, "training.json", json.dumps({**METAHUMAN_TRAINING, key: value}))
+    with pytest.raises(ConfigError, match=f"etc/training.json: {key}: not an mh key \\({names}\\)") as refused:
+        load_config(Home.at(home), "training.json")
+    assert names.split()[-1] in refused.value.fix and "remove this key" in refused.value.fix
+    write(home, "training.json", json.dumps(METAHUMAN_TRAINING))
+    given = tmp_path / "run.json"  # a --config file of `mh train`
+    given.write_text(json.dumps({key: value}))
+    with pytest.raises(ConfigError, match=f"run.json: {key}: not an mh key \\({names}\\)"):
+        load_run_config(Home.at(home), given)
+
+
+def test_a_key_given_under_both_names_with_different_values_is_refused(home):
+    write(home, "training.json", json.dumps({"run": {"batch_size": 4, "per_device_train_batch_size": 1}}))
+    with pytest.raises(ConfigError, match="per_device_train_batch_size: is mh's batch_size, which is also given"):
+        load_config(Home.at(home), "training.json")
+
+
+def test_auto_approval_enabled_false_means_stop_automation_nothing_is_activated_unasked(home):
+    write(home, "auto-approval.json", json.dumps({"enabled": False}))
+    auto = load_config(Home.at(home), "auto-approval.json")
+    assert auto.enabled is False and auto.dataset.min_pairs == 10  # the rest keep mh's defaults
+    assert held_back(auto) == "etc/auto-approval.json: enabled is false (no automatic approvals)"
+    write(home, "auto-approval.json", json.dumps({"enabled": True}))
+    assert held_back(load_config(Home.at(home), "auto-approval.json")) is None
+
+
+def test_a_bad_auto_approval_file_stops_the_nightly_before_any_step(rt, mh):
+    write(rt.home.root, "auto-approval.json", json.dumps({"enabled": False, "dryRun": True}))
+    proc = mh("nightly")
+    assert proc.returncode == 1 and "etc/auto-approval.json: dryRun" in proc.stderr and "fix:" in proc.stderr
+    assert not any(rt.home.datasets_dir.rglob("*.jsonl"))  # no dataset was built
+    skills = [e.details.get("skill") for e in rt.audit.entries() if e.category == "skill"]
+    assert "dataset_build" not in skills and "nightly" in skills

@@ -194,6 +194,36 @@ def test_chat_shows_a_pending_approval_inline_and_goes_on_once_approved(chat_rt)
     asyncio.run(run())
 
 
+def test_memory_tab_marks_a_chat_reply_good_and_forgets_another(rt):
+    """`g` and `d` act on the Memory tab's chat replies only, as the person at the console, through the door."""
+    chat = Session.person_at("chat")
+    older, newer = (rt.call("conversation_save", {"content": f"question {i}", "response": f"invented answer {i}"}, session=chat).result["id"]
+                    for i in (1, 2))
+
+    async def run():
+        app = MhConsole(rt)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("g")  # not on the Memory tab: nothing is marked
+            app.query_one("#tabs").active = "memory"
+            table = app.query_one("#replies-table")
+            await settle(pilot, lambda: table.row_count == 2)
+            assert [str(table.get_row_at(i)[0]) for i in range(2)] == [newer, older]
+            assert [table.get_row_at(i)[2] for i in range(2)] == ["unmarked", "unmarked"]
+            table.focus()
+            await pilot.press("g")
+            await settle(pilot, lambda: rt.memory.get(newer).metadata.marked_good)
+            await settle(pilot, lambda: table.get_row_at(0)[2] == "good")
+            await pilot.press("down", "d")
+            assert older in str(app.screen.query_one("Static").render())
+            await pilot.press("y")
+            await settle(pilot, lambda: not rt.memory.exists(older) and table.row_count == 1)
+        assert rt.memory.get(newer).metadata.marked_good and not rt.memory.exists(older)
+        assert [(e.event, e.actor) for e in rt.audit.entries() if e.category == "memory"] == [
+            ("marked_good", "person@console"), ("forgotten", "person@console")]
+
+    asyncio.run(run())
+
+
 def test_a_new_audit_entry_appears_and_filters_work(rt):
     async def run():
         app = MhConsole(rt)

@@ -70,8 +70,8 @@ def test_the_readme_shows_commands():
 
 def test_the_console_keys_in_the_readme_and_help_are_its_bindings():
     bound = {binding.key for binding in MhConsole.BINDINGS}
-    assert {"q", "question_mark", "t", "a", "r", "enter", "f", "x"} == bound
+    assert {"q", "question_mark", "t", "a", "r", "enter", "f", "x", "g", "d"} == bound
     section = README.split("## The console", 1)[1].split("\n## ", 1)[0]
-    for key in ("t", "a", "r", "enter", "f", "x", "?", "q"):
+    for key in ("t", "a", "r", "enter", "f", "x", "g", "d", "?", "q"):
         assert f"`{key}`" in section, f"README's console section does not mention `{key}`"
         assert re.search(rf"^\s+{re.escape(key)}\s", KEYS, re.M) or f"  {key} " in KEYS, f"? help lacks {key}"

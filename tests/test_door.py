@@ -26,6 +26,8 @@ WRITES: dict[str, list[str]] = {
     "capture": ["capture", "the door test was here"],
     "ingest": ["ingest", "{outside}"],
     "memory reindex": ["memory", "reindex"],
+    "memory mark-good": ["memory", "mark-good", "evt-nope"],
+    "memory forget": ["memory", "forget", "evt-nope"],
     "task add": ["task", "add", "a task from the door test"],
     "task start": ["task", "start", "{task}"],
     "task done": ["task", "done", "{task}"],

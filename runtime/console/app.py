@@ -1,7 +1,8 @@
 """`mh console`: the operator console. Live: watchdog events on the audit log, the approval queue,
 the inbox, the runs and the jobs refresh the panels (no busy polling). Every action calls Runtime as
 the person (`person@console`): `f` is the `job_start` skill, `x` the `run_stop` skill (or `job_stop`
-before training began), so approving here and from the CLI at once still runs a skill only once."""
+before training began), `g` and `d` in the Memory tab `memory_mark_good` and `memory_forget`, so
+approving here and from the CLI at once still runs a skill only once."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Header, Input, Label, RichLog, Sparkline, Static, TabbedContent, TabPane
 
 from ..errors import MhError
-from ..queries import get_job, home_status, list_jobs, list_runs, memory_overview, run_progress
+from ..queries import chat_exchanges, get_job, home_status, list_jobs, list_runs, memory_overview, run_progress
 from ..queries.status import TrustLevel
 from ..runtime import CallStatus, Session
 from ..watch import FolderWatcher
@@ -29,6 +30,8 @@ KEYS = """keys
   a        approve the selected request          r   reject it (asks for a reason)
   enter    show the selected request in full     f   start the nightly pipeline now (asks first)
   x        stop the training run in progress, whoever started it (it saves a checkpoint first)
+  g        Memory tab: mark the selected chat reply good (the nightly may train on it)
+  d        Memory tab: forget the selected chat exchange (asks first)
   ?        this help                             q   quit
 In the Audit tab type in the filter boxes; in the Chat tab type a message and press enter."""
 
@@ -94,7 +97,9 @@ class MhConsole(App):
         Binding("q", "quit", "quit"), Binding("question_mark", "help", "help"), Binding("t", "trust", "trust"),
         Binding("a", "approve", "approve"), Binding("r", "reject", "reject"), Binding("enter", "show", "show", show=False),
         Binding("f", "nightly", "nightly"), Binding("x", "stop", "stop"),
+        Binding("g", "mark_good", "reply good"), Binding("d", "forget", "forget"),
     ]
+    MEMORY_ACTIONS = ("mark_good", "forget")
 
     def __init__(self, runtime) -> None:
         super().__init__()
@@ -135,6 +140,8 @@ class MhConsole(App):
                 yield DataTable(id="audit-table", cursor_type="row")
             with TabPane("Memory", id="memory"):
                 yield Static(id="memory-body", markup=False)
+                yield Static("chat replies (not trained on unless marked good: g marks, d forgets)", id="replies-note", markup=False)
+                yield DataTable(id="replies-table", cursor_type="row")
             with TabPane("Training", id="training"):
                 yield Static(id="training-body", markup=False)
                 yield Sparkline([], id="loss")
@@ -147,6 +154,7 @@ class MhConsole(App):
     def on_mount(self) -> None:
         self.main.query_one("#approvals-table", DataTable).add_columns("id", "skill", "args", "risk", "requested by", "age")
         self.main.query_one("#audit-table", DataTable).add_columns("seq", "time", "level", "event", "actor", "details")
+        self.main.query_one("#replies-table", DataTable).add_columns("id", "time", "reply", "you said", "the model replied")
         self._watch()  # first, so that nothing changing during the first refresh goes unseen
         self.refresh_all()
         self.check_chain()
@@ -256,6 +264,13 @@ class MhConsole(App):
         text = (f"memories      {view.memories}\nprocessed     {view.processed}\nunprocessed   {view.unprocessed}\n"
                 f"inbox         {view.inbox} waiting\nfailed        {len(view.failed)}")
         self.main.query_one("#memory-body", Static).update(text + "".join(f"\n  {name}" for name in view.failed[:10]))
+        table = self.main.query_one("#replies-table", DataTable)
+        row = table.cursor_row
+        table.clear()
+        for exchange in chat_exchanges(self.runtime.memory):
+            table.add_row(*views.exchange_row(exchange), key=exchange.id)
+        if table.row_count:
+            table.move_cursor(row=min(row, table.row_count - 1))
 
     def refresh_training(self) -> None:
         self._tell_job_end()
@@ -279,6 +294,7 @@ class MhConsole(App):
 
     @on(TabbedContent.TabActivated)
     def tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.refresh_bindings()  # g and d show in the footer only on the Memory tab
         if event.pane.id == "chat":
             self.main.query_one("#chat-input", Input).focus()
 
@@ -287,6 +303,41 @@ class MhConsole(App):
         self.refresh_audit()
 
     # -- actions ----------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.MEMORY_ACTIONS:
+            return self.main.query_one("#tabs", TabbedContent).active == "memory"
+        return True
+
+    def _selected_exchange(self) -> str | None:
+        if self.main.query_one("#tabs", TabbedContent).active != "memory":
+            return None
+        table = self.main.query_one("#replies-table", DataTable)
+        if table.row_count == 0:
+            return None
+        return str(table.get_row_at(table.cursor_row)[0])
+
+    def action_mark_good(self) -> None:
+        if (memory_id := self._selected_exchange()) is not None:
+            self._judge("memory_mark_good", memory_id)
+
+    def action_forget(self) -> None:
+        memory_id = self._selected_exchange()
+        if memory_id is None:
+            return
+
+        def forget(yes: bool | None) -> None:
+            if yes:
+                self._judge("memory_forget", memory_id)
+
+        self.push_screen(Notice(f"Forget {memory_id}? Its memory file and index entry are removed.\ny = yes, n = no"), forget)
+
+    @work(thread=True)
+    def _judge(self, skill: str, memory_id: str) -> None:
+        result = self._call(skill, {"id": memory_id})
+        if result is not None:
+            self.call_from_thread(self.notify, self.runtime.skills.get(skill).say(result))
+        self.call_from_thread(self.refresh_all, {"memory"})
 
     def action_help(self) -> None:
         self.push_screen(Notice(KEYS))

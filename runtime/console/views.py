@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import MhError
-from ..queries import HomeStatus, list_approvals, short_age
+from ..queries import ChatExchange, HomeStatus, list_approvals, short_age
 
 
 def status_text(status: HomeStatus) -> str:
@@ -70,3 +70,13 @@ def gate_summary(gates: dict[str, Any] | None) -> str:
         return "not evaluated yet"
     parts = [f"{g['gate']} {g['value']:.4f} vs {g['limit']} {'ok' if g['passed'] else 'FAILED'}" for g in gates.get("gates", [])]
     return ("passed" if gates["passed"] else "failed") + (f": {'; '.join(parts)}" if parts else f": {gates.get('reason', '')}")
+
+
+def exchange_row(exchange: ChatExchange) -> tuple[str, ...]:
+    """A row of the Memory tab's chat replies: whether the reply is trained on is the third column."""
+    def short(text: str) -> str:
+        line = " ".join(text.split())
+        return line if len(line) <= 40 else line[:39] + "…"
+
+    return (exchange.id, exchange.timestamp[5:16].replace("T", " "), "good" if exchange.marked_good else "unmarked",
+            short(exchange.said), short(exchange.reply))

@@ -4,9 +4,11 @@ from .approvals import ApprovalList, list_approvals, short_age  # noqa: F401
 from .audit import AuditCheck, AuditEntryView, AuditProblem, ReplayResult, audit_tail, replay_audit, verify_audit  # noqa: F401
 from .datasets import DatasetRow, DatasetView, ReceiptCheck, check_receipt, list_datasets, show_dataset  # noqa: F401
 from .memory import (  # noqa: F401
+    ChatExchange,
     MemoryOverview,
     ServiceStatus,
     ServiceTable,
+    chat_exchanges,
     memory_overview,
     service_log_file,
     service_status,

@@ -47,6 +47,24 @@ def memory_overview(source: Home | MemoryStore) -> MemoryOverview:
                           inbox=waiting_count(store.home), failed=failed_names(store.home))
 
 
+class ChatExchange(BaseModel):
+    """One saved chat exchange: the person's words and the model's reply, and whether the person
+    marked the reply good (only then is it trained on)."""
+
+    id: str
+    timestamp: str
+    said: str
+    reply: str
+    marked_good: bool
+
+
+def chat_exchanges(source: Home | MemoryStore, limit: int = 50) -> list[ChatExchange]:
+    """The newest saved chat exchanges, newest first (from the index)."""
+    store = source if isinstance(source, MemoryStore) else MemoryStore(source)
+    return [ChatExchange(id=row["id"], timestamp=row["timestamp"], said=row["content"], reply=row["response"],
+                         marked_good=bool(row["response"].strip()) and not row["unmarked_reply"]) for row in store.conversations(limit)]
+
+
 def service_status(home: Home, name: str, *, lines: int = 10, supervisor: SupervisorView | None = None) -> ServiceStatus:
     """Counters, state, pid, next run and the last `lines` log lines of one service (MhError if there is none)."""
     book = ServiceBook(home, known_service(name))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ..config import load_config
+from ..config import AutoApprovalConfig, load_config
 from ..errors import MhError
 from ..runtime import CallStatus
 from .runs import ExitCode
@@ -33,6 +33,8 @@ def nightly(ctx: SkillContext, *, steps: int | None = None, remote: bool = False
             raise MhError(f"nightly stopped at {name}: {outcome.error or outcome.reason}", fix=outcome.fix or "see the report")
         return outcome.result
 
+    # Read before the first step, so a bad etc/auto-approval.json fails before a dataset is built.
+    auto = load_config(ctx.home, "auto-approval.json")
     ctx.audit.append("nightly", "started", actor=ctx.actor)
     try:
         dataset_id = call("build", "dataset_build", {})["id"]
@@ -56,8 +58,8 @@ def nightly(ctx: SkillContext, *, steps: int | None = None, remote: bool = False
         report["run_id"] = run_id
         if not gates["passed"]:
             report["outcome"] = "gates failed: nothing activated"
-        elif not load_config(ctx.home, "auto-approval.json").activate_adapter:
-            report["outcome"] = "trained and evaluated; activation needs `mh promote` + `mh adapter activate` (auto-approval is off)"
+        elif (held := held_back(auto)) is not None:
+            report["outcome"] = f"trained and evaluated; activating it is yours (`mh promote` + `mh adapter activate`): {held}"
         else:
             promoted = call("promote", "adapter_promote", {"run": run_id, "name": "nightly", "tags": ["nightly"]}, record=False)
             call("activate", "adapter_activate", {"adapter": f"nightly@{promoted['version']}"})
@@ -70,6 +72,16 @@ def nightly(ctx: SkillContext, *, steps: int | None = None, remote: bool = False
     report["ended_at"] = datetime.now(UTC).isoformat()
     ctx.audit.append("nightly", "finished", details={"outcome": report["outcome"]}, actor=ctx.actor)
     return report
+
+
+def held_back(auto: AutoApprovalConfig) -> str | None:
+    """Why the nightly leaves a passed adapter for the person to promote and activate, or None when it
+    activates it itself. `enabled: false` is MetaHuman's "stop automation": nothing is approved automatically."""
+    if not auto.enabled:
+        return "etc/auto-approval.json: enabled is false (no automatic approvals)"
+    if not auto.activate_adapter:
+        return "etc/auto-approval.json: activate_adapter is false"
+    return None
 
 
 class TrainingStepFailed(MhError):

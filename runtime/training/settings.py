@@ -1,5 +1,6 @@
 """Run configuration: defaults from etc/training.json, then a YAML/JSON file with `_base`
-inheritance (deep-merged dicts), then command-line overrides; validated strictly."""
+inheritance (deep-merged dicts), then command-line overrides; validated strictly. Each file's
+Hugging Face key names (per_device_train_batch_size, ...) are read as mh's before the merge."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..config import RunConfig, load_config
+from ..config import RunConfig, RunKeyError, load_config, mh_run_keys
 from ..errors import ConfigError
 from ..home import Home
 
@@ -37,7 +38,10 @@ def _read(path: Path) -> dict[str, Any]:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(shown, None, "must hold a mapping", fix="write the settings as key: value pairs")
-    return data
+    try:
+        return mh_run_keys(data)
+    except RunKeyError as exc:
+        raise ConfigError(shown, exc.key, exc.problem, fix=exc.fix) from None
 
 
 def resolve_file(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
