@@ -155,6 +155,9 @@ HF_RUN_KEYS: dict[str, tuple[str, ...]] = {
     "lora_r": ("lora", "r"),
     "lora_alpha": ("lora", "alpha"),
     "lora_dropout": ("lora", "dropout"),
+    # Helix's (its documented settings table)
+    "total_steps": ("steps",),
+    "checkpoint_steps": ("checkpoint_every",),
 }
 # Their names that mean something mh does not do: refused, saying what to set instead.
 HF_RUN_REFUSED = {

@@ -119,6 +119,7 @@ class AdapterPromoteInput(BaseModel):
 class NightlyInput(BaseModel):
     steps: int | None = Field(default=None, ge=1, description="training steps (default: etc/training.json)")
     remote: bool = Field(default=False, description="train on a rented machine (also when etc/training.json says remote.nightly)")
+    config: str | None = Field(default=None, description="a run-config file for this night (YAML or JSON, checked before anything runs)")
 
 
 class NightlyStep(BaseModel):
@@ -273,7 +274,7 @@ def nightly(ctx: SkillContext, args: NightlyInput) -> NightlyOutcome:
     from runtime.training.nightly import nightly as run_nightly
 
     try:
-        return NightlyOutcome(report=NightlyReport.model_validate(run_nightly(ctx, steps=args.steps, remote=args.remote)))
+        return NightlyOutcome(report=NightlyReport.model_validate(run_nightly(ctx, steps=args.steps, remote=args.remote, config=args.config)))
     except NightlyFailed as exc:  # the report of what ran is the answer too, not only the error
         return NightlyOutcome(report=NightlyReport.model_validate(exc.report), error=exc.message, fix=exc.fix, exit_code=exc.exit_code)
 
@@ -308,7 +309,8 @@ def adapter_activate(ctx: SkillContext, args: AdapterActivateInput) -> dict:
         "roll back", "rollback", "go back", "turn off", "disable", "deactivate", "revert", "stop using", "unload",
         "undo",
     ),
-    describe=lambda r: "Back to the base model." if not r.get("name") else f"Deactivated {r['name']}: back to the base model.",
+    describe=lambda r: ("No adapter was active: the chat already uses the base model." if not r
+                        else f"Deactivated {r['name']}: back to the base model."),
     examples=phrasings("adapter_rollback"),
 )
 def adapter_rollback(ctx: SkillContext, args: AdapterRollbackInput) -> dict:

@@ -76,6 +76,7 @@ READS: dict[str, list[str]] = {
     "dataset show": ["dataset", "show", "ds-20260101T000000-0000"],
     "dataset receipt verify": ["dataset", "receipt", "verify", "ds-20260101T000000-0000"],
     "runs": ["runs"],
+    "runs list": ["runs", "list"],
     "runs show": ["runs", "show", "run-nope"],
     "adapter list": ["adapter", "list"],
     "agent list": ["agent", "list"],

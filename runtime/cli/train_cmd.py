@@ -1,11 +1,14 @@
 """`mh train`, `resume`, `eval`, `export`, `promote`, `nightly`, `mh runs ...` and `mh adapter ...`.
 
 Every change is a skill call as the person (`call_skill`: gate + audit; denied exits 3); the lists
-come from `runtime.queries`."""
+come from `runtime.queries`. Helix's spellings work too: `--run RUN` wherever a run is named,
+`--status completed|failed`, `resume --checkpoint PATH`, `nightly --config FILE`, and
+`train --output DIR` (a copy of the finished run; the run itself stays in the home)."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import typer
@@ -15,6 +18,30 @@ from .common import call_skill, console, err_console, get_runtime, print_json, s
 runs_app = typer.Typer(help="Training runs in state/runs/.", invoke_without_command=True)
 adapter_app = typer.Typer(help="Promoted adapters and which one the chat uses.", no_args_is_help=True)
 FORMATS = ("gguf-lora", "gguf-merged", "peft", "modelfile")  # for --help; the run_export skill checks the value
+
+
+RUN_OPTION = typer.Option(None, "--run", metavar="RUN", help="The run, as Helix writes it (the same as the RUN argument).")
+
+
+def _run_id(argument: str | None, option: str | None) -> str:
+    """RUN given as the argument or as `--run RUN` (Helix's form): one of them, or both the same."""
+    if argument and option and argument != option:
+        raise typer.BadParameter(f"two runs named: {argument} and --run {option}", param_hint="RUN")
+    if not (argument or option):
+        raise typer.BadParameter("name the run: RUN or --run RUN (`mh runs` lists them)", param_hint="RUN")
+    return argument or option  # type: ignore[return-value]
+
+
+def _copy_run(ctx: typer.Context, run_id: str, output: Path) -> None:
+    """Helix's `--output DIR`: the run's folder copied to DIR/RUN, same layout. The run stays in
+    state/runs/, the copy mh reads for eval, resume and promote; this one is the person's to take."""
+    target = output / run_id
+    if target.exists():
+        err_console.print(f"[bold red]error:[/] {target} exists: the run was not copied", highlight=False)
+        raise typer.Exit(1)
+    output.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(get_runtime(ctx).home.runs_dir / run_id, target, ignore=shutil.ignore_patterns("run.pid", "stop-requested"))
+    console.print(f"copied to {target} (mh keeps the run in state/runs/{run_id})", markup=False)
 
 
 def _trained(result: dict) -> None:
@@ -41,6 +68,8 @@ def train(
     steps: int | None = typer.Option(None, "--steps", min=1),
     seed: int | None = typer.Option(None, "--seed"),
     remote: bool = typer.Option(False, "--remote", help="Train on a machine SkyPilot rents (remote section of the run config)."),
+    output: Path | None = typer.Option(None, "--output", file_okay=False,
+                                       help="Also copy the finished run to DIR/RUN (the run stays in state/runs/)."),
 ) -> None:
     """Train a LoRA adapter on a verified dataset, only through the trainer firewall.
 
@@ -48,20 +77,30 @@ def train(
     20 (--remote) the machine's teardown could not be confirmed, 30 interrupted (Ctrl-C or SIGTERM: a
     checkpoint is saved; `mh resume RUN` continues; --remote: the machine is torn down).
     """
-    _trained(call_skill(ctx, "train_remote" if remote else "train", {"dataset": dataset, "config": str(config.resolve()) if config else None,
-                                                                       "steps": steps, "seed": seed}))
+    result = call_skill(ctx, "train_remote" if remote else "train", {"dataset": dataset, "config": str(config.resolve()) if config else None,
+                                                                       "steps": steps, "seed": seed})
+    if output is not None and result.get("run_id"):
+        _copy_run(ctx, result["run_id"], output)
+    _trained(result)
 
 
-def resume(ctx: typer.Context, run_id: str = typer.Argument(..., metavar="RUN"),
-           checkpoint: int | None = typer.Option(None, "--checkpoint", help="Step of the checkpoint (default: the last).")) -> None:
+def resume(ctx: typer.Context, run_id: str | None = typer.Argument(None, metavar="RUN"), run: str | None = RUN_OPTION,
+           checkpoint: str | None = typer.Option(None, "--checkpoint", metavar="STEP|PATH",
+                                                 help="Its step, or its folder (checkpoints/checkpoint-STEP, relative to the run); default: the last.")
+           ) -> None:
     """Continue an interrupted run from its checkpoint, to the same result an uninterrupted run would reach."""
-    _trained(call_skill(ctx, "run_resume", {"run": run_id, "checkpoint": checkpoint}))
+    from ..queries import checkpoint_step
+
+    run_id = _run_id(run_id, run)
+    step = checkpoint_step(get_runtime(ctx).home, run_id, checkpoint) if checkpoint is not None else None
+    _trained(call_skill(ctx, "run_resume", {"run": run_id, "checkpoint": step}))
 
 
-def eval_run(ctx: typer.Context, run_id: str = typer.Argument(..., metavar="RUN"), as_json: bool = typer.Option(False, "--json")) -> None:
+def eval_run(ctx: typer.Context, run_id: str | None = typer.Argument(None, metavar="RUN"), run: str | None = RUN_OPTION,
+             as_json: bool = typer.Option(False, "--json")) -> None:
     """Base vs adapter on the held-out split (eval loss, perplexity), probe prompts, and the gates.
     Results go to eval/results.json and eval/gates.json. Exit 14 when a gate fails."""
-    outcome = call_skill(ctx, "run_eval", {"run": run_id})
+    outcome = call_skill(ctx, "run_eval", {"run": _run_id(run_id, run)})
     if as_json:
         print_json(outcome)
     else:
@@ -75,25 +114,27 @@ def eval_run(ctx: typer.Context, run_id: str = typer.Argument(..., metavar="RUN"
     raise typer.Exit(outcome["exit_code"])
 
 
-def export(ctx: typer.Context, run_id: str = typer.Argument(..., metavar="RUN"),
+def export(ctx: typer.Context, run_id: str | None = typer.Argument(None, metavar="RUN"), run: str | None = RUN_OPTION,
            fmt: str = typer.Option("gguf-lora", "--format", help=f"One of: {', '.join(FORMATS)}.")) -> None:
     """Export a run's adapter: GGUF LoRA (llama.cpp/Ollama), merged GGUF (f16 or q8_0), PEFT folder, Ollama Modelfile."""
-    say(ctx, "run_export", call_skill(ctx, "run_export", {"run": run_id, "format": fmt}))
+    say(ctx, "run_export", call_skill(ctx, "run_export", {"run": _run_id(run_id, run), "format": fmt}))
 
 
-def promote(ctx: typer.Context, run_id: str = typer.Argument(..., metavar="RUN"), name: str = typer.Option(..., "--name"),
-            tags: str = typer.Option("", "--tags", help="Comma-separated.")) -> None:
+def promote(ctx: typer.Context, run_id: str | None = typer.Argument(None, metavar="RUN"), run: str | None = RUN_OPTION,
+            name: str = typer.Option(..., "--name"), tags: str = typer.Option("", "--tags", help="Comma-separated.")) -> None:
     """Register a run's adapter as NAME (a new version), with the sha256 of every file and a signed
     training receipt. The run's gates must have passed (`mh eval RUN`)."""
-    args = {"run": run_id, "name": name, "tags": [t for t in tags.split(",") if t]}
+    args = {"run": _run_id(run_id, run), "name": name, "tags": [t for t in tags.split(",") if t]}
     say(ctx, "adapter_promote", call_skill(ctx, "adapter_promote", args))
 
 
 def nightly(ctx: typer.Context, report: Path | None = typer.Option(None, "--report", help="Write the JSON report here too."),
             steps: int | None = typer.Option(None, "--steps", min=1),
+            config: Path | None = typer.Option(None, "--config", exists=True, dir_okay=False,
+                                               help="This night's run config (YAML or JSON over etc/training.json), checked before anything runs."),
             remote: bool = typer.Option(False, "--remote", help="Train on a machine SkyPilot rents.")) -> None:
     """Build -> clean -> verify -> train -> eval -> export and, if etc/auto-approval.json allows, activate."""
-    outcome = call_skill(ctx, "nightly", {"steps": steps, "remote": remote})
+    outcome = call_skill(ctx, "nightly", {"steps": steps, "remote": remote, "config": str(config.resolve()) if config else None})
     if report:
         report.write_text(json.dumps(outcome["report"], indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     if outcome["error"]:
@@ -104,24 +145,57 @@ def nightly(ctx: typer.Context, report: Path | None = typer.Option(None, "--repo
     console.print(outcome["report"]["outcome"])
 
 
+STATUS_HELP = ("ok, config, training_failed, nan, inf, interrupted, running, gone (its process died), unreadable; "
+               "or Helix's completed (ok) and failed (config, training_failed, nan, inf)")
+
+
 @runs_app.callback()
-def runs(ctx: typer.Context,
-         status: str | None = typer.Option(None, "--status", help="ok, nan, inf, interrupted, training_failed, config, running, "
-                                                                 "gone (its process died), unreadable"),
+def runs(ctx: typer.Context, status: str | None = typer.Option(None, "--status", help=STATUS_HELP),
          as_json: bool = typer.Option(False, "--json")) -> None:
     """List training runs (newest last)."""
-    if ctx.invoked_subcommand is not None:
-        return
+    if ctx.invoked_subcommand is None:
+        _list_runs(ctx, status, as_json)
+
+
+@runs_app.command("list")
+def runs_list(ctx: typer.Context, status: str | None = typer.Option(None, "--status", help=STATUS_HELP),
+              as_json: bool = typer.Option(False, "--json")) -> None:
+    """The same as `mh runs` (Helix's `list`)."""
+    _list_runs(ctx, status, as_json)
+
+
+def _list_runs(ctx: typer.Context, status: str | None, as_json: bool) -> None:
     from ..queries import list_runs
 
     rows = list_runs(get_runtime(ctx).home, status)
     if as_json:
         print_json([row.model_dump(mode="json") for row in rows])
-        return
-    for row in rows:
-        console.print(f"{row.run_id}  {str(row.status):<12} exit {row.exit_code}  loss {row.final_loss}  gates {row.gates_passed}", markup=False)
-    if not rows:
-        console.print("no runs")
+    elif rows:
+        table = [("RUN", "STATUS", "EXIT", "STEPS", "LOSS", "GATES", "STARTED", "TOOK")]
+        table += [(row.run_id, row.status or "new", _or_dash(row.exit_code), _or_dash(row.steps),
+                   f"{row.final_loss:.4g}" if row.final_loss is not None else "-",
+                   {True: "passed", False: "failed", None: "-"}[row.gates_passed],
+                   f"{row.started_at.astimezone():%Y-%m-%d %H:%M}" if row.started_at else "-",
+                   _took(row.duration_s) if row.duration_s is not None else "-") for row in rows]
+        widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+        for line in table:
+            console.print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip(), markup=False, soft_wrap=True)
+    else:
+        console.print(f"no {status} runs" if status else "no runs yet: `mh train` (or `mh nightly`) starts one", markup=False)
+
+
+def _or_dash(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+def _took(seconds: float) -> str:
+    """A duration as a person says it: 42 s, 3 min 5 s, 2 h 4 min."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60} min"
 
 
 @runs_app.command("stop")
@@ -132,11 +206,12 @@ def runs_stop(ctx: typer.Context, run_id: str | None = typer.Argument(None, meta
 
 
 @runs_app.command("show")
-def runs_show(ctx: typer.Context, run_id: str = typer.Argument(..., metavar="RUN"), as_json: bool = typer.Option(False, "--json")) -> None:
+def runs_show(ctx: typer.Context, run_id: str | None = typer.Argument(None, metavar="RUN"), run: str | None = RUN_OPTION,
+              as_json: bool = typer.Option(False, "--json")) -> None:
     """A run's report, summary, gates and files."""
     from ..queries import show_run
 
-    view = show_run(get_runtime(ctx).home, run_id).model_dump(mode="json")
+    view = show_run(get_runtime(ctx).home, _run_id(run_id, run)).model_dump(mode="json")
     if as_json:
         print_json(view)
     else:
@@ -158,6 +233,9 @@ def adapter_list(ctx: typer.Context) -> None:
     for item in adapters.items:
         mark = "*" if item.active else " "
         console.print(f"{mark} {item.name}@{item.version}  run {item.run_id}  dataset {item.dataset_id}  tags {','.join(item.tags) or '-'}", markup=False)
+    if not adapters.items:
+        console.print("no adapters promoted yet: `mh nightly` trains and activates one; by hand, `mh train`, "
+                      "`mh eval RUN` (its gates must pass), then `mh promote RUN --name NAME`", markup=False)
 
 
 @adapter_app.command("activate")

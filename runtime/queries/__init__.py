@@ -19,4 +19,16 @@ from .progress import RunProgress, run_progress  # noqa: F401
 from .skills import SkillList, SkillRow, list_skills  # noqa: F401
 from .status import HomeStatus, get_job, home_status, list_jobs  # noqa: F401
 from .tasks import TaskList, get_task, list_tasks  # noqa: F401
-from .training import AdapterItem, AdapterList, RunRow, RunView, list_adapters, list_runs, show_run  # noqa: F401
+from .training import (  # noqa: F401
+    RUN_STATES,
+    STATUS_GROUPS,
+    AdapterItem,
+    AdapterList,
+    RunRow,
+    RunView,
+    UnknownRunStatus,
+    checkpoint_step,
+    list_adapters,
+    list_runs,
+    show_run,
+)

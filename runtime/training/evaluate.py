@@ -34,15 +34,15 @@ def gate_results(config: RunConfig, base_loss: float, adapter_loss: float) -> di
 
 def evaluate(ctx: SkillContext, run_id: str, *, actor: str) -> dict:
     """{results, gates, exit_code} (0, or 14 when a gate fails), as written to the run's eval/."""
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     run = RunDir.find(ctx.home.runs_dir, run_id)
     saved = run.read_json("resolved_config.json")
     adapter_dir = run.file("adapter")
     if not saved or not (adapter_dir / "adapter_model.safetensors").exists():
         raise MhError(f"run {run_id} has no saved adapter", fix="evaluate a run that completed training (exit 0)")
+    import torch  # after the checks: a run that cannot be evaluated is refused without loading torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     dataset = open_for_training(ctx, saved["dataset"], actor=actor)
     config = RunConfig.model_validate({k: v for k, v in saved.items() if k in RunConfig.model_fields})
     base = resolve_base(ctx.home.root, config.base)

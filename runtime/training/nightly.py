@@ -7,20 +7,24 @@ each step did. With `remote` (or remote.nightly in etc/training.json) the train 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import AutoApprovalConfig, load_config
 from ..errors import MhError
 from ..runtime import CallStatus
 from .runs import ExitCode
+from .settings import load_run_config
 
 if TYPE_CHECKING:
     from ..skills import SkillContext
 
 
-def nightly(ctx: SkillContext, *, steps: int | None = None, remote: bool = False) -> dict[str, Any]:
+def nightly(ctx: SkillContext, *, steps: int | None = None, remote: bool = False, config: str | None = None) -> dict[str, Any]:
     """The report of a pipeline that reached its outcome; NightlyFailed (with the report so far) when a
-    step failed or was refused."""
+    step failed or was refused. The night's run config (etc/training.json, or the `config` file over
+    it) is checked strictly before the first step: a bad key fails before a dataset is built."""
+    night = load_run_config(ctx.home, Path(config).expanduser() if config else None, {"steps": steps})
     report: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(), "steps": []}
 
     def call(name: str, skill: str, args: dict, *, record: bool = True) -> dict:
@@ -40,8 +44,8 @@ def nightly(ctx: SkillContext, *, steps: int | None = None, remote: bool = False
         dataset_id = call("build", "dataset_build", {})["id"]
         call("clean", "dataset_clean", {"id": dataset_id})
         call("verify", "dataset_verify", {"id": dataset_id})
-        remote = remote or load_config(ctx.home, "training.json").run.remote.nightly  # type: ignore[attr-defined]
-        trained = call("train", "train_remote" if remote else "train", {"dataset": dataset_id, "steps": steps})
+        remote = remote or night.remote.nightly
+        trained = call("train", "train_remote" if remote else "train", {"dataset": dataset_id, "steps": steps, "config": config})
         run_id = trained["run_id"]
         if run_id:
             report["run_id"] = run_id

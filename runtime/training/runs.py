@@ -37,6 +37,10 @@ class RunNotFound(MhError):
     """No run with that id."""
 
 
+class CheckpointNotInRun(MhError):
+    """A checkpoint named by path that is not one of the run's own."""
+
+
 def new_run_id() -> str:
     return f"run-{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(2)}"
 
@@ -117,6 +121,34 @@ class RunDir:
             report["status"] = "gone"
             report["note"] = "its process ended without finishing the attempt (killed?); `mh resume` continues from its last checkpoint"
         return report
+
+    def checkpoints(self) -> list[str]:
+        """Its checkpoints' folder names (`checkpoint-STEP`), by step."""
+        found = [p.name for p in self.file("checkpoints").glob("checkpoint-*") if p.is_dir() and p.name[11:].isdigit()]
+        return sorted(found, key=lambda name: int(name[11:]))
+
+    def checkpoint_step(self, named: str) -> int:
+        """The step of a checkpoint named by its step ("4") or by its folder, as Helix names it
+        (`checkpoints/step_00001000.pt`): a path relative to the run (else to the current folder) or
+        absolute. Anything that is not one of this run's own checkpoints is refused."""
+        if named.isdigit():
+            return int(named)
+        given = Path(named).expanduser()
+        if given.is_absolute():
+            path = given.resolve()
+        elif (self.path / given).exists() or not given.exists():  # Helix's form: relative to the run
+            path = (self.path / given).resolve()
+        else:
+            path = given.resolve()
+        inside = self.file("checkpoints").resolve()
+        listed = ", ".join(f"checkpoints/{name}" for name in self.checkpoints()) or "none yet"
+        if path.parent != inside:
+            raise CheckpointNotInRun(f"{named} is not a checkpoint of {self.id}",
+                                     fix=f"name one of its own (its checkpoints: {listed}), or its step: --checkpoint STEP")
+        if not (path.name.startswith("checkpoint-") and path.name[11:].isdigit() and path.is_dir()):
+            raise CheckpointNotInRun(f"{self.id} has no checkpoint {path.name} (mh's checkpoints are folders checkpoints/checkpoint-STEP)",
+                                     fix=f"its checkpoints: {listed}; or give the step: --checkpoint STEP")
+        return int(path.name[11:])
 
     def gates(self) -> dict[str, Any] | None:
         """eval/gates.json when it is there and whole; None when not evaluated or damaged."""
