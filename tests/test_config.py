@@ -185,3 +185,11 @@ def test_a_bad_auto_approval_file_stops_the_nightly_before_any_step(rt, mh):
     assert not any(rt.home.datasets_dir.rglob("*.jsonl"))  # no dataset was built
     skills = [e.details.get("skill") for e in rt.audit.entries() if e.category == "skill"]
     assert "dataset_build" not in skills and "nightly" in skills
+
+
+def test_a_refused_training_key_stops_the_nightly_before_any_step_naming_mhs_key(rt, mh):
+    write(rt.home.root, "training.json", json.dumps({"per_device_train_batch_size": 1, "gradient_accumulation_steps": 16}))
+    proc = mh("nightly")
+    assert proc.returncode == 1 and "etc/training.json: gradient_accumulation_steps: not an mh key (mh's is batch_size)" in proc.stderr
+    assert not any(rt.home.datasets_dir.rglob("*.jsonl"))
+    assert "dataset_build" not in [e.details.get("skill") for e in rt.audit.entries() if e.category == "skill"]
