@@ -158,6 +158,38 @@ def test_resume_refuses_a_checkpoint_that_is_not_the_runs_own(checkpointed, tmp_
     assert not [e for e in rt.audit.entries() if e.seq > seq and e.details.get("skill") == "run_resume"], "refused before the door: nothing ran"
 
 
+# -- helix eval --run ID ------------------------------------------------------------------------------
+
+
+def test_eval_takes_the_run_as_helix_writes_it(rt):
+    # The run has no adapter: the skill refuses it by name before loading a model, which is enough to
+    # show that --run reaches it (a real evaluation: test_python_evaluate_then_promote_model_...).
+    run = finished_run(rt, "run-20261120T100000-aaaa", ExitCode.CONFIG)
+    proc = run_mh(rt.home.root, "eval", "--run", run.id)
+    assert proc.returncode == 1 and f"run {run.id} has no saved adapter" in " ".join(proc.stderr.split())
+    entries = [e for e in rt.audit.entries() if e.details.get("skill") == "run_eval"]
+    assert [(e.actor, e.details["args"], e.event) for e in entries] == [("person@cli", {"run": run.id}, "start"), ("person@cli", {"run": run.id}, "error")]
+    assert run_mh(rt.home.root, "eval", run.id, "--run", "run-20261120T110000-bbbb").returncode == 2
+
+
+# -- helix export --format, and the exit codes -------------------------------------------------------
+
+
+def test_export_with_a_helix_format_names_mhs_formats(rt):
+    run = finished_run(rt, "run-20261120T100000-aaaa", ExitCode.OK)
+    proc = run_mh(rt.home.root, "export", "--run", run.id, "--format", "torchscript")
+    said = " ".join(proc.stderr.split())
+    assert proc.returncode == 1 and all(name in said for name in ("gguf-lora", "gguf-merged", "peft", "modelfile")), said
+    assert not list(run.file("exports").iterdir())
+
+
+def test_exit_codes_are_helixs_where_helix_has_one():
+    helix = {"SUCCESS": 0, "CONFIG_ERROR": 1, "TRAINING_FAILED": 10, "NAN_DETECTED": 11, "INF_DETECTED": 12, "GATE_FAILED": 14, "INTERRUPTED": 30}
+    mine = {"SUCCESS": ExitCode.OK, "CONFIG_ERROR": ExitCode.CONFIG, "TRAINING_FAILED": ExitCode.TRAINING_FAILED, "NAN_DETECTED": ExitCode.NAN,
+            "INF_DETECTED": ExitCode.INF, "GATE_FAILED": ExitCode.GATE_FAILED, "INTERRUPTED": ExitCode.INTERRUPTED}
+    assert {name: int(code) for name, code in mine.items()} == helix
+
+
 # -- helix train --output DIR -------------------------------------------------------------------------
 
 
@@ -273,20 +305,24 @@ def test_python_run_training_returns_the_run_its_status_and_artifacts(trained):
     assert {e.actor for e in entries} == {"person@python"} and [e.event for e in entries] == ["start", "result"]
 
 
-def test_eval_takes_the_run_as_helix_writes_it_and_python_promote_registers_it(trained):
+def test_python_evaluate_then_promote_model_registers_the_run_as_helix_does(trained):
     home, result = trained
-    proc = run_mh(home, "eval", "--run", result.run_id, timeout=300)
-    assert proc.returncode == 0 and "pass min_improvement" in proc.stdout, proc.stderr
+    evaluation = mh.evaluate(result.run_id, home=home)
+    assert (evaluation.run_id, evaluation.passed, evaluation.exit_code) == (result.run_id, True, 0) and evaluation.base_eval_loss > 0
+    assert [gate["gate"] for gate in evaluation.gates] == ["min_improvement"]
     promoted = mh.promote_model(run_id=result.run_id, name="rosetta_v1", tags=["production", "stable"], home=home)
     again = mh.promote(result.run_id, "rosetta_v1", home=home)
     assert (promoted.version, again.version, promoted.tags) == (1, 2, ["production", "stable"])
+    by_cli = run_mh(home, "promote", "--run", result.run_id, "--name", "rosetta_v1", "--tags", "production,stable")
+    assert by_cli.returncode == 0 and "promoted rosetta_v1@3" in by_cli.stdout, by_cli.stderr
     assert (promoted.path / "receipt.json").is_file() and promoted.adapter_sha256 == json.loads((promoted.path / "receipt.json").read_text())["adapter_sha256"]
-    assert "rosetta_v1@1" in run_mh(home, "adapter", "list", check=True).stdout
+    listed = run_mh(home, "adapter", "list", check=True).stdout
+    assert "rosetta_v1@1" in listed and "rosetta_v1@3" in listed and "tags production,stable" in listed
     (row,) = mh.list_runs("completed", home=home)
     assert (row.run_id, row.gates_passed) == (result.run_id, True) and mh.show_run(result.run_id, home=home).gates["passed"] is True
     with Runtime(home) as runtime:
-        actors = {e.actor for e in runtime.audit.entries() if e.details.get("skill") in ("run_eval", "adapter_promote")}
-    assert actors == {"person@cli", "person@python"}
+        actors = {(e.details["skill"], e.actor) for e in runtime.audit.entries() if e.details.get("skill") in ("run_eval", "adapter_promote")}
+    assert actors == {("run_eval", "person@python"), ("adapter_promote", "person@python"), ("adapter_promote", "person@cli")}
 
 
 def test_python_api_goes_through_the_gate_and_says_why_it_failed(rt):
