@@ -162,3 +162,18 @@ def test_good_and_forget_in_mh_chat_act_on_the_last_reply(rt, monkeypatch, capsy
     assert f"Marked good: {kept.id}" in out and "Forgot evt-" in out and "no memory evt-missing" in err
     forgotten = [e for e in rt.audit.entries() if (e.category, e.event) == ("memory", "forgotten")]
     assert [e.actor for e in forgotten] == ["person@chat"] and forgotten[0].details["memory"] != kept.id
+
+
+def test_asking_the_chat_gets_the_persons_note_not_the_invented_reply(chat_rt):
+    """The real embedded model's turn, after an exchange in which a model invented the answer."""
+    chat_exchange(chat_rt)
+    agent = ChatAgent(chat_rt)
+    assert agent.turn("Where is my spare key?").reply == "I have no note about your spare key. Tell me, and I will remember it."
+    chat_rt.call("memory_capture", {"content": NOTE})
+    asked = agent.turn("Where is my spare key?")
+    assert asked.reply.startswith("From your notes") and asked.reply.endswith(NOTE) and "closet" not in asked.reply
+    searched = agent.turn("Search my memories for spare key")
+    assert [c.skill for c in searched.calls] == ["memory_search"]
+    # The note first; then the saved exchanges (the invented one and this chat's own turns), each labelled the model's.
+    kinds = [line.split("[", 1)[1].split("]", 1)[0] for line in searched.reply.splitlines()[1:]]
+    assert kinds[0] == "note" and set(kinds[1:]) == {"conversation, model reply"} and len(kinds) == 4
