@@ -224,6 +224,37 @@ def test_memory_tab_marks_a_chat_reply_good_and_forgets_another(rt):
     asyncio.run(run())
 
 
+def test_good_and_forget_typed_in_the_chat_tab_act_on_its_last_reply(rt):
+    from pydantic_ai import ModelResponse, TextPart
+    from pydantic_ai.models.function import FunctionModel
+
+    from runtime.agent import ChatAgent
+
+    async def stream(messages, info):
+        yield "an invented answer"
+
+    model = FunctionModel(lambda messages, info: ModelResponse(parts=[TextPart("an invented answer")]), stream_function=stream)
+
+    async def run():
+        app = MhConsole(rt)
+        app._agent = ChatAgent(rt, pydantic_model=model, person=Session.person_at("console"))
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.query_one("#tabs").active = "chat"
+            log = app.query_one("#chat-log")
+            lines = lambda: [line.text for line in log.lines]  # noqa: E731
+            for text, seen in (("/good", "no reply saved"), ("first", "agent> an invented answer"), ("/good", "Marked good"),
+                               ("second", "agent> an invented answer"), ("/forget", "Forgot")):
+                app.query_one("#chat-input").value = text
+                app.query_one("#chat-input").focus()
+                count = sum(seen in line for line in lines())
+                await pilot.press("enter")
+                await settle(pilot, lambda seen=seen, count=count: sum(seen in line for line in lines()) > count)
+        (kept,) = [event for _, event in rt.memory.events()]
+        assert kept.content == "first" and kept.metadata.marked_good and kept.metadata.marked_good_by == "person@console"
+
+    asyncio.run(run())
+
+
 def test_a_new_audit_entry_appears_and_filters_work(rt):
     async def run():
         app = MhConsole(rt)

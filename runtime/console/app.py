@@ -33,7 +33,8 @@ KEYS = """keys
   g        Memory tab: mark the selected chat reply good (the nightly may train on it)
   d        Memory tab: forget the selected chat exchange (asks first)
   ?        this help                             q   quit
-In the Audit tab type in the filter boxes; in the Chat tab type a message and press enter."""
+In the Audit tab type in the filter boxes; in the Chat tab type a message and press enter
+(/good marks the last reply good, /forget forgets the last exchange)."""
 
 
 REFRESH_DELAY_S = 0.1
@@ -114,6 +115,7 @@ class MhConsole(App):
         self._chain_busy = self._chain_again = False
         self._agent = None
         self._chat_lock = threading.Lock()
+        self._saved: list[str] = []  # this console's saved chat exchanges, newest last: what /good and /forget act on
 
     @property
     def main(self):
@@ -333,10 +335,11 @@ class MhConsole(App):
         self.push_screen(Notice(f"Forget {memory_id}? Its memory file and index entry are removed.\ny = yes, n = no"), forget)
 
     @work(thread=True)
-    def _judge(self, skill: str, memory_id: str) -> None:
+    def _judge(self, skill: str, memory_id: str, *, in_chat: bool = False) -> None:
         result = self._call(skill, {"id": memory_id})
         if result is not None:
-            self.call_from_thread(self.notify, self.runtime.skills.get(skill).say(result))
+            said = self.runtime.skills.get(skill).say(result)
+            self.call_from_thread(self._chat_line if in_chat else self.notify, said)
         self.call_from_thread(self.refresh_all, {"memory"})
 
     def action_help(self) -> None:
@@ -474,7 +477,14 @@ class MhConsole(App):
     def chat_submitted(self, event: Input.Submitted) -> None:
         text = event.value.strip()
         event.input.value = ""
-        if text:
+        if text in ("/good", "/forget"):
+            if not self._saved:
+                self._chat_line("no reply saved in this chat yet")
+            elif text == "/good":
+                self._judge("memory_mark_good", self._saved[-1], in_chat=True)
+            else:
+                self._judge("memory_forget", self._saved.pop(), in_chat=True)
+        elif text:
             self.main.query_one("#chat-log", RichLog).write(f"you> {text}")
             self._chat(text)
 
@@ -516,6 +526,8 @@ class MhConsole(App):
 
     def _show_turn(self, turn) -> None:
         self._end_partial()
+        if turn.memory_id:
+            self._saved.append(turn.memory_id)
         self._chat_line(f"{self._agent.session.actor}> {turn.reply}")
         for item in turn.pending:
             self._chat_line(f"  waiting for approval {item.approval_id}: {item.skill} {json.dumps(item.args, ensure_ascii=False)}"
