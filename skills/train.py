@@ -1,9 +1,10 @@
 """Training skills: train (high), adapter_activate (high), adapter_rollback (low), and the person's own
-operations on runs and adapters: train_remote (high: it spends money), run_resume (high), run_eval (low), run_export (low), run_stop (low),
-adapter_promote (medium), nightly (high)."""
+operations on runs and adapters: train_remote and run_resume_remote (high: they spend money), run_resume (high), run_eval (low),
+run_export (low), run_stop (low), adapter_promote (medium), nightly (high)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from runtime.plugins import hookimpl
 from runtime.skills import SkillContext, skill
 from runtime.training.export import ExportFormat
 from runtime.training.registry import TrainingReceipt
-from runtime.training.remote.launch import RemoteFacts
+from runtime.training.remote.launch import RemoteFacts, RemoteResult
 
 from .phrasings import phrasings
 
@@ -118,8 +119,8 @@ class AdapterPromoteInput(BaseModel):
 
 class NightlyInput(BaseModel):
     steps: int | None = Field(default=None, ge=1, description="training steps (default: etc/training.json)")
-    remote: bool = Field(default=False, description="train on a rented machine (also when etc/training.json says remote.nightly)")
     config: str | None = Field(default=None, description="a run-config file for this night (YAML or JSON, checked before anything runs)")
+    remote: bool = Field(default=False, description="train on a rented machine (also when etc/training.json says remote.nightly)")
 
 
 class NightlyStep(BaseModel):
@@ -213,12 +214,26 @@ def train(ctx: SkillContext, args: TrainInput) -> TrainResultModel:
 def train_remote(ctx: SkillContext, args: TrainInput) -> TrainRemoteResult:
     """Train on a machine SkyPilot rents (it spends money): bundle, launch, bring the run back, verify
     every sha256, register it, and tear the machine down on every way out."""
-    from runtime.training.remote.launch import RemoteInterrupted, TeardownUnconfirmed
     from runtime.training.remote.launch import train_remote as run_remote
 
     config, dataset = _run_config(ctx, args)
+    return _remote_outcome(lambda: run_remote(ctx, config, dataset, actor=ctx.actor))
+
+
+@skill(risk="high", agent=False, describe=_say_trained)
+def run_resume_remote(ctx: SkillContext, args: RunInput) -> TrainRemoteResult:
+    """Continue an interrupted run from its last checkpoint on a machine SkyPilot rents (it spends
+    money): the run travels in the bundle, and the whole run that comes back replaces it once verified."""
+    from runtime.training.remote.launch import resume_remote
+
+    return _remote_outcome(lambda: resume_remote(ctx, args.run, actor=ctx.actor))
+
+
+def _remote_outcome(train_there: Callable[[], RemoteResult]) -> TrainRemoteResult:
+    from runtime.training.remote.launch import RemoteInterrupted, TeardownUnconfirmed
+
     try:
-        r = run_remote(ctx, config, dataset, actor=ctx.actor)
+        r = train_there()
     except RemoteInterrupted as exc:  # exit codes of their own (30, 20), not a plain failure
         return TrainRemoteResult(run_id=None, exit_code=exc.exit_code, status="interrupted", error=exc.message, fix=exc.fix)
     except TeardownUnconfirmed as exc:  # the run may have come back and been registered all the same
@@ -322,5 +337,6 @@ def adapter_rollback(ctx: SkillContext, args: AdapterRollbackInput) -> dict:
 
 @hookimpl
 def register_skills(register):
-    for item in (train, train_remote, run_resume, run_eval, run_export, adapter_promote, nightly, run_stop, adapter_activate, adapter_rollback):
+    for item in (train, train_remote, run_resume, run_resume_remote, run_eval, run_export, adapter_promote, nightly, run_stop,
+                 adapter_activate, adapter_rollback):
         register(item)

@@ -4,9 +4,9 @@ run the same way (`PYTHON fake_skypilot_seam.py OP`, JSON in, JSON reply on stdo
 Its "cloud" is a folder ($FAKE_SKY_ROOT): `launch` copies the file mounts into clusters/NAME/
 (the machine's home) and starts the task's run command there for real, in the background, with
 this Python's mh on PATH and no MH_HOME (a rented machine has no home); `wait` waits for it;
-`download` copies from the machine's home; `down` kills the job and forgets the cluster. Every op
+`stop` creates the run's stop request there; `download` copies from the machine's home; `down` kills the job and forgets the cluster. Every op
 is appended to calls.jsonl. Knobs: FAKE_SKY_ENABLED (clouds with credentials, comma-separated),
-FAKE_SKY_HOURLY (price), FAKE_SKY_RUN (a run command instead of the task's), FAKE_SKY_DOWN_FAILS,
+FAKE_SKY_HOURLY (price), FAKE_SKY_RUN (a run command instead of the task's), FAKE_SKY_DOWN_FAILS, FAKE_SKY_STOP_FAILS,
 FAKE_SKY_LAUNCH_FAILS (provisioning fails: no cluster is made), FAKE_SKY_GARBAGE=OP (OP's reply is
 not JSON, as a seam broken by a SkyPilot upgrade might answer).
 """
@@ -70,6 +70,16 @@ def wait(request: dict) -> dict:
     return {"status": "SUCCEEDED" if done.read_text().strip() == "0" else "FAILED"}
 
 
+def stop(request: dict) -> dict:
+    if os.environ.get("FAKE_SKY_STOP_FAILS"):
+        raise SystemExit(f"sky.exceptions.ClusterNotUpError: {request['cluster']} is not up")
+    folder = on_machine(request["cluster"], request["run_dir"])
+    if not folder.is_dir():
+        return {"requested": False}
+    (folder / request["marker"]).touch()
+    return {"requested": True}
+
+
 def download(request: dict) -> dict:
     source = on_machine(request["cluster"], request["remote"])
     if not source.is_dir():
@@ -96,7 +106,7 @@ def exists(request: dict) -> dict:
     return {"exists": path.exists(), "status": json.loads(path.read_text())["status"] if path.exists() else None}
 
 
-OPS = {f.__name__: f for f in (check, estimate, launch, wait, download, down, exists)}
+OPS = {f.__name__: f for f in (check, estimate, launch, wait, stop, download, down, exists)}
 
 
 def main() -> int:

@@ -79,7 +79,7 @@ def test_a_damaged_index_is_a_clear_error_and_reindex_sets_it_aside(rt):
     cli = run_mh(rt.home.root, "remember", "ladder")
     assert cli.returncode == 1 and "mh memory reindex" in cli.stderr
     said = run_mh(rt.home.root, "memory", "reindex", check=True).stdout
-    assert "indexed 1 memories" in said
+    assert "indexed 1 memory" in said
     assert [h.id for h in rt.memory.search("ladder")] == [kept.id]
     (aside,) = index.parent.glob("index.db.unreadable-*")
     assert aside.read_bytes().startswith(b"this is not sqlite") and f"kept as memory/{aside.name}" in said

@@ -32,7 +32,9 @@ from runtime.training.settings import load_run_config
 from .conftest import ROOT, run_mh
 from .test_training import FAST, verified_dataset
 
-REMOTE_FAST = {**FAST, "steps": 2}  # one real training run, on 2 cores shared by others: as short as it can be
+# One real training run, interrupted and resumed, on 2 cores shared by others: as short as it can be while a
+# stop asked for at checkpoint 1 still lands before the last step.
+REMOTE_FAST = {**FAST, "steps": 6, "checkpoint_every": 1}
 FAKE_SEAM = Path(__file__).with_name("fake_skypilot_seam.py")
 FACTS = RemoteFacts(engine="skypilot", infra="runpod", accelerators="RTX4090:1", cluster="mh-x")
 INFRAS = ("runpod", "lambda", "k8s", "aws/us-east-1", "ssh/my-pool")  # the ones README.md names
@@ -61,9 +63,16 @@ def remote_config(tmp_path: Path, **remote) -> Path:
     return path
 
 
+def machines(root: Path) -> list[Path]:
+    """The fake cloud's machines, first launched first (a resumed run's cluster name adds -aN)."""
+    return sorted((root / "clusters").iterdir())
+
+
 @pytest.fixture(scope="module")
 def remote_run(tmp_path_factory):
-    """One real remote run through the fake cloud: `mh train --remote`, whose worker trains for real."""
+    """One real remote run through the fake cloud, whose worker trains for real: `mh train --remote`
+    is stopped (SIGTERM, as Ctrl-C would) once the machine has a checkpoint, so the run comes back
+    interrupted; `mh resume RUN --remote` continues it on a second machine to its last step."""
     from runtime import Runtime
 
     tmp = tmp_path_factory.mktemp("remote")
@@ -71,29 +80,70 @@ def remote_run(tmp_path_factory):
     rt.init()
     dataset_id = verified_dataset(rt)
     rt.close()
+    home = rt.home.root
     root = tmp / "fake-sky"
     env = {"MH_SKY_PYTHON": sys.executable, "MH_SKY_SEAM": str(FAKE_SEAM), "FAKE_SKY_ROOT": str(root), "FAKE_SKY_ENABLED": "runpod"}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        proc = run_mh(rt.home.root, "train", "--remote", "--dataset", dataset_id, "--config", str(remote_config(tmp)), timeout=600)
+        first = subprocess.Popen([sys.executable, "-m", "runtime.cli", "train", "--remote", "--dataset", dataset_id,
+                                  "--config", str(remote_config(tmp))], env={**os.environ, "MH_HOME": str(home), "COLUMNS": "200"},
+                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 600
+        while first.poll() is None and time.monotonic() < deadline and not list(
+                root.glob("clusters/*/mh/out/state/runs/*/checkpoints/checkpoint-1")):
+            time.sleep(0.2)
+        first.send_signal(signal.SIGTERM)
+        out, err = first.communicate(timeout=600)
+        interrupted = subprocess.CompletedProcess(first.args, first.returncode, out, err)
+        ops_first = calls(root)
+        (run,) = (home / "state" / "runs").iterdir()
+        stopped = json.loads((run / "report.json").read_text())
+        proc = run_mh(home, "resume", run.name, "--remote", timeout=600)
     finally:
         for key, value in saved.items():
             os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
-    return rt.home.root, dataset_id, root, proc
+    return home, dataset_id, root, proc, (interrupted, ops_first, stopped)
+
+
+def test_an_interrupted_remote_run_comes_back_with_its_checkpoint_and_resumes_on_another_machine(remote_run):
+    home, _, root, proc, (interrupted, ops_first, stopped) = remote_run
+    from runtime import Runtime
+
+    assert interrupted.returncode == 30, (interrupted.stdout[-2000:], interrupted.stderr[-3000:])
+    # Asked to stop, the run on the machine saved a checkpoint and ended; it came back, was verified and
+    # registered as interrupted; then the machine was torn down.
+    assert ops_first == ["check", "estimate", "launch", "wait", "stop", "download", "download", "down", "exists"]
+    assert "save a checkpoint and stop" in interrupted.stderr and "exit 30 (interrupted)" in interrupted.stdout
+    assert "--remote" in interrupted.stdout  # how to go on
+    assert stopped["status"] == "interrupted" and 1 <= stopped["steps"] < REMOTE_FAST["steps"]
+    first, second = machines(root)
+    assert second.name == f"{first.name}-a2"  # the resumed run rents a machine of its own
+    assert (second / "mh" / "bundle" / "run" / "checkpoints" / f"checkpoint-{stopped['steps']}").is_dir()  # it travelled
+    assert calls(root)[len(ops_first):] == ["check", "estimate", "launch", "wait", "download", "download", "down", "exists"]
+    assert proc.returncode == 0, (proc.stdout[-2000:], proc.stderr[-3000:])
+    (run,) = (home / "state" / "runs").iterdir()
+    report = json.loads((run / "report.json").read_text())
+    assert [a["status"] for a in report["attempts"]] == ["interrupted", "ok"]
+    assert [a["remote"]["cluster"] for a in report["attempts"]] == [first.name, second.name]
+    journal = [json.loads(line) for line in (run / "logs" / "worker-journal.jsonl").read_text().splitlines()]
+    assert [e["details"]["resume"] for e in journal if (e["category"], e["event"]) == ("worker", "started")] == [True]  # from the checkpoint
+    with Runtime(home) as rt:
+        asked = [e for e in rt.audit.entries() if (e.category, e.event) == ("remote", "stop_requested")]
+        assert [(e.details["asked"], e.actor) for e in asked] == [(True, "person@cli")]
 
 
 def test_the_worker_trains_remotely_and_the_run_comes_back_verified_and_registered(remote_run):
-    home, dataset_id, root, proc = remote_run
+    home, dataset_id, root, proc, _ = remote_run
     assert proc.returncode == 0, (proc.stdout[-2000:], proc.stderr[-3000:])
-    assert calls(root) == ["check", "estimate", "launch", "wait", "download", "download", "down", "exists"]
     (run,) = (home / "state" / "runs").iterdir()
     report = json.loads((run / "report.json").read_text())
-    assert (report["status"], report["steps"]) == ("ok", 2)
+    steps = REMOTE_FAST["steps"]
+    assert (report["status"], report["steps"]) == ("ok", steps)
     assert set(report["remote"]) == {"engine", "infra", "accelerators", "cluster", "wall_s", "cost_estimate_usd"}
     assert report["remote"]["infra"] == "runpod" and report["remote"]["cost_estimate_usd"] > 0
-    assert f"{run.name}: exit 0 (ok), 2 steps" in proc.stdout and "torn down" in proc.stdout
-    for name in ("adapter/adapter_model.safetensors", "exports/adapter.gguf", "checkpoints/checkpoint-2/optimizer.pt",
+    assert f"{run.name}: exit 0 (ok), {steps} steps" in proc.stdout and "torn down" in proc.stdout
+    for name in ("adapter/adapter_model.safetensors", "exports/adapter.gguf", f"checkpoints/checkpoint-{steps}/optimizer.pt",
                  "manifest.json", "logs/worker-journal.jsonl", "metrics/summary.json"):
         assert (run / name).is_file(), name
     assert json.loads((run / "resolved_config.json").read_text())["dataset"] == dataset_id
@@ -107,42 +157,43 @@ def test_the_worker_trains_remotely_and_the_run_comes_back_verified_and_register
 
 
 def test_every_remote_step_is_audited_in_order(remote_run):
-    home, _, _, _ = remote_run
+    home, _, _, _, _ = remote_run
     from runtime import Runtime
 
     with Runtime(home) as rt:
         steps = [e.event for e in rt.audit.entries() if e.category == "remote"]
-        assert steps == ["launch", "upload", "train", "download", "verify", "teardown"]
-        teardown = [e for e in rt.audit.entries() if e.category == "remote" and e.event == "teardown"][0]
-        assert teardown.details["confirmed"] is True and teardown.actor == "person@cli"
+        once = ["launch", "upload", "train", "download", "verify", "teardown"]
+        assert steps == once[:2] + ["stop_requested"] + once[2:] + once  # interrupted, then resumed
+        teardowns = [e for e in rt.audit.entries() if e.category == "remote" and e.event == "teardown"]
+        assert [(e.details["confirmed"], e.actor) for e in teardowns] == [(True, "person@cli")] * 2
         assert rt.verify_audit().ok
 
 
 def test_the_worker_imports_nothing_it_does_not_install(remote_run):
-    _, _, root, _ = remote_run
-    (machine,) = (root / "clusters").iterdir()
+    _, _, root, _, _ = remote_run
+    machine = machines(root)[-1]
     imported = {line.split("|")[-1].strip().split(".")[0] for line in (machine / "job.log").read_text().splitlines() if "import time:" in line}
     assert "torch" in imported and not imported & set(NOT_ON_THE_WORKER)
 
 
 def test_nothing_secret_travels(remote_run):
-    home, _, root, _ = remote_run
+    home, _, root, _, _ = remote_run
     secret = (home / "state" / "keys" / "signing.key").read_text().strip()
-    (machine,) = (root / "clusters").iterdir()
-    uploaded = [p for p in (machine / "mh" / "bundle").rglob("*") if p.is_file()]
-    assert uploaded and not [p for p in uploaded if p.name == "signing.key" or secret.encode() in p.read_bytes()]
-    assert sorted(p.name for p in (machine / "mh" / "bundle" / "src").iterdir()) == ["README.md", "pyproject.toml", "runtime", "skills"]
+    for machine in machines(root):
+        uploaded = [p for p in (machine / "mh" / "bundle").rglob("*") if p.is_file()]
+        assert uploaded and not [p for p in uploaded if p.name == "signing.key" or secret.encode() in p.read_bytes()]
+        assert sorted(p.name for p in (machine / "mh" / "bundle" / "src").iterdir()) == ["README.md", "pyproject.toml", "runtime", "skills"]
     assert secret not in (root / "calls.jsonl").read_text()  # the task (file mounts, setup, run, envs) as SkyPilot got it
     assert not [p for p in (home / "state" / "runs").rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
     assert not [p for p in (home / "logs").rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
 
 
 def test_one_flipped_byte_in_a_brought_back_run_is_refused(remote_run, tmp_path):
-    home, _, root, _ = remote_run
+    home, _, root, _, _ = remote_run
     from runtime import Runtime
 
     (run,) = (home / "state" / "runs").iterdir()
-    (machine,) = (root / "clusters").iterdir()
+    machine = machines(root)[-1]
     back = tmp_path / "back" / run.name
     shutil.copytree(machine / "mh" / "out" / "state" / "runs" / run.name, back)  # the run as the machine wrote it
     check_manifest(back, frozenset({"run.pid"}))  # the copy as it stands holds
@@ -257,6 +308,31 @@ def test_sigterm_while_the_job_runs_tears_the_machine_down(rt, fake_sky, tmp_pat
     assert not running_in_group(pgid)  # the job on the "machine" went with it
 
 
+def test_a_second_signal_stops_waiting_for_the_checkpoint_and_tears_down(rt, fake_sky, tmp_path, monkeypatch):
+    """The first SIGTERM asks the run on the machine to stop; this one never does, and a second SIGTERM
+    ends the wait at once: the machine is torn down, and the run is said to be lost, not hung on."""
+    dataset_id = verified_dataset(rt)
+    monkeypatch.setenv("FAKE_SKY_RUN", "mkdir -p ~/mh/out/state/runs/$MH_RUN_ID && sleep 300")
+    env = {**os.environ, "MH_HOME": str(rt.home.root)}
+    proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", "train", "--remote", "--dataset", dataset_id,
+                             "--config", str(remote_config(tmp_path))], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(fake_sky.glob("clusters/*/mh/out/state/runs/run-*")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    while "wait" not in calls(fake_sky) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    assert "wait" in calls(fake_sky), proc.communicate()
+    proc.send_signal(signal.SIGTERM)
+    while not list(fake_sky.glob("clusters/*/mh/out/state/runs/run-*/stop-requested")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 30, err[-2000:]
+    assert "Stop again to tear the machine down at once" in err
+    assert calls(fake_sky)[-3:] == ["stop", "down", "exists"] and not list((fake_sky / "state").iterdir())
+    assert not (rt.home.runs_dir).exists() or not list(rt.home.runs_dir.iterdir())  # nothing came back
+
+
 def running_in_group(pgid: int) -> list[int]:
     """Processes of the group that still run (a killed one nobody reaped yet is a zombie: not running)."""
     found = []
@@ -318,16 +394,17 @@ def test_a_link_among_what_came_back_is_refused(tmp_path):
 
 def test_the_agent_cannot_rent_a_machine(rt, agent):
     rt.set_trust("bounded_auto")
-    outcome = rt.call("train_remote", {}, session=agent)
-    assert str(outcome.status) == "denied"
+    for skill, args in (("train_remote", {}), ("run_resume_remote", {"run": "run-20260101T000000-abcd"})):
+        outcome = rt.call(skill, args, session=agent)
+        assert str(outcome.status) == "denied", skill
 
 
 def hostile_copy(remote_run, rt, tmp_path, run_id: str) -> tuple[Path, str]:
     """The fixture's run as its machine wrote it, copied to a staging folder of `rt` under another run id,
     `rt` sharing the fixture home's converted base (so the GGUF is rebuilt without converting again)."""
-    home, _, root, _ = remote_run
+    home, _, root, _, _ = remote_run
     (run,) = (home / "state" / "runs").iterdir()
-    (machine,) = (root / "clusters").iterdir()
+    machine = machines(root)[-1]
     back = tmp_path / "remote" / "back" / run_id  # as in state/remote/<run>/back/: bring_back removes state/remote/<run>/ after
     shutil.copytree(machine / "mh" / "out" / "state" / "runs" / run.name, back)
     rt.home.models_dir.mkdir(parents=True, exist_ok=True)
@@ -338,7 +415,7 @@ def hostile_copy(remote_run, rt, tmp_path, run_id: str) -> tuple[Path, str]:
 
 def test_a_hostile_remote_cannot_bring_back_gates_or_a_gguf_of_its_own(remote_run, rt, tmp_path):
     """A machine that lies writes its own manifest: the hashes hold, so what it may send is what is checked."""
-    home, _, _, _ = remote_run
+    home, _, _, _, _ = remote_run
     (run,) = (home / "state" / "runs").iterdir()
     config = load_run_config(rt.home, overrides=FAST)
     back, base_sha = hostile_copy(remote_run, rt, tmp_path, "run-20260101T000000-gate")

@@ -58,6 +58,9 @@ def _trained(result: dict) -> None:
             r = result["remote"]
             console.print(f"  trained on {r['infra']} ({r['accelerators']}, cluster {r['cluster']}, torn down) in {r['wall_s']} s, "
                           f"cost estimate {r['cost_estimate_usd'] if r['cost_estimate_usd'] is not None else '?'} USD", markup=False)
+        if result["status"] == "interrupted":
+            console.print(f"  go on from its last checkpoint: mh resume {result['run_id']}{' --remote' if result.get('remote') else ''}",
+                          markup=False)
     raise typer.Exit(code)
 
 
@@ -86,12 +89,18 @@ def train(
 
 def resume(ctx: typer.Context, run_id: str | None = typer.Argument(None, metavar="RUN"), run: str | None = RUN_OPTION,
            checkpoint: str | None = typer.Option(None, "--checkpoint", metavar="STEP|PATH",
-                                                 help="Its step, or its folder (checkpoints/checkpoint-STEP, relative to the run); default: the last.")
+                                                 help="Its step, or its folder (checkpoints/checkpoint-STEP, relative to the run); default: the last."),
+           remote: bool = typer.Option(False, "--remote", help="Go on on a rented machine (the run config's `remote`), from the last checkpoint.")
            ) -> None:
-    """Continue an interrupted run from its checkpoint, to the same result an uninterrupted run would reach."""
+    """Continue an interrupted run from its checkpoint, to the same result an uninterrupted run would reach.
+    With --remote, on a machine SkyPilot rents: the run travels there and comes back verified."""
     from ..queries import checkpoint_step
 
     run_id = _run_id(run_id, run)
+    if remote:
+        if checkpoint is not None:
+            raise typer.BadParameter("a remote resume goes on from the last checkpoint", param_hint="--checkpoint")
+        _trained(call_skill(ctx, "run_resume_remote", {"run": run_id}))
     step = checkpoint_step(get_runtime(ctx).home, run_id, checkpoint) if checkpoint is not None else None
     _trained(call_skill(ctx, "run_resume", {"run": run_id, "checkpoint": step}))
 

@@ -55,13 +55,16 @@ class RunDir:
 
     @classmethod
     def create(cls, runs_root: Path, run_id: str | None = None) -> RunDir:
-        run_id = run_id or new_run_id()
-        run = cls(runs_root / run_id)
-        for sub in ("logs", "metrics", "checkpoints", "eval", "exports"):
-            (run.path / sub).mkdir(parents=True, exist_ok=True)
-        for name in ("logs/train.log", "logs/events.jsonl", "metrics/metrics.jsonl"):
-            (run.path / name).touch()
+        run = cls(runs_root / (run_id or new_run_id()))
+        run.lay_out()
         return run
+
+    def lay_out(self) -> None:
+        """The folders and logs every run has (again, for a run that travelled without some of them)."""
+        for sub in ("logs", "metrics", "checkpoints", "eval", "exports"):
+            (self.path / sub).mkdir(parents=True, exist_ok=True)
+        for name in ("logs/train.log", "logs/events.jsonl", "metrics/metrics.jsonl"):
+            (self.path / name).touch()
 
     @classmethod
     def find(cls, runs_root: Path, run_id: str) -> RunDir:

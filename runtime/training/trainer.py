@@ -207,7 +207,7 @@ def _attempt(ctx: SkillContext, config: RunConfig, dataset_id: str, run: RunDir,
     dataset = open_for_training(ctx, dataset_id, actor=actor)
     base = resolve_base(ctx.home.root, config.base)
     run.write_json("resolved_config.json", {**config.model_dump(mode="json"), **_resolved(dataset_id, dataset, base, backend)})
-    resume_from = _checkpoint_path(run, checkpoint) if resume_run else None
+    resume_from = checkpoint_path(run, checkpoint) if resume_run else None
     trainer = _trainer(config, run, base, _examples(dataset.train), reporter)
 
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -260,7 +260,7 @@ def _resolved(dataset_id: str, dataset, base, backend: str) -> dict[str, Any]:
             "base_gguf": str(base.gguf) if base.gguf else None, "backend_used": backend}
 
 
-def _checkpoint_path(run: RunDir, step: int | None) -> Path:
+def checkpoint_path(run: RunDir, step: int | None) -> Path:
     found = sorted((p for p in run.file("checkpoints").glob("checkpoint-*") if p.is_dir()),
                    key=lambda p: int(p.name.split("-")[1]))
     if step is not None:
@@ -285,14 +285,19 @@ def _checkpoint_path(run: RunDir, step: int | None) -> Path:
     return chosen
 
 
-def resume(ctx: SkillContext, run_id: str, *, actor: str, checkpoint: int | None = None, quiet: bool = False) -> TrainResult:
-    run = RunDir.find(ctx.home.runs_dir, run_id)
+def saved_config(run: RunDir) -> tuple[RunConfig, str]:
+    """The run config a run was started with, and its dataset id (from its resolved_config.json)."""
     saved = run.read_json("resolved_config.json")
     if not saved:
-        raise MhError(f"run {run_id} has no resolved_config.json", fix="it never got past INIT; start a new run")
+        raise MhError(f"run {run.id} has no resolved_config.json", fix="it never got past INIT; start a new run")
     dataset_id = saved["dataset"]
     for key in RESOLVED_KEYS:
         saved.pop(key, None)
-    _checkpoint_path(run, checkpoint)  # fail before anything starts
-    return train(ctx, RunConfig.model_validate(saved), dataset_id, actor=actor, quiet=quiet,
-                 resume_run=run, checkpoint=checkpoint)
+    return RunConfig.model_validate(saved), dataset_id
+
+
+def resume(ctx: SkillContext, run_id: str, *, actor: str, checkpoint: int | None = None, quiet: bool = False) -> TrainResult:
+    run = RunDir.find(ctx.home.runs_dir, run_id)
+    config, dataset_id = saved_config(run)
+    checkpoint_path(run, checkpoint)  # fail before anything starts
+    return train(ctx, config, dataset_id, actor=actor, quiet=quiet, resume_run=run, checkpoint=checkpoint)

@@ -3,7 +3,7 @@
 A bundle holds exactly what the worker needs and nothing secret: the verified dataset with its
 signed receipt, the home's *public* key (the worker checks the receipt itself), the resolved run
 config, a reference to the base (its sha256; the base file itself only when it is not the shipped
-GGUF the worker installs), and mh's own source. Every file is listed in manifest.json with its
+GGUF the worker installs), mh's own source, and for a resumed run the interrupted run's folder. Every file is listed in manifest.json with its
 sha256, on the way out (the bundle) and on the way back (the run directory).
 """
 
@@ -27,6 +27,7 @@ from ..base import file_sha256
 
 MANIFEST = "manifest.json"
 SPEC = "bundle.json"
+RUN = "run"  # the interrupted run a resumed remote run continues
 FORMAT = 1
 # mh's source as the worker installs it: the packages and what building them needs. Nothing else
 # of the checkout (which may be the home itself, keys included) is ever copied.
@@ -56,6 +57,7 @@ class BundleSpec(BaseModel):
     base: BaseRef
     config: RunConfig  # base None: the worker resolves it from the reference, on its own disk
     created_at: str
+    resumes: bool = False  # run/ holds the interrupted run (its checkpoints): the worker continues it
 
 
 def hash_tree(root: Path, skip: frozenset[str] = frozenset()) -> dict[str, str]:
@@ -135,8 +137,10 @@ def _copy_source(target: Path) -> None:
 
 
 def build_bundle(target: Path, *, run_id: str, dataset_id: str, dataset_dir: Path, receipt: Path, dataset_sha256: str,
-                 public_key: Path, key_id: str, config: RunConfig) -> BundleSpec:
-    """Write the bundle into target (a new folder) with its manifest."""
+                 public_key: Path, key_id: str, config: RunConfig, run_folder: Path | None = None,
+                 run_skip: frozenset[str] = frozenset()) -> BundleSpec:
+    """Write the bundle into target (a new folder) with its manifest; with run_folder, the
+    interrupted run to continue (all but the top-level entries in run_skip) as run/."""
     base, base_path = base_ref(config)
     target.mkdir(parents=True)
     (target / "dataset").mkdir()
@@ -148,8 +152,11 @@ def build_bundle(target: Path, *, run_id: str, dataset_id: str, dataset_dir: Pat
         (target / "base").mkdir()
         shutil.copy2(base_path, target / "base" / base.name)
     _copy_source(target / "src")
+    if run_folder is not None:
+        shutil.copytree(run_folder, target / RUN, ignore=lambda folder, names: run_skip & set(names) if folder == str(run_folder) else set())
     spec = BundleSpec(run_id=run_id, dataset_id=dataset_id, dataset_sha256=dataset_sha256, key_id=key_id, base=base,
-                      config=config.model_copy(update={"base": None}), created_at=datetime.now(UTC).isoformat())
+                      config=config.model_copy(update={"base": None}), created_at=datetime.now(UTC).isoformat(),
+                      resumes=run_folder is not None)
     atomic_write(target / SPEC, pretty(spec.model_dump(mode="json")))
     write_manifest(target)
     return spec

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +31,8 @@ from ...errors import MhError
 from ...home import CHECKOUT
 from ...jsonio import read_json_file
 from ...keys import load_verifier
-from ..runs import ExitCode, RunDir, new_run_id
+from ..runs import STOP_REQUEST, ExitCode, RunDir, new_run_id
+from ..trainer import checkpoint_path, saved_config
 from .bundle import MANIFEST, BundleRefused, base_ref, build_bundle, check_manifest, write_manifest
 from .client import SeamClient, SeamFailed
 from .task import REMOTE_OUT, build_task, cloud_of, cluster_name
@@ -40,6 +42,8 @@ if TYPE_CHECKING:
     from ...skills import SkillContext
 
 POLL_S = 0.2
+ASK_TO_STOP_S = 300  # for the small job that creates the stop request on the machine
+STOP_GRACE_S = 900  # for the run on the machine to finish its step, checkpoint and end, once asked to stop
 SETUP_ALLOWANCE_S = 1800  # provisioning and installing, on top of the job's own max_hours
 # What a run brought back may hold at its top level: what the trainer writes there. Gates and the
 # GGUF llama.cpp loads are never taken from the remote (a hostile machine could write
@@ -93,16 +97,23 @@ class RemoteResult:
 
 
 class _Stop:
-    """SIGINT/SIGTERM while mh waits on SkyPilot: stop waiting, then tear down (main thread only)."""
+    """SIGINT/SIGTERM while mh waits on SkyPilot (main thread only). The first asks the run on the
+    machine to checkpoint and stop, so it comes back resumable; a second one stops waiting at once
+    (then the machine is torn down, and what it trained since its last download is lost)."""
 
     def __init__(self) -> None:
-        self.event = threading.Event()
+        self.event = threading.Event()  # a stop was asked for
+        self.now = threading.Event()  # asked for twice: no more waiting
+        self.graceful = False  # the run on the machine was asked to stop: wait for it to come back
         self.previous: dict[int, Any] = {}
+
+    def _signal(self, *_: object) -> None:
+        (self.now if self.event.is_set() else self.event).set()
 
     def __enter__(self) -> _Stop:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
-                self.previous[sig] = signal.signal(sig, lambda *_: self.event.set())
+                self.previous[sig] = signal.signal(sig, self._signal)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -110,11 +121,19 @@ class _Stop:
             signal.signal(sig, handler)
 
 
-def _op(seam: SeamClient, op: str, request: dict, log: Path, stop: _Stop, deadline: float) -> dict:
-    """One seam op that may take long, given up (its process ended) on a stop request or the deadline."""
+def _op(seam: SeamClient, op: str, request: dict, log: Path, stop: _Stop, deadline: float,
+        ask_to_stop: Callable[[], bool] | None = None) -> dict:
+    """One seam op that may take long, given up (its process ended) on a stop request or the
+    deadline, unless `ask_to_stop` got the run on the machine to stop by itself: then it is given
+    STOP_GRACE_S to checkpoint and end (a second signal still ends the wait at once)."""
     proc = seam.start(op, request, log)
     while proc.poll() is None:
-        if stop.event.is_set() or time.monotonic() > deadline:
+        stopping = stop.now.is_set() or (stop.event.is_set() and not stop.graceful) or time.monotonic() > deadline
+        if stopping and ask_to_stop is not None and not stop.graceful and not stop.now.is_set() and ask_to_stop():
+            stop.graceful = True
+            deadline = time.monotonic() + STOP_GRACE_S
+            continue
+        if stopping:
             proc.terminate()
             try:
                 proc.wait(timeout=30)
@@ -234,11 +253,27 @@ def worst_case_hours(remote) -> float:
     return remote.max_hours + SETUP_ALLOWANCE_S / 3600 + remote.autostop_minutes / 60
 
 
-def train_remote(ctx: SkillContext, config: RunConfig, dataset_id: str, *, actor: str, seam: SeamClient | None = None) -> RemoteResult:
+def resume_remote(ctx: SkillContext, run_id: str, *, actor: str, seam: SeamClient | None = None) -> RemoteResult:
+    """Continue an interrupted run (trained here or on a rented machine) on a rented machine, from its
+    last checkpoint: the run folder travels in the bundle, the worker resumes it, and what comes back
+    replaces the run here once verified. The checkpoint is checked whole before anything is rented."""
+    run = RunDir.find(ctx.home.runs_dir, run_id)
+    status = run.report().get("status")
+    if status not in ("interrupted", "gone"):
+        raise MhError(f"run {run_id} is {status}, not interrupted: there is nothing to resume",
+                      fix="`mh runs` lists the runs; only an interrupted one can be resumed")
+    checkpoint_path(run, None)
+    config, dataset_id = saved_config(run)
+    return train_remote(ctx, config, dataset_id, actor=actor, seam=seam, resume_from=run)
+
+
+def train_remote(ctx: SkillContext, config: RunConfig, dataset_id: str, *, actor: str, seam: SeamClient | None = None,
+                 resume_from: RunDir | None = None) -> RemoteResult:
     remote = config.remote
     home = ctx.home
     dataset = open_for_training(ctx, dataset_id, actor=actor)  # the firewall holds here before anything leaves
-    run_id = new_run_id()
+    run_id = resume_from.id if resume_from else new_run_id()
+    attempt = len(resume_from.report().get("attempts") or []) + 1 if resume_from else 1
     work = home.remote_dir / run_id
     key_id = load_verifier(home).key_id
     task = build_task(remote, run_id=run_id, bundle=work / "bundle", pyproject=CHECKOUT / "pyproject.toml", key_id=key_id)
@@ -249,7 +284,7 @@ def train_remote(ctx: SkillContext, config: RunConfig, dataset_id: str, *, actor
     except (RemoteNotReady, SeamFailed) as exc:
         ctx.audit.append("remote", "not_ready", details={"infra": infra, "reason": exc.message}, actor=actor, level="warning")
         raise
-    cluster = cluster_name(run_id)
+    cluster = cluster_name(run_id, attempt)
     facts = RemoteFacts(engine=remote.engine, infra=infra, accelerators=remote.accelerators, cluster=cluster)
     estimate = seam.call("estimate", {"task": task}, timeout=600)  # priced before anything is copied
     hourly = estimate.get("hourly_usd")
@@ -260,7 +295,8 @@ def train_remote(ctx: SkillContext, config: RunConfig, dataset_id: str, *, actor
         raise MhError(f"{estimate.get('resources') or remote.accelerators} costs {price}, over the ceiling of ${remote.max_cost_usd:.2f}",
                       fix="raise remote.max_cost_usd, lower remote.max_hours or remote.autostop_minutes, or pick cheaper accelerators")
     try:
-        return _launch_and_bring_back(ctx, config, dataset, dataset_id, run_id, task, cluster, facts, hourly, seam, actor=actor)
+        return _launch_and_bring_back(ctx, config, dataset, dataset_id, run_id, task, cluster, facts, hourly, seam, actor=actor,
+                                      resume_from=resume_from)
     finally:  # a copy of the dataset (and maybe a base) must not stay behind: only SkyPilot's log and the worker's journal do
         shutil.rmtree(work / "bundle", ignore_errors=True)
         shutil.rmtree(work / "back", ignore_errors=True)
@@ -269,12 +305,14 @@ def train_remote(ctx: SkillContext, config: RunConfig, dataset_id: str, *, actor
 
 
 def _launch_and_bring_back(ctx: SkillContext, config: RunConfig, dataset, dataset_id: str, run_id: str, task: dict, cluster: str,
-                           facts: RemoteFacts, hourly: float | None, seam: SeamClient, *, actor: str) -> RemoteResult:
+                           facts: RemoteFacts, hourly: float | None, seam: SeamClient, *, actor: str,
+                           resume_from: RunDir | None) -> RemoteResult:
     remote = config.remote
     work = ctx.home.remote_dir / run_id
     spec = build_bundle(work / "bundle", run_id=run_id, dataset_id=dataset_id, dataset_dir=dataset.train.parent,
                         receipt=DatasetStore(ctx.home).receipt(dataset_id), dataset_sha256=dataset.receipt.sha256,
-                        public_key=ctx.home.public_key_file, key_id=load_verifier(ctx.home).key_id, config=config)
+                        public_key=ctx.home.public_key_file, key_id=load_verifier(ctx.home).key_id, config=config,
+                        run_folder=resume_from.path if resume_from else None, run_skip=NOT_OUTPUTS | {EVAL, REBUILT, MANIFEST})
     log = work / "skypilot.log"
     started = time.monotonic()
     deadline = started + worst_case_hours(remote) * 3600
@@ -288,8 +326,11 @@ def _launch_and_bring_back(ctx: SkillContext, config: RunConfig, dataset, datase
                          log, stop, deadline)["job_id"]
             ctx.audit.append("remote", "upload", details={"run": run_id, "cluster": cluster, "job": job_id,
                              "bundle_files": len(read_json_file(work / "bundle" / MANIFEST)["files"])}, actor=actor)
-            status = _op(seam, "wait", {"cluster": cluster, "job_id": job_id}, log, stop, deadline)["status"]
+            status = _op(seam, "wait", {"cluster": cluster, "job_id": job_id}, log, stop, deadline,
+                         ask_to_stop=lambda: _ask_to_stop(ctx, seam, cluster, run_id, log, stop, actor=actor))["status"]
             ctx.audit.append("remote", "train", details={"run": run_id, "cluster": cluster, "status": status}, actor=actor)
+            if stop.graceful:  # stopped on request (or at the deadline): its checkpoint comes back all the same
+                deadline = time.monotonic() + STOP_GRACE_S
             back = work / "back"
             try:
                 _download(seam, cluster, JOURNAL_DIR, back / JOURNAL_DIR, log, stop, deadline)
@@ -305,7 +346,7 @@ def _launch_and_bring_back(ctx: SkillContext, config: RunConfig, dataset, datase
             ctx.audit.append("remote", "download", details={"run": run_id, "cluster": cluster}, actor=actor)
             wall_s = round(time.monotonic() - started, 1)
             facts = facts.model_copy(update={"wall_s": wall_s, "cost_estimate_usd": None if hourly is None else round(hourly * wall_s / 3600, 4)})
-            result = bring_back(ctx, config, spec.base.sha256, back, run_id, facts, actor=actor)
+            result = bring_back(ctx, config, spec.base.sha256, back, run_id, facts, actor=actor, replace=resume_from is not None)
         except BaseException as exc:  # whatever ends it (an error, a bug, Ctrl-C), the machine is torn down first, then it is raised
             problem = exc
         confirmed, why = _teardown(seam, cluster)
@@ -326,6 +367,32 @@ def _launch_and_bring_back(ctx: SkillContext, config: RunConfig, dataset, datase
 
 def _said(exc: BaseException) -> str:
     return exc.message if isinstance(exc, MhError) else f"{type(exc).__name__}: {exc}"
+
+
+def _ask_to_stop(ctx: SkillContext, seam: SeamClient, cluster: str, run_id: str, log: Path, stop: _Stop, *, actor: str) -> bool:
+    """Ask the run on the machine to checkpoint and stop after its step (its stop-request file, as
+    `mh runs stop` at home); whether it was asked. Not when training has not begun (nothing to
+    keep), the machine does not answer, or a second signal comes first."""
+    request = {"cluster": cluster, "run_dir": f"{REMOTE_OUT.removeprefix('~/')}/state/runs/{run_id}", "marker": STOP_REQUEST}
+    proc = seam.start("stop", request, log)
+    limit = time.monotonic() + ASK_TO_STOP_S
+    while proc.poll() is None and not stop.now.is_set() and time.monotonic() < limit:
+        time.sleep(POLL_S)
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+        requested, why = False, "no answer in time" if not stop.now.is_set() else "a second signal"
+    else:
+        try:
+            requested, why = bool(seam.finish("stop", proc, log).get("requested")), "training has not begun"
+        except SeamFailed as exc:
+            requested, why = False, exc.message
+    ctx.audit.append("remote", "stop_requested", details={"run": run_id, "cluster": cluster, "asked": requested,
+                     **({} if requested else {"why_not": why})}, actor=actor, level="warning")
+    if requested:
+        sys.stderr.write(f"\nAsked run {run_id} on {cluster} to save a checkpoint and stop; it comes back resumable. "
+                         "Stop again to tear the machine down at once.\n")
+    return requested
 
 
 def _download(seam: SeamClient, cluster: str, remote: str, local: Path, log: Path, stop: _Stop, deadline: float) -> None:
@@ -368,7 +435,7 @@ def _teardown(seam: SeamClient, cluster: str) -> tuple[bool, str]:
 
 
 def bring_back(ctx: SkillContext, config: RunConfig, base_sha256: str, back: Path, run_id: str, facts: RemoteFacts,
-               *, actor: str) -> RemoteResult:
+               *, actor: str, replace: bool = False) -> RemoteResult:
     """Verify what came back (every sha256 against the manifest, only what a trainer writes, the
     adapter against the base), rebuild exports/adapter.gguf here from that checked adapter, then
     register it under state/runs/ like a local run, report.json saying where it ran and
@@ -386,7 +453,7 @@ def bring_back(ctx: SkillContext, config: RunConfig, base_sha256: str, back: Pat
         raise
     ctx.audit.append("remote", "verify", details={"run": run_id, "ok": True}, actor=actor)
     target = ctx.home.runs_dir / run_id
-    if target.exists():
+    if target.exists() and not replace:
         raise MhError(f"a run {run_id} exists here already", fix=f"the brought-back copy stays in {folder}")
     for marker in NOT_OUTPUTS:
         (folder / marker).unlink(missing_ok=True)
@@ -406,10 +473,21 @@ def bring_back(ctx: SkillContext, config: RunConfig, base_sha256: str, back: Pat
     run = RunDir(folder)
     report = run.read_json("report.json")
     report["remote"] = facts.model_dump()
+    if report.get("attempts"):
+        report["attempts"][-1]["remote"] = facts.model_dump()  # each attempt's machine, wall time and cost
     run.write_json("report.json", report)
+    resolved = run.read_json("resolved_config.json")
+    resolved["base"] = config.base  # the base as it is found here (the machine's path to it is of no use here)
+    run.write_json("resolved_config.json", resolved)
     write_manifest(folder, NOT_OUTPUTS)  # the run as registered: its report, the logs added, the GGUF made here
     ctx.home.runs_dir.mkdir(parents=True, exist_ok=True)
-    folder.rename(target)
+    if target.exists():  # a resumed run: the whole run that came back replaces the interrupted one
+        before = target.with_name(f".{run_id}.replaced")
+        target.rename(before)
+        folder.rename(target)
+        shutil.rmtree(before)
+    else:
+        folder.rename(target)
     code = back_report.exit_code
     try:
         summary = RunDir(target).read_json("metrics/summary.json")

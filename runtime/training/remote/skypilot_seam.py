@@ -6,7 +6,7 @@ imports only the standard library and `sky`, is run as `PYTHON skypilot_seam.py 
 JSON request on stdin and writes one JSON reply as the last line of stdout (SkyPilot's own output
 goes to stderr). A failure is a non-zero exit whose last stderr line says why.
 
-Ops: check, roundtrip, estimate, launch, wait, download, down, exists. Tests replace exactly this
+Ops: check, roundtrip, estimate, launch, wait, stop, download, down, exists. Tests replace exactly this
 file (MH_SKY_SEAM) with a local stand-in; mh's own logic around it runs for real.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -89,6 +90,22 @@ def wait(request: dict) -> dict:
     return {"status": getattr(status, "value", str(status))}
 
 
+def stop(request: dict) -> dict:
+    """Ask the run training on the cluster to checkpoint and stop after its step, as `mh runs stop`
+    does at home: a second job (no accelerator: it runs beside the training job) creates the run's
+    stop-request file, but only where the run has begun (before that there is nothing to keep)."""
+    import sky
+
+    folder, marker = request["run_dir"], request["marker"]
+    if not re.fullmatch(r"[\w./-]+", folder) or not re.fullmatch(r"[\w.-]+", marker) or ".." in folder:
+        raise SystemExit(f"not a run folder: {folder!r}")  # it goes into a shell line
+    line = f'test -d "$HOME/{folder}" && touch "$HOME/{folder}/{marker}"'  # fails (no request) where training has not begun
+    job_id, _handle = sky.stream_and_get(sky.exec(sky.Task(run=line), cluster_name=request["cluster"]))
+    sky.tail_logs(request["cluster"], job_id, follow=True)
+    statuses = sky.get(sky.job_status(request["cluster"], [job_id]))
+    return {"requested": getattr(statuses.get(job_id), "value", None) == "SUCCEEDED"}
+
+
 def download(request: dict) -> dict:
     """rsync over the SSH alias SkyPilot writes for every cluster it launches; no link, no file over
     max_file_bytes, and no permissions kept (a folder the remote made unreadable must not hide files)."""
@@ -121,7 +138,7 @@ def exists(request: dict) -> dict:
     return {"exists": bool(records), "status": getattr(status, "value", None if status is None else str(status))}
 
 
-OPS = {f.__name__: f for f in (check, roundtrip, estimate, launch, wait, download, down, exists)}
+OPS = {f.__name__: f for f in (check, roundtrip, estimate, launch, wait, stop, download, down, exists)}
 
 
 def main() -> int:

@@ -34,9 +34,11 @@ def cloud_of(infra: str) -> str:
     return INFRA_ALIASES.get(first, first)
 
 
-def cluster_name(run_id: str) -> str:
-    """A cluster name SkyPilot and the clouds accept (lowercase letters, digits, dashes)."""
-    return "mh-" + run_id.removeprefix("run-").lower().replace("t", "-", 1)
+def cluster_name(run_id: str, attempt: int = 1) -> str:
+    """A cluster name SkyPilot and the clouds accept (lowercase letters, digits, dashes); a resumed
+    run's machine is another one (the first may still be going down)."""
+    name = "mh-" + run_id.removeprefix("run-").lower().replace("t", "-", 1)
+    return name if attempt == 1 else f"{name}-a{attempt}"
 
 
 def build_task(remote: RemoteSettings, *, run_id: str, bundle: Path, pyproject: Path, key_id: str) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from ...models.llama import shipped_gguf
 from ..base import file_sha256
 from ..runs import STOP_REQUEST, ExitCode, RunDir
 from ..trainer import resume, train
-from .bundle import BundleRefused, BundleSpec, read_bundle, write_manifest
+from .bundle import RUN, BundleRefused, BundleSpec, read_bundle, write_manifest
 
 JOURNAL_DIR = "worker"  # brought back with the run
 JOURNAL = "journal.jsonl"
@@ -73,6 +73,10 @@ def _lay_out(spec: BundleSpec, bundle: Path, home: Home) -> None:
     shutil.copyfile(bundle / "receipt.json", store.receipt(spec.dataset_id))
     home.public_key_file.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(bundle / "audit-signing.pub", home.public_key_file)
+    run = home.runs_dir / spec.run_id
+    if spec.resumes and not run.exists():  # on a machine that trained it before, its own copy is as new
+        shutil.copytree(bundle / RUN, run)
+        RunDir(run).lay_out()  # exports/ and eval/ stay at home: the worker's exports are made again there
 
 
 def _config(spec: BundleSpec, bundle: Path) -> RunConfig:
@@ -135,7 +139,8 @@ def run_worker(bundle: Path, out: Path, *, key_id: str, quiet: bool = False) -> 
     try:
         if report and report.get("status") == "ok":
             code = ExitCode.OK  # finished before: nothing to train again, only the manifest to write
-        elif checkpoints:
+        elif checkpoints:  # the base as this machine has it, whatever path the run was started with
+            run.write_json("resolved_config.json", {**run.read_json("resolved_config.json"), "base": config.base})
             code = resume(ctx, spec.run_id, actor=ACTOR, quiet=quiet).exit_code  # type: ignore[arg-type]
         else:
             code = train(ctx, config, spec.dataset_id, actor=ACTOR, quiet=quiet, run_id=spec.run_id).exit_code  # type: ignore[arg-type]
