@@ -63,6 +63,20 @@ def remote_config(tmp_path: Path, **remote) -> Path:
     return path
 
 
+def train_remote_in_background(home: Path, dataset_id: str, config: Path, **popen) -> subprocess.Popen:
+    """`mh train --remote` as a child process a test can signal."""
+    return subprocess.Popen([sys.executable, "-m", "runtime.cli", "train", "--remote", "--dataset", dataset_id, "--config", str(config)],
+                            env={**os.environ, "MH_HOME": str(home), "COLUMNS": "200"}, cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **popen)
+
+
+def waiting(proc: subprocess.Popen, fake_sky: Path, deadline: float) -> None:
+    """Until mh waits on the job (the `wait` op), or it ended, or the deadline."""
+    while "wait" not in calls(fake_sky) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    assert "wait" in calls(fake_sky), proc.communicate()
+
+
 def machines(root: Path) -> list[Path]:
     """The fake cloud's machines, first launched first (a resumed run's cluster name adds -aN)."""
     return sorted((root / "clusters").iterdir())
@@ -86,9 +100,7 @@ def remote_run(tmp_path_factory):
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        first = subprocess.Popen([sys.executable, "-m", "runtime.cli", "train", "--remote", "--dataset", dataset_id,
-                                  "--config", str(remote_config(tmp))], env={**os.environ, "MH_HOME": str(home), "COLUMNS": "200"},
-                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        first = train_remote_in_background(home, dataset_id, remote_config(tmp))
         deadline = time.monotonic() + 600
         while first.poll() is None and time.monotonic() < deadline and not list(
                 root.glob("clusters/*/mh/out/state/runs/*/checkpoints/checkpoint-1")):
@@ -292,13 +304,8 @@ def test_teardown_that_cannot_be_confirmed_is_loud_and_names_the_cluster(rt, fak
 def test_sigterm_while_the_job_runs_tears_the_machine_down(rt, fake_sky, tmp_path, monkeypatch):
     dataset_id = verified_dataset(rt)
     monkeypatch.setenv("FAKE_SKY_RUN", "sleep 300")
-    env = {**os.environ, "MH_HOME": str(rt.home.root)}
-    proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", "train", "--remote", "--dataset", dataset_id,
-                             "--config", str(remote_config(tmp_path))], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while "wait" not in calls(fake_sky) and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.1)
-    assert "wait" in calls(fake_sky), proc.communicate()
+    proc = train_remote_in_background(rt.home.root, dataset_id, remote_config(tmp_path))
+    waiting(proc, fake_sky, time.monotonic() + 120)
     (cluster,) = [p.stem for p in (fake_sky / "state").iterdir()]
     pgid = json.loads((fake_sky / "state" / f"{cluster}.json").read_text())["pgid"]
     proc.send_signal(signal.SIGTERM)
@@ -313,15 +320,11 @@ def test_a_second_signal_stops_waiting_for_the_checkpoint_and_tears_down(rt, fak
     ends the wait at once: the machine is torn down, and the run is said to be lost, not hung on."""
     dataset_id = verified_dataset(rt)
     monkeypatch.setenv("FAKE_SKY_RUN", "mkdir -p ~/mh/out/state/runs/$MH_RUN_ID && sleep 300")
-    env = {**os.environ, "MH_HOME": str(rt.home.root)}
-    proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", "train", "--remote", "--dataset", dataset_id,
-                             "--config", str(remote_config(tmp_path))], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = train_remote_in_background(rt.home.root, dataset_id, remote_config(tmp_path))
     deadline = time.monotonic() + 120
     while not list(fake_sky.glob("clusters/*/mh/out/state/runs/run-*")) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.1)
-    while "wait" not in calls(fake_sky) and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.1)
-    assert "wait" in calls(fake_sky), proc.communicate()
+    waiting(proc, fake_sky, deadline)
     proc.send_signal(signal.SIGTERM)
     while not list(fake_sky.glob("clusters/*/mh/out/state/runs/run-*/stop-requested")) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -614,14 +617,8 @@ def test_ctrl_c_at_the_terminal_stops_the_wait_and_tears_down(rt, fake_sky, tmp_
     die of it before mh sees it (exit 1, a failed seam op), nor `sky down` midway."""
     dataset_id = verified_dataset(rt)
     monkeypatch.setenv("FAKE_SKY_RUN", "sleep 300")
-    env = {**os.environ, "MH_HOME": str(rt.home.root)}
-    proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", "train", "--remote", "--dataset", dataset_id,
-                             "--config", str(remote_config(tmp_path))], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
-    deadline = time.monotonic() + 120
-    while "wait" not in calls(fake_sky) and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.1)
-    assert "wait" in calls(fake_sky), proc.communicate()
+    proc = train_remote_in_background(rt.home.root, dataset_id, remote_config(tmp_path), start_new_session=True)
+    waiting(proc, fake_sky, time.monotonic() + 120)
     os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 30, err[-2000:]

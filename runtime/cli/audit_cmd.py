@@ -80,7 +80,7 @@ def replay(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", hel
         console.print(f"  trust level: {report.trust_level}")
         console.print(f"  approvals: {len(report.approvals)} ({', '.join(sorted(set(report.approvals.values()))) or 'none'})")
         console.print(f"  datasets: {len(report.datasets)} ({', '.join(sorted(set(report.datasets.values()))) or 'none'})")
-        console.print(f"  active adapter: {report.active_adapter}")
+        console.print(f"  active adapter: {report.active_adapter or 'none (the base model)'}")
         for difference in report.differences:
             err_console.print(f"[bold red]difference:[/] {difference}")
         if report.ok:

@@ -312,9 +312,13 @@ class MhConsole(App):
         return True
 
     def _selected_exchange(self) -> str | None:
-        if self.main.query_one("#tabs", TabbedContent).active != "memory":
+        return self._selected_row("memory", "#replies-table")
+
+    def _selected_row(self, tab: str, table_id: str) -> str | None:
+        """The first cell of the table's selected row, when its tab is the one shown."""
+        if self.main.query_one("#tabs", TabbedContent).active != tab:
             return None
-        table = self.main.query_one("#replies-table", DataTable)
+        table = self.main.query_one(table_id, DataTable)
         if table.row_count == 0:
             return None
         return str(table.get_row_at(table.cursor_row)[0])
@@ -358,12 +362,7 @@ class MhConsole(App):
         self.refresh_all({"status"})
 
     def _selected_approval(self) -> str | None:
-        if self.main.query_one("#tabs", TabbedContent).active != "approvals":
-            return None
-        table = self.main.query_one("#approvals-table", DataTable)
-        if table.row_count == 0:
-            return None
-        return str(table.get_row_at(table.cursor_row)[0])
+        return self._selected_row("approvals", "#approvals-table")
 
     def action_approve(self) -> None:
         approval_id = self._selected_approval()

@@ -3,8 +3,12 @@ cached Hugging Face folder (state/models/hf-<sha>/); a Hugging Face folder is us
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import shutil
+import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,16 +48,37 @@ def resolve_base(home_root: Path, base: str | None) -> BaseModel:
     return BaseModel(cached, gguf, sha)
 
 
+def quiet_libraries() -> None:
+    """mh says its own stages, steps, loss and ETA; the libraries' progress bars and deprecation
+    notes are noise to a person (their errors still raise)."""
+    import datasets
+    import huggingface_hub
+    import transformers
+
+    datasets.disable_progress_bars()
+    huggingface_hub.utils.disable_progress_bars()
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+
+
 def _convert(gguf: Path, target: Path) -> None:
     """transformers dequantizes the GGUF; the result is flagged as quantized and refuses training and
     saving until that flag is cleared, so it is cleared once here and saved as plain weights."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    quiet_libraries()
     staging = target.with_name(f".{target.name}.tmp")
     shutil.rmtree(staging, ignore_errors=True)
-    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(said):  # the GGUF reader's own tqdm bar obeys no library switch
+            tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+            model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    except BaseException:
+        sys.stderr.write(said.getvalue()[-4000:])  # what it said before it failed is the person's to see
+        raise
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config

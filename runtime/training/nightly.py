@@ -20,6 +20,17 @@ if TYPE_CHECKING:
     from ..skills import SkillContext
 
 
+STAGES = {
+    "build": "memories -> instruction pairs",
+    "clean": "normalise, drop duplicates, redact secrets",
+    "verify": "thresholds, held-out split, signed receipt",
+    "train": "a LoRA adapter on the verified pairs",
+    "eval": "base vs adapter, gates",
+    "export": "GGUF LoRA for llama.cpp",
+    "promote": "a signed training receipt, then activate",
+}
+
+
 def nightly(ctx: SkillContext, *, steps: int | None = None, remote: bool = False, config: str | None = None) -> dict[str, Any]:
     """The report of a pipeline that reached its outcome; NightlyFailed (with the report so far) when a
     step failed or was refused. The night's run config (etc/training.json, or the `config` file over
@@ -30,6 +41,8 @@ def nightly(ctx: SkillContext, *, steps: int | None = None, remote: bool = False
     def call(name: str, skill: str, args: dict, *, record: bool = True) -> dict:
         """One step as a skill call. Its outcome goes into the report's steps (on success only when
         `record`: eval and export say it in their own words, promote is part of activating)."""
+        if ctx.progress and name in STAGES:  # the train step then shows its own steps, loss and ETA
+            print(f"[NIGHTLY] {list(STAGES).index(name) + 1}/{len(STAGES)} {name}: {STAGES[name]}", flush=True)
         outcome = ctx.call(skill, args)
         if record or outcome.status is not CallStatus.ok:
             report["steps"].append({"step": name, "status": str(outcome.status), "result": outcome.result, "error": outcome.error})

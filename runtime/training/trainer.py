@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ..config import RunConfig
 from ..datasets.firewall import open_for_training
 from ..errors import MhError
-from .base import resolve_base
+from .base import quiet_libraries, resolve_base
 from .runs import ExitCode, RunDir, environment
 
 if TYPE_CHECKING:
@@ -138,16 +138,13 @@ def _callback(reporter: _Reporter, config: RunConfig):
 
 
 def _trainer(config: RunConfig, run: RunDir, base, train_rows, reporter: _Reporter):
-    import datasets
     import torch
-    import transformers
     from datasets import Dataset
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback
     from trl import SFTConfig, SFTTrainer
 
-    datasets.disable_progress_bars()
-    transformers.logging.set_verbosity_error()
+    quiet_libraries()
 
     if config.threads:
         torch.set_num_threads(config.threads)
