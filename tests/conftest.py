@@ -39,6 +39,17 @@ def agent() -> Session:
     return Session(actor="agent")
 
 
+# The files whose tests train models, longest first. xdist (--dist loadfile) hands files to its two
+# workers in collection order; started last, these would leave one worker training alone at the end.
+LONG_FIRST = ("test_training.py", "test_nightly.py", "test_training_resume.py", "test_remote_training.py", "test_console.py",
+              "test_supervisor.py", "test_training_door.py", "test_export.py", "test_helix_habits.py", "test_jobs.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONG_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONG_FIRST)))  # stable: each file keeps its own order
+
+
 def run_mh(home: Path, *args: str, check: bool = False, timeout: float = 60) -> subprocess.CompletedProcess:
     """The real CLI in a child process, as a person would run it (minus the bootstrap)."""
     env = {**os.environ, "MH_HOME": str(home), "COLUMNS": "200"}

@@ -1,12 +1,7 @@
-"""Training on the real SmolLM2 base, on CPU: runs, exit codes, resume, eval and gates, promotion,
-activation in the chat, rollback, and the nightly pipeline."""
+"""Training on the real SmolLM2 base, on CPU: runs, exit codes, eval and gates, promotion,
+activation in the chat, rollback (resume: tests/test_training_resume.py; the nightly: tests/test_nightly.py)."""
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 
@@ -17,9 +12,9 @@ from runtime.training.evaluate import evaluate
 from runtime.training.registry import AdapterError, activate, promote, rollback
 from runtime.training.runs import ExitCode
 from runtime.training.settings import load_run_config
-from runtime.training.trainer import resume, train
+from runtime.training.trainer import train
 
-from .conftest import ROOT, run_mh
+from .conftest import run_mh
 
 FAST = {"steps": 4, "checkpoint_every": 2, "batch_size": 2, "max_seq_len": 64, "threads": 1}  # 1: two test workers share 2 cores
 
@@ -175,75 +170,6 @@ def test_nan_and_inf_stop_the_run_with_their_codes(trained, loss, code):
     assert result.exit_code is code and result.steps == 2
     report = json.loads((result.path / "report.json").read_text())
     assert report["exit_code"] == int(code) and not (result.path / "adapter").exists()
-
-
-def test_sigterm_saves_a_checkpoint_exits_30_and_resume_matches_an_uninterrupted_run(trained):
-    rt, dataset_id, _ = trained
-    settings = {**FAST, "steps": 6, "checkpoint_every": 100, "seed": 5}
-    reference = train(rt, load_run_config(rt.home, overrides=settings), dataset_id, actor="person", quiet=True)
-
-    config_file = rt.home.root / "run.json"
-    config_file.write_text(json.dumps(settings))
-    env = {**os.environ, "MH_HOME": str(rt.home.root)}
-    proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", "train", "--dataset", dataset_id, "--config", str(config_file)],
-                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    runs_root = rt.home.root / "state" / "runs"
-    before = {p.name for p in runs_root.iterdir()}
-    deadline = time.monotonic() + 240
-    metrics = None
-    while time.monotonic() < deadline and proc.poll() is None:
-        new = [p for p in runs_root.iterdir() if p.name not in before]
-        if new and (new[0] / "metrics" / "metrics.jsonl").exists() and (new[0] / "metrics" / "metrics.jsonl").read_text().strip():
-            metrics = new[0] / "metrics" / "metrics.jsonl"
-            break
-        time.sleep(0.1)
-    assert metrics is not None, proc.communicate()
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=240)
-    assert proc.returncode == 30, err[-2000:]
-    run_dir = metrics.parent.parent
-    stopped_at = len(metrics.read_text().splitlines())
-    assert stopped_at < 6 and (run_dir / "checkpoints" / f"checkpoint-{stopped_at}").is_dir()
-    assert json.loads((run_dir / "report.json").read_text())["exit_code"] == 30
-
-    resumed = resume(rt, run_dir.name, actor="person", quiet=True)
-    assert resumed.exit_code is ExitCode.OK and resumed.steps == 6
-    assert resumed.final_loss == pytest.approx(reference.final_loss, abs=1e-3)
-    attempts = json.loads((run_dir / "report.json").read_text())["attempts"]
-    assert [a["exit_code"] for a in attempts] == [30, 0]
-
-
-def test_a_corrupt_checkpoint_is_refused_on_resume(trained):
-    rt, dataset_id, _ = trained
-    result = train(rt, load_run_config(rt.home, overrides={**FAST, "steps": 2}), dataset_id, actor="person", quiet=True)
-    checkpoint = result.path / "checkpoints" / "checkpoint-2" / "adapter_model.safetensors"
-    checkpoint.write_bytes(b"not safetensors")
-    with pytest.raises(MhError, match="corrupt"):
-        resume(rt, result.run_id, checkpoint=2, actor="person")
-    with pytest.raises(MhError, match="no checkpoint at step 9"):
-        resume(rt, result.run_id, checkpoint=9, actor="person")
-
-
-def test_nightly_ends_with_an_active_adapter_and_a_verifiable_log(tmp_path):
-    home = tmp_path / "home"
-    run_mh(home, "init", check=True)
-    for i in range(16):
-        run_mh(home, "capture", f"Orchard note {i}: the plum tree {i} flowered early and the bees came by.", check=True)
-    proc = run_mh(home, "nightly", "--steps", "6", "--report", str(tmp_path / "report.json"), timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    report = json.loads((tmp_path / "report.json").read_text())
-    assert report["outcome"].startswith("activated nightly@1")
-    assert [s["step"] for s in report["steps"]] == ["build", "clean", "verify", "train", "eval", "export", "activate"]
-    assert json.loads((home / "persona" / "overrides" / "active-adapter.json").read_text())["name"] == "nightly"
-    assert run_mh(home, "chat", "--once", "Who are you?", check=True).stdout.strip()
-    assert "* nightly@1" in run_mh(home, "adapter", "list", check=True).stdout
-    assert "back to the base model" in run_mh(home, "adapter", "rollback", check=True).stdout
-    assert not (home / "persona" / "overrides" / "active-adapter.json").exists()
-    assert run_mh(home, "audit", "verify", check=True).stdout.startswith("ok:")
-    assert run_mh(home, "audit", "replay", check=True).returncode == 0
-    runs = json.loads(run_mh(home, "runs", "--json", check=True).stdout)
-    assert runs[0]["status"] == "ok" and runs[0]["gates_passed"] is True
-    assert json.loads(run_mh(home, "runs", "show", runs[0]["run_id"], "--json", check=True).stdout)["report.json"]["exit_code"] == 0
 
 
 def test_cli_eval_export_promote_and_runs(trained):
