@@ -11,7 +11,6 @@ import re
 import shlex
 import subprocess
 import sys
-from pathlib import Path
 
 from .conftest import ROOT
 
@@ -67,4 +66,4 @@ def test_the_readme_tour_runs_clean_line_by_line_on_a_new_home(tmp_path):
         ran.append(" ".join(words[:2]))
     assert {"init", "dataset verify", "dataset receipt", "audit verify", "adapter rollback"} <= set(ran)
     assert {" ".join(w) for w in tour_commands()} >= set(SEPARATELY), "a line of SEPARATELY is no longer in the tour"
-    assert Path(home / ".gitignore").is_file()
+    assert (home / ".gitignore").is_file()

@@ -97,12 +97,14 @@ def resume(ctx: typer.Context, run_id: str | None = typer.Argument(None, metavar
     from ..queries import checkpoint_step
 
     run_id = _run_id(run_id, run)
+    if remote and checkpoint is not None:
+        raise typer.BadParameter("a remote resume goes on from the last checkpoint", param_hint="--checkpoint")
     if remote:
-        if checkpoint is not None:
-            raise typer.BadParameter("a remote resume goes on from the last checkpoint", param_hint="--checkpoint")
-        _trained(call_skill(ctx, "run_resume_remote", {"run": run_id}))
-    step = checkpoint_step(get_runtime(ctx).home, run_id, checkpoint) if checkpoint is not None else None
-    _trained(call_skill(ctx, "run_resume", {"run": run_id, "checkpoint": step}))
+        result = call_skill(ctx, "run_resume_remote", {"run": run_id})
+    else:
+        step = checkpoint_step(get_runtime(ctx).home, run_id, checkpoint) if checkpoint is not None else None
+        result = call_skill(ctx, "run_resume", {"run": run_id, "checkpoint": step})
+    _trained(result)
 
 
 def eval_run(ctx: typer.Context, run_id: str | None = typer.Argument(None, metavar="RUN"), run: str | None = RUN_OPTION,
