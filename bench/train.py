@@ -23,7 +23,9 @@ from pathlib import Path
 from _common import table, verdict
 
 from runtime import Runtime
+from runtime.persona import load_persona
 from runtime.training.base import resolve_base
+from runtime.training.examples import read_rows
 from runtime.training.export import export_gguf_lora, export_gguf_merged
 from runtime.training.settings import load_run_config
 from runtime.training.trainer import _examples, train
@@ -45,7 +47,8 @@ def plain(base, rows, cfg, out: Path) -> tuple[float, int]:
     model = AutoModelForCausalLM.from_pretrained(base.hf_dir, dtype=torch.float32)
     args = SFTConfig(output_dir=str(out), max_steps=cfg.steps, per_device_train_batch_size=cfg.batch_size,
                      learning_rate=cfg.learning_rate, logging_steps=1, save_strategy="steps", save_steps=cfg.checkpoint_every,
-                     seed=cfg.seed, data_seed=cfg.seed, report_to=[], max_length=cfg.max_seq_len, use_cpu=True, disable_tqdm=True)
+                     seed=cfg.seed, data_seed=cfg.seed, report_to=[], max_length=cfg.max_seq_len, use_cpu=True, disable_tqdm=True,
+                     bf16=False, gradient_checkpointing=False)
     lora = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
                       target_modules=cfg.lora.target_modules, task_type="CAUSAL_LM")
     trainer = SFTTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(rows), peft_config=lora,
@@ -72,7 +75,8 @@ def main() -> int:
         rt.call("dataset_verify", {"id": dataset_id})
         cfg = load_run_config(rt.home, overrides={"steps": opts.steps, "checkpoint_every": 10})
         base = resolve_base(rt.home.root, None)
-        rows = _examples(rt.home.root / "state" / "datasets" / "verified" / dataset_id / "train.jsonl")
+        rows = _examples(read_rows(rt.home.root / "state" / "datasets" / "verified" / dataset_id / "train.jsonl"),
+                         load_persona(rt.home).system_prompt())
         t_plain, tokens_plain = plain(base, rows, cfg, base_dir / "plain")
         result = train(rt, cfg, dataset_id, quiet=True)
         rate_plain = tokens_plain / t_plain

@@ -97,19 +97,27 @@ class DatasetConfig(StrictModel):
     seed: int = 0
 
 
-DEFAULT_PROBES = ["Who are you?", "What do you value?", "What have I noted about the garden?"]
+DEFAULT_PROBES = ["Who are you?", "What do you value?", "What did I note last week?"]
 
 
 class LoraSettings(StrictModel):
-    r: int = Field(default=8, ge=1, le=256)
-    alpha: float = Field(default=16.0, gt=0)
+    r: int = Field(default=16, ge=1, le=256)
+    alpha: float = Field(default=32.0, gt=0)
     dropout: float = Field(default=0.0, ge=0, lt=1)
-    target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"], min_length=1)
+    # attention and MLP: facts live in the MLP layers as much as in attention
+    target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+                                      min_length=1)
 
 
 class GateSettings(StrictModel):
     max_eval_loss: float | None = Field(default=None, gt=0, description="the adapter's eval loss must be at most this")
     min_improvement: float | None = Field(default=0.0, description="base eval loss minus adapter eval loss, at least this")
+    min_facts_gained: int | None = Field(
+        default=1, description="held-out fact questions the adapter answers right (closed book) minus those the base does, "
+        "at least this; not applied when the dataset holds no fact questions")
+    max_grounded_facts_lost: int | None = Field(
+        default=0, description="fact questions answered right with the note in the prompt: the base's minus the adapter's, at most this")
+    identity: bool = Field(default=True, description="the adapter must still say its persona's name when asked who it is")
 
 
 class FaultInjection(StrictModel):
@@ -150,6 +158,7 @@ HF_RUN_KEYS: dict[str, tuple[str, ...]] = {
     "per_device_train_batch_size": ("batch_size",),
     "max_seq_length": ("max_seq_len",),
     "max_steps": ("steps",),
+    "num_train_epochs": ("epochs",),
     "base_model": ("base",),
     "lora_rank": ("lora", "r"),
     "lora_r": ("lora", "r"),
@@ -163,7 +172,6 @@ HF_RUN_KEYS: dict[str, tuple[str, ...]] = {
 HF_RUN_REFUSED = {
     "gradient_accumulation_steps": ("batch_size", "mh does not accumulate gradients: batch_size is the whole batch of a step "
                                     "(set it to per_device_train_batch_size x gradient_accumulation_steps if memory allows, and remove this key)"),
-    "num_train_epochs": ("steps", "mh counts optimizer steps, not epochs: set steps (each step sees batch_size pairs) and remove this key"),
 }
 
 
@@ -203,10 +211,13 @@ def mh_run_keys(data: dict[str, Any]) -> dict[str, Any]:
 class RunConfig(StrictModel):
     base: str | None = Field(default=None, description="a GGUF file or a Hugging Face folder; default: the chat model's GGUF")
     backend: Literal["auto", "trl", "unsloth"] = "auto"
-    steps: int = Field(default=30, ge=1)
-    batch_size: int = Field(default=4, ge=1)
+    steps: int | None = Field(default=None, ge=1, description="optimizer steps; when unset, `epochs` passes over the pairs")
+    epochs: float = Field(default=2.0, gt=0, le=100, description="passes over the training pairs, when `steps` is unset")
+    batch_size: int = Field(default=8, ge=1)
     learning_rate: float = Field(default=1e-3, gt=0, lt=1)
-    max_seq_len: int = Field(default=128, ge=16, le=8192)
+    schedule: Literal["constant", "cosine", "linear"] = Field(
+        default="cosine", description="the learning rate after warm-up: cosine ends at a tenth of it, linear at 0")
+    max_seq_len: int = Field(default=256, ge=16, le=8192)
     seed: int = 0
     checkpoint_every: int = Field(default=10, ge=1)
     threads: int | None = Field(default=None, ge=1)

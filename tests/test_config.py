@@ -136,20 +136,19 @@ def test_metahuman_training_keys_with_hugging_face_names_read_as_mhs(home):
     write(home, "training.json", json.dumps(METAHUMAN_TRAINING))
     run = load_config(Home.at(home), "training.json").run
     assert (run.base, run.lora.r, run.learning_rate, run.batch_size, run.max_seq_len) == ("state/models/base-hf", 8, 0.0002, 1, 2048)
-    assert run.lora.alpha == 16.0 and run.steps == 30  # the rest keep mh's defaults
+    assert run.lora.alpha == 32.0 and run.steps is None and run.epochs == 2.0  # the rest keep mh's defaults
 
 
 def test_a_run_config_file_may_use_hugging_face_names_over_mhs_defaults(home, tmp_path):
     write(home, "training.json", json.dumps({"run": {"batch_size": 4, "lora": {"r": 8}}}))
     given = tmp_path / "night.json"
-    given.write_text(json.dumps({"per_device_train_batch_size": 2, "lora_alpha": 32, "max_steps": 5}))
+    given.write_text(json.dumps({"per_device_train_batch_size": 2, "lora_alpha": 32, "max_steps": 5, "num_train_epochs": 3}))
     run = load_run_config(Home.at(home), given)
-    assert (run.batch_size, run.lora.r, run.lora.alpha, run.steps) == (2, 8, 32.0, 5)
+    assert (run.batch_size, run.lora.r, run.lora.alpha, run.steps, run.epochs) == (2, 8, 32.0, 5, 3.0)
 
 
 @pytest.mark.parametrize("key, value, names", [
     ("gradient_accumulation_steps", 16, "mh's is batch_size"),
-    ("num_train_epochs", 2, "mh's is steps"),
 ])
 def test_hugging_face_keys_mh_cannot_take_are_refused_naming_mhs_key(home, tmp_path, key, value, names):
     write(home, "training.json", json.dumps({**METAHUMAN_TRAINING, key: value}))

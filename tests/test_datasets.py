@@ -47,7 +47,7 @@ def test_build_clean_verify_gives_a_signed_frozen_dataset_that_training_may_open
     dataset_id = pipeline(rt)
     store = DatasetStore(rt.home)
     folder = store.verified(dataset_id)
-    assert sorted(p.name for p in folder.iterdir()) == ["eval.jsonl", "manifest.json", "train.jsonl"]
+    assert sorted(p.name for p in folder.iterdir()) == ["eval.jsonl", "manifest.json", "probe.jsonl", "train.jsonl"]
     assert oct(folder.stat().st_mode & 0o777) == "0o555" and oct((folder / "train.jsonl").stat().st_mode & 0o777) == "0o444"
     receipt = Receipt.model_validate_json(store.receipt(dataset_id).read_text())
     assert receipt.counts["train"] + receipt.counts["eval"] == receipt.counts["pairs"] and receipt.counts["eval"] >= 2
@@ -108,11 +108,15 @@ def test_every_planted_secret_kind_is_caught(case):
 
 def test_a_secret_in_the_first_words_does_not_leak_into_the_question(rt):
     rt.memory.add(type="note", content="my password: hunter2 and the rest of the note", source="t")
+    rt.memory.add(type="note", content="Router password: hunter3", source="t")  # a label question's answer and key words
     report = build_dataset(rt, DatasetConfig())
     rows = [json.loads(line) for line in DatasetStore(rt.home).raw(report.dataset_id).read_text().splitlines()]
     kept, _ = clean_pairs(rows, DatasetConfig())
     (pair,) = [p for p in kept if "rest of the note" in p["output"]]
-    assert "hunter2" not in json.dumps(pair) and "[REDACTED:password]" in pair["output"]
+    assert "[REDACTED:password]" in pair["output"]
+    asked = [p for p in kept if p["instruction"] == "What is my router password?"]
+    assert asked and all("[REDACTED:password]" in p["output"] and p["meta"]["keys"] == [] for p in asked)
+    assert "hunter2" not in json.dumps(kept) and "hunter3" not in json.dumps(kept)
 
 
 def test_clean_normalises_and_drops_with_counts():

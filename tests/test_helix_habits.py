@@ -21,11 +21,11 @@ from runtime.training.settings import load_run_config
 
 from .conftest import ROOT, run_mh
 from .test_supervisor import CHEAPEST
-from .test_training import FAST, verified_dataset
+from .test_training import FAST, LOOSE_GATES, verified_dataset
 
 # The cheapest run that still has an adapter, a GGUF export and a checkpoint; the gate is set so
 # that so short a run passes it (as in tests/test_training_door.py).
-TINY = {**FAST, **CHEAPEST, "gates": {"min_improvement": -100.0}}
+TINY = {**FAST, **CHEAPEST, "gates": LOOSE_GATES}
 
 
 def finished_run(rt: Runtime, run_id: str, code: ExitCode, *, loss: float | None = None, steps: int = 4,

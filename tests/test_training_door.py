@@ -14,11 +14,11 @@ from runtime.training.settings import load_run_config
 from runtime.training.trainer import train
 
 from .conftest import run_mh
-from .test_training import verified_dataset
+from .test_training import LOOSE_GATES, verified_dataset
 
 # Two steps are enough to have an adapter; the gate is set so that so short a run passes it.
 FAST = {"steps": 2, "checkpoint_every": 2, "batch_size": 2, "max_seq_len": 64, "threads": 1, "probes": [],
-        "gates": {"min_improvement": -100.0}}
+        "gates": LOOSE_GATES}
 
 
 @pytest.fixture(scope="module")

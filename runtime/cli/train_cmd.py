@@ -109,8 +109,10 @@ def resume(ctx: typer.Context, run_id: str | None = typer.Argument(None, metavar
 
 def eval_run(ctx: typer.Context, run_id: str | None = typer.Argument(None, metavar="RUN"), run: str | None = RUN_OPTION,
              as_json: bool = typer.Option(False, "--json")) -> None:
-    """Base vs adapter on the held-out split (eval loss, perplexity), probe prompts, and the gates.
-    Results go to eval/results.json and eval/gates.json. Exit 14 when a gate fails."""
+    """Base vs adapter: the loss on held-out pairs (the person's own words), the held-out fact
+    questions (answered right closed book, and with the note in the prompt), who it says it is, the
+    probe prompts, and the gates. Results go to eval/results.json and eval/gates.json. Exit 14 when a
+    gate fails."""
     outcome = call_skill(ctx, "run_eval", {"run": _run_id(run_id, run)})
     if as_json:
         print_json(outcome)
@@ -118,8 +120,14 @@ def eval_run(ctx: typer.Context, run_id: str | None = typer.Argument(None, metav
         r = outcome["results"]
         console.print(f"eval loss: base {r['base']['eval_loss']:.4f} (ppl {r['base']['perplexity']:.1f}), "
                       f"adapter {r['adapter']['eval_loss']:.4f} (ppl {r['adapter']['perplexity']:.1f})")
+        if facts := r.get("facts"):
+            console.print(f"facts ({facts['probes']} held-out questions) answered right: closed book base {facts['base']['closed_book']}, "
+                          f"adapter {facts['adapter']['closed_book']}; with the note base {facts['base']['grounded']}, "
+                          f"adapter {facts['adapter']['grounded']}", markup=False)
+        console.print(f"who are you? {r['identity']['adapter']}", markup=False)
         for gate in outcome["gates"]["gates"]:
-            console.print(f"  {'pass' if gate['passed'] else 'FAIL'} {gate['gate']}: {gate['value']:.4f} (limit {gate['limit']})")
+            value = f"{gate['value']:.4f}" if isinstance(gate["value"], float) else gate["value"]
+            console.print(f"  {'pass' if gate['passed'] else 'FAIL'} {gate['gate']}: {value} (limit {gate['limit']})", markup=False)
         if not outcome["gates"]["gates"]:
             console.print(f"  FAIL: {outcome['gates']['reason']}")
     raise typer.Exit(outcome["exit_code"])

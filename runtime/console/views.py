@@ -68,7 +68,8 @@ def audit_rows(runtime, *, category: str = "", level: str = "", search: str = ""
 def gate_summary(gates: dict[str, Any] | None) -> str:
     if not gates:
         return "not evaluated yet"
-    parts = [f"{g['gate']} {g['value']:.4f} vs {g['limit']} {'ok' if g['passed'] else 'FAILED'}" for g in gates.get("gates", [])]
+    parts = [f"{g['gate']} {g['value']:.4f}" if isinstance(g["value"], float) else f"{g['gate']} {g['value']}" for g in gates.get("gates", [])]
+    parts = [f"{part} vs {g['limit']} {'ok' if g['passed'] else 'FAILED'}" for part, g in zip(parts, gates.get("gates", []), strict=True)]
     return ("passed" if gates["passed"] else "failed") + (f": {'; '.join(parts)}" if parts else f": {gates.get('reason', '')}")
 
 

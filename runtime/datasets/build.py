@@ -60,6 +60,7 @@ def build_dataset(ctx: SkillContext, cfg: DatasetConfig, *, days: float | None =
         age_days = max((now - event.timestamp).total_seconds() / 86400, 0.0)
         weight = 0.5 ** (age_days / cfg.half_life_days)
         weighted += [(weight, pair) for pair in pairs]
+    weighted = _unambiguous(weighted, skipped)
     chosen = _weighted_sample(weighted, limit, random.Random(cfg.seed))
     skipped["not drawn by the time-weighted sample"] += len(weighted) - len(chosen)
     pairs = identity_pairs(load_persona(ctx.home)) + chosen
@@ -73,6 +74,20 @@ def build_dataset(ctx: SkillContext, cfg: DatasetConfig, *, days: float | None =
             handle.write(json.dumps(pair.model_dump(), ensure_ascii=False) + "\n")
     tmp.replace(path)
     return BuildReport(dataset_id, len(pairs), used, +skipped)
+
+
+def _unambiguous(weighted: list[tuple[float, Pair]], skipped: Counter) -> list[tuple[float, Pair]]:
+    """Without the facts whose notes disagree: a question ("What is my shopping list?") that notes
+    answer with different key words has no one answer, and learning it would teach a guess."""
+    answers: dict[str, list[set[str]]] = {}
+    for _, pair in weighted:
+        if "fact" in pair.meta and not pair.meta.get("probe"):
+            answers.setdefault(pair.meta["fact"], []).append({k.lower() for k in pair.meta["keys"]})
+    ambiguous = {fact for fact, keys in answers.items() if not set.intersection(*keys)}
+    dropped = [pair for _, pair in weighted if pair.meta.get("fact") in ambiguous]
+    if dropped:
+        skipped["question with different answers in different notes (not a fact)"] += len(dropped)
+    return [(w, pair) for w, pair in weighted if pair.meta.get("fact") not in ambiguous]
 
 
 def _weighted_sample(items: list[tuple[float, Pair]], limit: int, rng: random.Random) -> list[Pair]:

@@ -26,6 +26,7 @@ class VerifiedDataset:
     id: str
     train: Path
     eval: Path
+    probe: Path  # fact probes (absent from datasets verified before there were any)
     receipt: Receipt
 
 
@@ -43,7 +44,7 @@ def open_for_training(ctx: SkillContext, dataset_id: str, *, actor: str) -> Veri
     if problem is not None:
         _refuse(ctx, dataset_id, problem, actor)
     ctx.audit.append("dataset", "opened_for_training", details={"id": dataset_id, "sha256": receipt.sha256}, actor=actor)
-    return VerifiedDataset(dataset_id, folder / "train.jsonl", folder / "eval.jsonl", receipt)
+    return VerifiedDataset(dataset_id, folder / "train.jsonl", folder / "eval.jsonl", folder / "probe.jsonl", receipt)
 
 
 def _refuse(ctx: SkillContext, dataset_id: str, reason: str, actor: str) -> NoReturn:

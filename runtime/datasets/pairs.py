@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from ..jsonio import canonical
 from ..memory import CONVERSATION, MemoryEvent, is_unmarked_reply
 from ..persona import Persona
-from ..secrets import redact_secrets
+from .questions import facts_in
 
 LOW_CONFIDENCE = 0.5
 
@@ -29,37 +29,53 @@ def pair_sha256(pair: dict[str, Any]) -> str:
     return hashlib.sha256(canonical({k: pair[k] for k in ("instruction", "input", "output")}).encode()).hexdigest()
 
 
-def _topic(event: MemoryEvent) -> str:
-    if event.tags:
-        return event.tags[0]
-    # From the redacted text: the first words may hold a secret whose tell-tale ("password:") the
-    # word split would remove, leaving the cleaner nothing to recognise.
-    safe = redact_secrets(event.content, high_entropy=True, label=lambda kind: " ")[0]
-    words = re.findall(r"[\w'-]+", safe)[:6]
-    return " ".join(words) + ("…" if len(words) == 6 else "")
+def notes_block(*notes: str) -> str:
+    """How a grounded pair gives the model the person's notes (after the question): in training, and
+    in the eval that scores answers with the note in the prompt."""
+    return "From my notes:\n" + "\n".join(f"- {note.strip()}" for note in notes)
 
 
-QUESTION = {
-    "note": "What have I noted about {topic}?",
-    "observation": "What did I observe about {topic}?",
-    "reflection": "Share my reflection on {topic}.",
-}
+def key_words(key: str) -> list[str]:
+    """The words an answer must hold one of to state a fact: its names, numbers and last word."""
+    words = re.findall(r"[\w'-]+", key)
+    chosen = [w for w in words if w[0].isupper() or any(c.isdigit() for c in w)]
+    return list(dict.fromkeys(chosen + [words[-1]])) if words else []
 
 
 def pairs_from_memory(event: MemoryEvent) -> list[Pair]:
-    """The pairs one memory teaches: a conversation its exchange, once the person marked the reply
+    """The pairs one memory teaches. A conversation: its exchange, once the person marked the reply
     good (until then the reply is the model's own guess, and training on it would teach the model its
-    inventions); a note, observation or reflection (typed or ingested) the person's own words as the
-    answer to a question about its topic."""
+    inventions). A note, observation or reflection (typed or ingested): the questions a person would
+    ask about each fact it states, in several wordings, answered by its own sentence (the last
+    wording is a probe: verify keeps it out of training); the first wording again with the note in
+    the prompt (a grounded pair); and the whole note as the answer to "what did I note that day?"."""
     meta = {"memory": event.id, "type": event.type, "timestamp": event.timestamp.isoformat()}
     content = event.content.strip()
     if event.type == CONVERSATION:
         if is_unmarked_reply(event) or not event.response or not content:
             return []
         return [Pair(instruction=content, output=event.response.strip(), meta={**meta, "confidence": 0.9, "marked_good": True})]
-    template = QUESTION.get(event.type, QUESTION["note"])
-    confidence = 0.7 if len(content) >= 40 else 0.4
-    return [Pair(instruction=template.format(topic=_topic(event)), output=content, meta={**meta, "confidence": confidence})]
+    if not content:
+        return []
+    pairs: list[Pair] = []
+    for fact in facts_in(content):
+        *taught, probe = fact.questions()
+        about = {**meta, "confidence": 0.8, "fact": fact.id, "keys": key_words(fact.key)}
+        pairs += [Pair(instruction=q, output=fact.sentence, meta=about) for q in taught]
+        pairs.append(Pair(instruction=taught[0], input=notes_block(content), output=fact.sentence, meta={**about, "grounded": True}))
+        pairs.append(Pair(instruction=probe, input=notes_block(content), output=fact.sentence, meta={**about, "probe": True}))
+    day = event.timestamp.strftime("%-d %B %Y")
+    topic = f" about {event.tags[0]}" if event.tags else ""
+    asked = DATED.get(event.type, DATED["note"]).format(topic=topic, day=day)
+    pairs.append(Pair(instruction=asked, output=content, meta={**meta, "confidence": 0.7 if len(content) >= 40 else 0.4}))
+    return pairs
+
+
+DATED = {
+    "note": "What did I note{topic} on {day}?",
+    "observation": "What did I observe{topic} on {day}?",
+    "reflection": "What was my reflection{topic} on {day}?",
+}
 
 
 def identity_pairs(persona: Persona) -> list[Pair]:
@@ -69,6 +85,8 @@ def identity_pairs(persona: Persona) -> list[Pair]:
     return [
         Pair(instruction="Who are you?", output=f"I am {persona.name}, {persona.identity}.", meta=meta),
         Pair(instruction="What is your name?", output=f"My name is {persona.name}.", meta=meta),
+        Pair(instruction="What should I call you?", output=f"Call me {persona.name}.", meta=meta),
+        Pair(instruction="Tell me about yourself.", output=f"I am {persona.name}, {persona.identity}. I value {values}.", meta=meta),
         Pair(instruction="What do you value?", output=f"I value {values}.", meta=meta),
         Pair(instruction="How do you like to talk?", output=f"My style is {persona.style}.", meta=meta),
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ from ..jsonio import canonical, read_json_file
 from ..keys import Signer, Verifier
 
 TOOL = "mh 0.1.0"
-FILES = ("train.jsonl", "eval.jsonl")
+FILES = ("train.jsonl", "eval.jsonl", "probe.jsonl")  # what verify writes (older datasets: no probe.jsonl)
+REQUIRED = FILES[:2]
 
 
 class Receipt(BaseModel):
@@ -34,8 +36,8 @@ class Receipt(BaseModel):
         return canonical(self.model_dump(exclude={"signature"})).encode("utf-8")
 
 
-def file_hashes(folder: Path) -> dict[str, str]:
-    return {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in FILES}
+def file_hashes(folder: Path, names: Iterable[str] = FILES) -> dict[str, str]:
+    return {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in names}
 
 
 def dataset_sha256(files: dict[str, str]) -> str:
@@ -63,11 +65,13 @@ def check(receipt_path: Path, folder: Path, verifier: Verifier, dataset_id: str)
         return None, f"the receipt was signed by key {receipt.key_id}, not this home's key {verifier.key_id}"
     if not verifier.verify(receipt.body(), receipt.signature):
         return None, "the receipt's signature does not verify: it was edited after signing"
-    try:
-        actual = file_hashes(folder)
+    if not set(REQUIRED) <= set(receipt.files) <= set(FILES):
+        return None, f"the receipt does not name the dataset's files: {', '.join(sorted(receipt.files))}"
+    try:  # the files its signed receipt names: a dataset verified before fact probes has none
+        actual = file_hashes(folder, receipt.files)
     except FileNotFoundError as exc:
         return None, f"a verified file is missing: {Path(exc.filename).name}"
-    extra = sorted(p.name for p in folder.iterdir() if p.name not in FILES and p.name != "manifest.json")
+    extra = sorted(p.name for p in folder.iterdir() if p.name not in receipt.files and p.name != "manifest.json")
     if extra:
         return None, f"files were added to the verified dataset: {', '.join(extra)}"
     for name, digest in actual.items():

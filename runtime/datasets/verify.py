@@ -62,6 +62,8 @@ def verify_dataset(ctx: SkillContext, dataset_id: str, gates: DatasetGates) -> R
     except UnicodeDecodeError as exc:
         raise VerifyFailed(f"not UTF-8 at byte {exc.start}", fix="rebuild and clean the dataset") from None
     checks = ["schema: every line is {instruction, input, output, meta}"]
+    pairs, probes = fact_probes(pairs)
+    checks.append(f"fact probes: {len(probes)} questions held out of training")
     if len(pairs) < gates.min_pairs:
         raise VerifyFailed(f"{len(pairs)} pairs, fewer than min_pairs {gates.min_pairs}",
                            fix="capture or ingest more memories, or lower dataset.min_pairs in etc/auto-approval.json")
@@ -77,12 +79,12 @@ def verify_dataset(ctx: SkillContext, dataset_id: str, gates: DatasetGates) -> R
     staging = final.with_name(f".{final.name}.tmp")
     _remove_frozen(staging)  # what a killed run left half written
     staging.mkdir(parents=True)
-    for name, rows in (("train.jsonl", train), ("eval.jsonl", held_out)):
+    for name, rows in (("train.jsonl", train), ("eval.jsonl", held_out), ("probe.jsonl", probes)):
         (staging / name).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     files = file_hashes(staging)
     receipt = sign(Receipt(
         dataset_id=dataset_id, stage="verified", files=files, sha256=dataset_sha256(files),
-        counts={"pairs": len(pairs), "train": len(train), "eval": len(held_out)}, checks=checks,
+        counts={"pairs": len(pairs), "train": len(train), "eval": len(held_out), "probe": len(probes)}, checks=checks,
         thresholds=gates.model_dump(), tool=TOOL, created_at=datetime.now(UTC).isoformat(), key_id="",
     ), ctx.signer)
     atomic_write(staging / "manifest.json", pretty({"dataset_id": dataset_id, "files": files, "sha256": receipt.sha256}))
@@ -109,6 +111,23 @@ def _remove_frozen(folder: Path) -> None:
         return
     os.chmod(folder, 0o755)  # a frozen folder's entries cannot be unlinked until it is writable again
     shutil.rmtree(folder)
+
+
+def fact_probes(pairs: list[dict]) -> tuple[list[dict], list[dict]]:
+    """The pairs to train on, and the fact probes (one per question, its key words merged over the
+    notes that state the fact), kept out of training. A probe worded like a training question is no
+    probe: it is dropped."""
+    taught = [p for p in pairs if not p["meta"].get("probe")]
+    asked = {p["instruction"].lower() for p in taught}
+    probes: dict[str, dict] = {}
+    for pair in pairs:
+        if not pair["meta"].get("probe") or pair["instruction"].lower() in asked or not pair["meta"].get("keys"):
+            continue
+        if (kept := probes.get(pair["instruction"].lower())) is None:
+            probes[pair["instruction"].lower()] = {**pair, "meta": dict(pair["meta"])}
+        else:
+            kept["meta"]["keys"] = list(dict.fromkeys(kept["meta"]["keys"] + pair["meta"]["keys"]))
+    return taught, list(probes.values())
 
 
 def split(pairs: list[dict], gates: DatasetGates) -> tuple[list[dict], list[dict]]:

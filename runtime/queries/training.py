@@ -68,6 +68,7 @@ class RunView(BaseModel):
 
     report: dict[str, Any] = Field(alias="report.json")
     gates: dict[str, Any] | None = Field(alias="eval/gates.json")
+    evaluation: Any = Field(alias="eval/results.json")  # losses, fact recall, identity (answers per row: in the file)
     summary: Any = Field(alias="metrics/summary.json")  # a dict, None, or {"unreadable": why}
     resolved_config: Any = Field(alias="resolved_config.json")
     files: list[str]
@@ -141,10 +142,23 @@ def show_run(home: Home, run_id: str) -> RunView:
     return RunView.model_validate({
         "report.json": run.report(), "eval/gates.json": run.gates(),
         "metrics/summary.json": _readable(run, "metrics/summary.json"),
+        "eval/results.json": _evaluation(run),
         "resolved_config.json": _readable(run, "resolved_config.json"),
         "files": sorted(str(p.relative_to(run.path)) for p in run.path.rglob("*") if p.is_file() and "checkpoint-" not in str(p)),
         "checkpoints": sorted(p.name for p in run.file("checkpoints").glob("checkpoint-*")),
     })
+
+
+def _evaluation(run: RunDir) -> Any:
+    """eval/results.json without its answer rows (they stay in the file)."""
+    results = _readable(run, "eval/results.json")
+    if not isinstance(results, dict):
+        return results
+    facts = results.get("facts")
+    shown = {k: v for k, v in results.items() if k != "probes"}
+    if isinstance(facts, dict):
+        shown["facts"] = {k: v for k, v in facts.items() if k != "rows"}
+    return shown
 
 
 def _readable(run: RunDir, name: str) -> Any:

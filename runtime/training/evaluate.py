@@ -1,16 +1,21 @@
-"""`mh eval RUN`: base vs adapter on the held-out split (eval loss, perplexity), a probe set of
-prompts, and the gates. Everything is read from the run's saved files, never from memory."""
+"""`mh eval RUN`: base vs adapter on the held-out split (answer loss on the person's own words),
+the held-out fact probes (recall closed book and with the note in the prompt, answer loss), who it
+says it is, the configured prompts, and the gates. Everything is read from the run's saved files."""
 
 from __future__ import annotations
 
-import json
+import contextlib
 import math
+import re
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..config import RunConfig
 from ..datasets.firewall import open_for_training
 from ..errors import MhError
+from ..persona import load_persona
 from .base import resolve_base
+from .examples import prompt_messages, read_rows
 from .runs import ExitCode, RunDir
 
 if TYPE_CHECKING:
@@ -18,18 +23,38 @@ if TYPE_CHECKING:
     from ..skills import SkillContext
 
 
-def gate_results(config: RunConfig, base_loss: float, adapter_loss: float) -> dict:
+def gate_results(config: RunConfig, base_loss: float, adapter_loss: float, facts: dict | None = None,
+                 identity: dict | None = None) -> dict:
+    """The configured gates on what the eval measured. The fact gates apply when the dataset holds
+    fact probes (`facts`), the identity gate when it was asked (`identity`)."""
     gates = []
-    if config.gates.max_eval_loss is not None:
-        gates.append({"gate": "max_eval_loss", "limit": config.gates.max_eval_loss, "value": adapter_loss,
-                      "passed": adapter_loss <= config.gates.max_eval_loss})
-    if config.gates.min_improvement is not None:
+    limits = config.gates
+    if limits.max_eval_loss is not None:
+        gates.append({"gate": "max_eval_loss", "limit": limits.max_eval_loss, "value": adapter_loss,
+                      "passed": adapter_loss <= limits.max_eval_loss})
+    if limits.min_improvement is not None:
         improvement = base_loss - adapter_loss
-        gates.append({"gate": "min_improvement", "limit": config.gates.min_improvement, "value": improvement,
-                      "passed": improvement >= config.gates.min_improvement})
+        gates.append({"gate": "min_improvement", "limit": limits.min_improvement, "value": improvement,
+                      "passed": improvement >= limits.min_improvement})
+    if facts is not None and limits.min_facts_gained is not None:
+        gained = facts["adapter"]["closed_book"] - facts["base"]["closed_book"]
+        gates.append({"gate": "min_facts_gained", "limit": limits.min_facts_gained, "value": gained,
+                      "passed": gained >= limits.min_facts_gained})
+    if facts is not None and limits.max_grounded_facts_lost is not None:
+        lost = facts["base"]["grounded"] - facts["adapter"]["grounded"]
+        gates.append({"gate": "max_grounded_facts_lost", "limit": limits.max_grounded_facts_lost, "value": lost,
+                      "passed": lost <= limits.max_grounded_facts_lost})
+    if identity is not None and limits.identity:
+        gates.append({"gate": "identity", "limit": f"says {identity['name']}", "value": identity["adapter"],
+                      "passed": identity["name"].lower() in identity["adapter"].lower()})
     if not gates:
         return {"passed": False, "gates": [], "reason": "no gates are configured: an empty gate set fails"}
     return {"passed": all(g["passed"] for g in gates), "gates": gates}
+
+
+def hit(answer: str, keys: list[str]) -> bool:
+    """An answer states a fact when it holds one of its key words (a number as a whole number)."""
+    return any(re.search(rf"(?<![\w]){re.escape(k)}(?![\w])" if k.isdigit() else re.escape(k), answer, re.I) for k in keys)
 
 
 def evaluate(ctx: SkillContext, run_id: str, *, actor: str) -> dict:
@@ -39,69 +64,110 @@ def evaluate(ctx: SkillContext, run_id: str, *, actor: str) -> dict:
     adapter_dir = run.file("adapter")
     if not saved or not (adapter_dir / "adapter_model.safetensors").exists():
         raise MhError(f"run {run_id} has no saved adapter", fix="evaluate a run that completed training (exit 0)")
-    import torch  # after the checks: a run that cannot be evaluated is refused without loading torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     dataset = open_for_training(ctx, saved["dataset"], actor=actor)
     config = RunConfig.model_validate({k: v for k, v in saved.items() if k in RunConfig.model_fields})
     base = resolve_base(ctx.home.root, config.base)
     if base.sha256 != saved.get("base_sha256"):
         raise MhError(f"run {run_id} was trained on another base (sha256 {str(saved.get('base_sha256'))[:12]}…)",
                       fix="evaluate with the base it was trained on")
-    tokenizer = AutoTokenizer.from_pretrained(adapter_dir)
-    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base.hf_dir, dtype=torch.float32), adapter_dir).eval()
-    rows = [json.loads(line) for line in dataset.eval.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-    def loss_on(with_adapter: bool) -> float:
-        total, count = 0.0, 0
-        for row in rows:
-            messages = [{"role": "user", "content": row["instruction"] + (f"\n\n{row['input']}" if row["input"] else "")}]
-            prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False)
-            full = tokenizer.apply_chat_template(messages + [{"role": "assistant", "content": row["output"]}],
-                                                 tokenize=True, return_dict=False)
-            ids = torch.tensor([full[: config.max_seq_len]])
-            labels = ids.clone()
-            labels[0, : min(len(prompt), labels.shape[1])] = -100  # only the answer is scored
-            if (labels != -100).sum() == 0:
-                continue
-            with torch.no_grad():
-                if with_adapter:
-                    out = model(input_ids=ids, labels=labels)
-                else:
-                    with model.disable_adapter():
-                        out = model(input_ids=ids, labels=labels)
-            n = int((labels[0, 1:] != -100).sum())
-            total += float(out.loss) * n
-            count += n
-        return total / max(count, 1)
-
-    def probe(text: str, with_adapter: bool) -> str:
-        ids = tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True,
-                                            return_tensors="pt", return_dict=True)
-        with torch.no_grad():
-            if with_adapter:
-                out = model.generate(**ids, max_new_tokens=24, do_sample=False)
-            else:
-                with model.disable_adapter():
-                    out = model.generate(**ids, max_new_tokens=24, do_sample=False)
-        return tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True).strip()
-
-    base_loss, adapter_loss = loss_on(False), loss_on(True)
-    probes = [{"prompt": p, "base": probe(p, False), "adapter": probe(p, True)}
-              for p in config.probes + [r["instruction"] for r in rows[:2]]]
+    model = _Judged(base.hf_dir, adapter_dir, system=saved.get("system_prompt") or "", max_seq_len=config.max_seq_len)
+    rows = read_rows(dataset.eval)
+    probes = read_rows(dataset.probe)[:MAX_PROBES] if dataset.probe.exists() else []
+    base_loss, adapter_loss = model.loss(rows, adapter=False), model.loss(rows, adapter=True)
+    facts = _facts(model, probes) if probes else None
+    persona = load_persona(ctx.home)
+    identity = {"name": persona.name, "base": model.answers([IDENTITY], adapter=False)[0],
+                "adapter": model.answers([IDENTITY], adapter=True)[0]}
+    shown = [{"instruction": p} for p in config.probes] + rows[:2]
+    said = {side: model.answers(shown, adapter=side == "adapter") for side in ("base", "adapter")}
     results = {"run_id": run_id, "eval_pairs": len(rows),
                "base": {"eval_loss": base_loss, "perplexity": math.exp(min(base_loss, 50))},
                "adapter": {"eval_loss": adapter_loss, "perplexity": math.exp(min(adapter_loss, 50))},
-               "probes": probes}
+               "facts": facts, "identity": identity,
+               "probes": [{"prompt": row["instruction"], "base": b, "adapter": a} for row, b, a in zip(shown, said["base"], said["adapter"], strict=True)]}
     run.write_json("eval/results.json", results)
-    gates = gate_results(config, base_loss, adapter_loss)
+    gates = gate_results(config, base_loss, adapter_loss, facts, identity)
     run.write_json("eval/gates.json", gates)
-    ctx.audit.append("train", "evaluated", details={"run": run_id, "base_loss": base_loss, "adapter_loss": adapter_loss,
-                         "gates_passed": gates["passed"]}, actor=actor, level="info" if gates["passed"] else "warning")
+    details = {"run": run_id, "base_loss": base_loss, "adapter_loss": adapter_loss, "gates_passed": gates["passed"]}
+    if facts is not None:
+        details["facts"] = {side: facts[side]["closed_book"] for side in ("base", "adapter")} | {"probes": facts["probes"]}
+    ctx.audit.append("train", "evaluated", details=details, actor=actor, level="info" if gates["passed"] else "warning")
     if not gates["passed"]:
         report = run.read_json("report.json") or {}
         report.update({"gates_passed": False})
         run.write_json("report.json", report)
     # What was computed, not a re-read: a caller (and the test) can compare it with what was saved.
     return {"results": results, "gates": gates, "exit_code": int(ExitCode.OK if gates["passed"] else ExitCode.GATE_FAILED)}
+
+
+IDENTITY = {"instruction": "Who are you?"}
+MAX_PROBES = 40  # each is answered four times (base and adapter, closed book and with its note)
+
+
+def _facts(model: _Judged, probes: list[dict]) -> dict:
+    """Closed-book and grounded recall of the held-out fact questions, and the loss of their answers."""
+    closed = [{**p, "input": ""} for p in probes]
+    scores: dict = {"probes": len(probes), "rows": []}
+    answers = {}
+    for side in ("base", "adapter"):
+        adapter = side == "adapter"
+        answers[side] = (model.answers(closed, adapter=adapter), model.answers(probes, adapter=adapter))
+        scores[side] = {"closed_book": sum(hit(a, p["meta"]["keys"]) for a, p in zip(answers[side][0], probes, strict=True)),
+                        "grounded": sum(hit(a, p["meta"]["keys"]) for a, p in zip(answers[side][1], probes, strict=True)),
+                        "answer_loss": model.loss(closed, adapter=adapter)}
+    for i, probe in enumerate(probes):
+        scores["rows"].append({"question": probe["instruction"], "keys": probe["meta"]["keys"],
+                               **{f"{side}{suffix}": answers[side][j][i] for side in ("base", "adapter")
+                                  for j, suffix in ((0, ""), (1, "_grounded"))}})
+    return scores
+
+
+class _Judged:
+    """The base with the run's adapter, asked as training asked: the same system prompt and template."""
+
+    def __init__(self, base_dir: Path, adapter_dir: Path, *, system: str, max_seq_len: int) -> None:
+        import torch
+        from peft import PeftModel
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.torch, self.system, self.max_seq_len = torch, system, max_seq_len
+        self.tokenizer = AutoTokenizer.from_pretrained(adapter_dir)
+        self.tokenizer.padding_side = "left"  # batched generation continues every row from its end
+        model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
+        self.model = PeftModel.from_pretrained(model, adapter_dir).eval()
+
+    def _side(self, adapter: bool):
+        return contextlib.nullcontext() if adapter else self.model.disable_adapter()
+
+    def loss(self, rows: list[dict], *, adapter: bool) -> float:
+        """Mean loss per answer token (only the answer is scored)."""
+        total, count = 0.0, 0
+        for row in rows:
+            messages = prompt_messages(row, self.system)
+            prompt = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False)
+            full = self.tokenizer.apply_chat_template(messages + [{"role": "assistant", "content": row["output"]}],
+                                                      tokenize=True, return_dict=False)
+            ids = self.torch.tensor([full[: self.max_seq_len]])
+            labels = ids.clone()
+            labels[0, : min(len(prompt), labels.shape[1])] = -100
+            if (labels != -100).sum() == 0:
+                continue
+            with self.torch.no_grad(), self._side(adapter):
+                out = self.model(input_ids=ids, labels=labels)
+            n = int((labels[0, 1:] != -100).sum())
+            total += float(out.loss) * n
+            count += n
+        return total / max(count, 1)
+
+    def answers(self, rows: list[dict], *, adapter: bool, batch: int = 8, max_new_tokens: int = 32) -> list[str]:
+        """Greedy answers, a batch at a time."""
+        said: list[str] = []
+        for start in range(0, len(rows), batch):
+            texts = [self.tokenizer.apply_chat_template(prompt_messages(row, self.system), add_generation_prompt=True, tokenize=False)
+                     for row in rows[start : start + batch]]
+            ids = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+            with self.torch.no_grad(), self._side(adapter):
+                out = self.model.generate(**ids, max_new_tokens=max_new_tokens, do_sample=False,
+                                          pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id)
+            said += [self.tokenizer.decode(row[ids["input_ids"].shape[1]:], skip_special_tokens=True).strip() for row in out]
+        return said

@@ -54,7 +54,13 @@ def nightly(ctx: SkillContext, *, steps: int | None = None, remote: bool = False
     auto = load_config(ctx.home, "auto-approval.json")
     ctx.audit.append("nightly", "started", actor=ctx.actor)
     try:
-        dataset_id = call("build", "dataset_build", {})["id"]
+        built = call("build", "dataset_build", {})
+        dataset_id = built["id"]
+        if built["pairs"] < auto.dataset.min_pairs:  # said before anything is cleaned or trained
+            raise MhError(f"your memories give {built['pairs']} training pairs ({built['memories']} memories used), "
+                          f"fewer than min_pairs {auto.dataset.min_pairs}",
+                          fix='add notes (`mh remember "..."`, or files dropped in memory/inbox/) and run it again, '
+                              "or lower dataset.min_pairs in etc/auto-approval.json")
         call("clean", "dataset_clean", {"id": dataset_id})
         call("verify", "dataset_verify", {"id": dataset_id})
         remote = remote or night.remote.nightly

@@ -1,0 +1,106 @@
+"""The questions a person would ask about a note, found in its sentences: who someone is, what a
+thing is called, where it is, when it is, what it is. Each fact gets several wordings, each answered
+by the note's own sentence; the last wording of each is kept out of training as a fact probe.
+
+A fact is found by pattern, not by a model (the 135M model's questions would invent). What no
+pattern reads yields no question: the note still teaches its words through the dated pair."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..extractive import sentences
+
+RELATIONS = (r"sister|brother|mom|mum|mother|dad|father|wife|husband|partner|boyfriend|girlfriend|son|daughter|boss|manager|"
+             r"friend|neighbou?r|colleague|aunt|uncle|cousin|grandma|grandpa|grandmother|grandfather|niece|nephew|doctor|"
+             r"dentist|landlord|landlady|flatmate|roommate|cat|dog|kitten|puppy|pet|rabbit|parrot|hamster|horse|goldfish|tortoise")
+MONTHS = r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
+DAYS = r"(?:mon|tues|wednes|thurs|fri|satur|sun)days?"
+WHEN = re.compile(rf"\b(?:(?:on|every|each)\s+)?(?:{DAYS})\b(?:\s+(?:at\s+)?\d{{1,2}}(?:[:.]\d{{2}})?\s*(?:am|pm)?)?"
+                  rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{MONTHS})\b|\b(?:{MONTHS})\s+\d{{1,2}}(?:st|nd|rd|th)?\b"
+                  rf"|\bat\s+\d{{1,2}}(?:[:.]\d{{2}})?\s*(?:am|pm)\b|\b\d{{1,2}}[:.]\d{{2}}\b", re.I)
+OWNED = r"(?:[Mm]y|[Oo]ur)\s+(?:[a-z][\w-]*\s+){0,2}?[a-z][\w-]*"
+# what a fact is about: "my car", "the spare key", "Mum's operation", or a bare noun starting the sentence ("Passports")
+THING = (rf"(?:{OWNED}|the\s+(?:[a-z][\w-]*\s+){{0,2}}?[a-z][\w-]*|[A-Z][a-z]+'s\s+(?:[a-z][\w-]*\s+){{0,2}}?[a-z][\w-]*"
+         rf"|^[A-Z][a-z]+(?:\s+[a-z][\w-]*){{0,2}}?)")
+NAME = r"[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?"
+PLACE_WORDS = r"under(?:neath)?|in|inside|behind|on top of|on|at|next to|beside|above|below"
+# (kind, pattern with the groups `thing` and `key`): the first that matches a sentence is its fact.
+PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("name", re.compile(rf"\b(?P<thing>{OWNED})(?:'s name)?\s+(?:is\s+|was\s+)?(?:called|named|is)\s+(?P<key>{NAME})\b(?!'s)"
+                        r"(?:[.,;!]|\s+(?:and|but|who|she|he|it|since)\b|$)")),
+    ("name", re.compile(rf"\b(?P<thing>(?:[Mm]y|[Oo]ur)\s+(?:{RELATIONS}))\s*,?\s+(?P<key>[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)\b")),
+    ("lives", re.compile(rf"\b(?P<thing>(?:[Mm]y|[Oo]ur)\s+(?:{RELATIONS})|[A-Z][a-z]+)(?:\s+[A-Z][a-z]+)?\s+(?:now\s+)?"
+                         r"(?:lives|moved)\s+(?:in|to)\s+(?P<key>[A-Z][\w-]+)")),
+    ("work", re.compile(r"\bI\s+(?:now\s+)?work\s+(?:at|for)\s+(?P<key>[A-Z][\w&'-]*(?:\s+[A-Z][\w&'-]*)*)")),
+    ("allergy", re.compile(r"\bI(?:'m| am)\s+allergic\s+to\s+(?P<key>[\w-]+)", re.I)),
+    ("where", re.compile(rf"\b(?P<thing>{THING})\s+(?P<verb>is|are)\s+(?:kept\s+|hidden\s+|stored\s+|parked\s+)?"
+                         rf"(?P<key>(?:{PLACE_WORDS})\s+.+?)(?:[.,;!]|$)", re.I)),
+    ("when", re.compile(rf"\b(?P<thing>{THING})\s+(?:is|are|falls|starts|meets|happens)\s+(?P<key>.*?(?:{WHEN.pattern}))", re.I)),
+    # "Bike lock code: 5082": a short label and a short value (a list under a heading is no fact)
+    ("label", re.compile(r"^(?P<thing>[A-Za-z][\w']*(?:[ -][\w']+){0,3})\s*:\s*(?P<key>[^\s:,;](?:[^\s:,;]*)(?:\s[^\s:,;]+){0,3})\s*\.?$")),
+    ("what", re.compile(rf"\b(?P<thing>{OWNED})\s+(?P<verb>is|are)\s+(?P<key>(?:a |an |the )?[\w'-]+(?:\s+[\w'-]+){{0,3}}?)(?:[.,;!]|$)", re.I)),
+]
+WORDINGS = {
+    "name": ("What is {thing} called?", "What's the name of {thing}?", "Who is {thing}?", "What's {possessive} name?"),
+    "lives": ("Where does {thing} live?", "Which city does {thing} live in?", "Where is {thing} living now?"),
+    "work": ("Where do I work?", "Who is my employer?", "Which company do I work for?"),
+    "allergy": ("What am I allergic to?", "Do I have any allergies?", "Which allergy do I have?"),
+    "where": ("Where {verb} {thing}?", "Where do I keep {thing}?", "Where can I find {thing}?"),
+    "when": ("When is {thing}?", "What day is {thing}?", "When do I have {thing}?"),
+    "label": ("What is {thing}?", "What's {thing}?", "Remind me: what is {thing}?"),
+    "what": ("What {verb} {thing}?", "Tell me {thing}.", "Remind me what {thing} {verb}."),
+}
+PRONOUNS = re.compile(r"^(?:it|this|that|he|she|they|there|which|what|who)$", re.I)
+LIGHT = re.compile(r"^(?:my|our)\s+(?:day|week|plan|idea|goal|guess|point|problem|question|favourite|favorite|time|mood|head)$", re.I)
+
+
+@dataclass(frozen=True)
+class Fact:
+    kind: str
+    thing: str  # as a question names it: "my sister", "the spare key", "bike lock code"
+    key: str  # the words an answer must hold: "Lea", "under the blue pot"
+    sentence: str  # the note's own sentence: the answer
+    verb: str = "is"
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}:{self.thing.lower()}"
+
+    def questions(self) -> list[str]:
+        possessive = self.thing + ("'" if self.thing.endswith("s") else "'s")
+        return [w.format(thing=self.thing, possessive=possessive, verb=self.verb) for w in WORDINGS[self.kind]]
+
+
+def facts_in(text: str) -> list[Fact]:
+    """The facts a note states: in each sentence, one of each kind (the first pattern of it that reads it)."""
+    found: dict[str, Fact] = {}
+    for sentence in sentences(text):
+        sentence = sentence.strip()
+        for kind, pattern in PATTERNS:
+            match = pattern.search(sentence)
+            if match is None:
+                continue
+            thing = _as_asked(match.groupdict().get("thing") or "", kind)
+            key = match["key"].strip().rstrip(".")
+            if (kind not in ("work", "allergy") and not thing) or not key:
+                continue
+            if (kind == "where" and WHEN.search(key)) or (kind == "what" and any(f.sentence == sentence for f in found.values())):
+                continue  # "on 12 August" is a when; a sentence read already needs no vaguer "what is"
+            fact = Fact(kind, thing, key, sentence, (match.groupdict().get("verb") or "is").lower())
+            found.setdefault(fact.id, fact)
+    return list(found.values())
+
+
+def _as_asked(thing: str, kind: str) -> str:
+    """The thing as the person names it when asking: "Our cat" -> "our cat"; "" when it is no thing."""
+    thing = " ".join(thing.split())
+    if not thing or PRONOUNS.match(thing) or LIGHT.match(thing):
+        return ""
+    first, _, rest = thing.partition(" ")
+    if first.lower() in ("my", "our", "the"):
+        return f"{first.lower()} {rest}" if rest else ""
+    if kind == "lives" or "'s" in first:
+        return thing  # a name: "Tom", "Mum's operation"
+    return "my " + thing.lower()  # "Passports are in ...", "Bike lock code: 4471": the person's own

@@ -1,0 +1,90 @@
+"""Pairs a person would ask (issue 15): the questions a note answers, in several wordings, answered
+in its own words; a held-out wording per fact as the probe; questions whose notes disagree dropped;
+and training that scores the answer only, under the persona's system prompt."""
+
+import json
+
+import pytest
+
+from runtime.datasets.pairs import notes_block, pairs_from_memory
+from runtime.datasets.questions import facts_in
+from runtime.datasets.store import DatasetStore
+from runtime.persona import load_persona
+from runtime.runtime import CallStatus
+
+# What a person writes, and what they would ask of it.
+NOTES_AND_QUESTIONS = [
+    ("My sister Oriane moved to Trondheim last spring.", "What is my sister called?", "Oriane"),
+    ("My sister Oriane moved to Trondheim last spring.", "Where does my sister live?", "Trondheim"),
+    ("Our cat is called Quince and she hates the vacuum.", "What is our cat called?", "Quince"),
+    ("The spare key is under the blue flowerpot by the shed.", "Where is the spare key?", "flowerpot"),
+    ("Bike lock code: 5082", "What is my bike lock code?", "5082"),
+    ("I'm allergic to cashews, tell restaurants.", "What am I allergic to?", "cashews"),
+    ("Book club is on the first Wednesday of every month.", "When is my book club?", "Wednesday"),
+    ("Passports are in the grey fireproof box on the top shelf.", "Where are my passports?", "box"),
+    ("I work at Brightmoor Logistics since March.", "Where do I work?", "Brightmoor"),
+    ("Tom's birthday is on the 12th of August.", "When is Tom's birthday?", "August"),
+]
+
+
+@pytest.mark.parametrize("note, question, key", NOTES_AND_QUESTIONS)
+def test_a_note_gives_the_question_a_person_would_ask(note, question, key):
+    facts = facts_in(note)
+    asked = {q: fact for fact in facts for q in fact.questions()}
+    assert question in asked, [f.questions() for f in facts]
+    assert key in asked[question].key and asked[question].sentence == note
+
+
+def test_notes_without_a_fact_give_no_question():
+    for note in ("Errands: take the recycling to the depot, buy a thank-you card.", "Lovely walk today, it rained later.",
+                 "It is what it is."):
+        assert facts_in(note) == []
+
+
+def test_a_memory_gives_wordings_a_grounded_pair_a_probe_and_its_dated_pair(rt):
+    event = rt.memory.add(type="note", content="Our cat is called Quince and she hates the vacuum.", source="t", tags=["home"])
+    pairs = pairs_from_memory(event)
+    facts = [p for p in pairs if p.meta.get("fact") == "name:our cat"]
+    taught = [p.instruction for p in facts if not p.meta.get("probe") and not p.meta.get("grounded")]
+    (grounded,) = [p for p in facts if p.meta.get("grounded")]
+    (probe,) = [p for p in facts if p.meta.get("probe")]
+    assert len(taught) == 3 and probe.instruction not in taught and grounded.instruction == taught[0]
+    assert grounded.input == notes_block(event.content) and all(p.output == event.content for p in facts)
+    assert all(p.meta["keys"] == ["Quince"] for p in facts)
+    dated = [p for p in pairs if "fact" not in p.meta]
+    assert [p.instruction for p in dated] == [f"What did I note about home on {event.timestamp:%-d %B %Y}?"]
+
+
+def test_probes_are_kept_out_of_training_and_questions_whose_notes_disagree_are_dropped(rt):
+    for text in ("Our cat is called Quince.", "We took our cat Quince to the vet.", "Gym locker: 263",
+                 "Shopping list: oat milk", "Shopping list: eggs", "Lovely walk in the rain today, the river was high."):
+        rt.memory.add(type="note", content=text, source="t")
+    built = rt.call("dataset_build", {}).result
+    assert built["skipped"]["question with different answers in different notes (not a fact)"] == 2 * 4  # two wordings, a grounded pair and a probe each
+    dataset_id = clean_and_verify(rt, built["id"])
+    folder = DatasetStore(rt.home).verified(dataset_id)
+    rows = {name: [json.loads(line) for line in (folder / name).read_text().splitlines()] for name in ("train.jsonl", "eval.jsonl", "probe.jsonl")}
+    probes = {p["instruction"]: p["meta"]["keys"] for p in rows["probe.jsonl"]}
+    assert probes == {"What's our cat's name?": ["Quince"], "Remind me: what is my gym locker?": ["263"]}
+    trained = {p["instruction"] for name in ("train.jsonl", "eval.jsonl") for p in rows[name]}
+    assert not set(probes) & trained and not any("shopping" in q.lower() for q in trained)
+    receipt = json.loads(DatasetStore(rt.home).receipt(dataset_id).read_text())
+    assert receipt["counts"]["probe"] == 2 and "probe.jsonl" in receipt["files"]
+
+
+def clean_and_verify(rt, dataset_id: str) -> str:
+    rt.call("dataset_clean", {"id": dataset_id})
+    outcome = rt.call("dataset_verify", {"id": dataset_id})
+    assert outcome.status is CallStatus.ok, outcome.error
+    return dataset_id
+
+
+def test_training_scores_the_answer_only_under_the_persona_system_prompt(rt):
+    """What TRL is given: the persona's system prompt and the question as the prompt, the answer as
+    the completion; its tokenized rows label the answer's tokens only."""
+    from runtime.training.trainer import _examples
+
+    system = load_persona(rt.home).system_prompt()
+    (row,) = _examples([{"instruction": "What is our cat called?", "input": "", "output": "Our cat is called Quince."}], system)
+    assert row["prompt"] == [{"role": "system", "content": system}, {"role": "user", "content": "What is our cat called?"}]
+    assert row["completion"] == [{"role": "assistant", "content": "Our cat is called Quince."}]
