@@ -81,7 +81,8 @@ def main() -> int:
                               env={**os.environ, "MH_HOME": str(home)}, cwd=ROOT, text=True, capture_output=True)
         wall = time.monotonic() - started
         peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        report = json.loads((base_dir / "report.json").read_text())
+        report_file = base_dir / "report.json"
+        report = json.loads(report_file.read_text()) if report_file.exists() else {}
         if "run_id" not in report:
             print(proc.stdout[-3000:], proc.stderr[-3000:], sep="\n")
             return 1

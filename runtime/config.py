@@ -212,7 +212,9 @@ class RunConfig(StrictModel):
     base: str | None = Field(default=None, description="a GGUF file or a Hugging Face folder; default: the chat model's GGUF")
     backend: Literal["auto", "trl", "unsloth"] = "auto"
     steps: int | None = Field(default=None, ge=1, description="optimizer steps; when unset, `epochs` passes over the pairs")
-    epochs: float = Field(default=2.0, gt=0, le=100, description="passes over the training pairs, when `steps` is unset")
+    epochs: float = Field(default=1.75, gt=0, le=100, description="passes over the training pairs, when `steps` is unset")
+    knowledge_repeats: int = Field(default=3, ge=1, le=20, description="times each fact question and identity pair is trained per pass "
+                                   "(they hold what the adapter must know; a note's dated pair holds style, once)")
     batch_size: int = Field(default=8, ge=1)
     learning_rate: float = Field(default=1e-3, gt=0, lt=1)
     schedule: Literal["constant", "cosine", "linear"] = Field(

@@ -73,11 +73,32 @@ class Probe(BaseModel):
     adapter: str
 
 
+class FactScore(BaseModel):
+    closed_book: int  # held-out fact questions answered right with the question alone
+    grounded: int  # ... with the note in the prompt
+    answer_loss: float
+
+
+class FactResults(BaseModel):
+    probes: int
+    base: FactScore
+    adapter: FactScore
+    rows: list[dict[str, str | list[str]]]  # each question, its key words and the four answers
+
+
+class IdentityCheck(BaseModel):
+    name: str
+    base: str
+    adapter: str
+
+
 class EvalResults(BaseModel):
     run_id: str
     eval_pairs: int
     base: LossView
     adapter: LossView
+    facts: FactResults | None  # None: the dataset holds no fact questions
+    identity: IdentityCheck
     probes: list[Probe]
 
 

@@ -136,7 +136,7 @@ def test_metahuman_training_keys_with_hugging_face_names_read_as_mhs(home):
     write(home, "training.json", json.dumps(METAHUMAN_TRAINING))
     run = load_config(Home.at(home), "training.json").run
     assert (run.base, run.lora.r, run.learning_rate, run.batch_size, run.max_seq_len) == ("state/models/base-hf", 8, 0.0002, 1, 2048)
-    assert run.lora.alpha == 32.0 and run.steps is None and run.epochs == 2.0  # the rest keep mh's defaults
+    assert run.lora.alpha == 32.0 and run.steps is None and run.epochs == 1.75  # the rest keep mh's defaults
 
 
 def test_a_run_config_file_may_use_hugging_face_names_over_mhs_defaults(home, tmp_path):

@@ -3,11 +3,13 @@ in its own words; a held-out wording per fact as the probe; questions whose note
 and training that scores the answer only, under the persona's system prompt."""
 
 import json
+import os
 
 import pytest
 
 from runtime.datasets.pairs import notes_block, pairs_from_memory
 from runtime.datasets.questions import facts_in
+from runtime.datasets.receipts import Receipt, dataset_sha256, sign
 from runtime.datasets.store import DatasetStore
 from runtime.persona import load_persona
 from runtime.runtime import CallStatus
@@ -24,6 +26,14 @@ NOTES_AND_QUESTIONS = [
     ("Passports are in the grey fireproof box on the top shelf.", "Where are my passports?", "box"),
     ("I work at Brightmoor Logistics since March.", "Where do I work?", "Brightmoor"),
     ("Tom's birthday is on the 12th of August.", "When is Tom's birthday?", "August"),
+    ("Oriane, my younger sister, wants everyone together.", "What is my sister called?", "Oriane"),
+    ("Dentist appointment with Dr. Lindqvist moved to 8:40.", "What is my dentist called?", "Lindqvist"),
+    ("Grew up in Zadar, and I still miss the sea.", "Where did I grow up?", "Zadar"),
+    ("Left my towel in locker 263 again.", "What is my locker number?", "263"),
+    ("Idris was born on the 14th of September.", "When is Idris's birthday?", "September"),
+    ("Changed my address with the bank to 27 Larkspur Lane.", "What is my address?", "Larkspur"),
+    ("Hit a 100-day streak learning Portuguese.", "What language am I learning?", "Portuguese"),
+    ("First week at Brightmoor Logistics done.", "Where do I work?", "Brightmoor"),
 ]
 
 
@@ -88,3 +98,29 @@ def test_training_scores_the_answer_only_under_the_persona_system_prompt(rt):
     (row,) = _examples([{"instruction": "What is our cat called?", "input": "", "output": "Our cat is called Quince."}], system)
     assert row["prompt"] == [{"role": "system", "content": system}, {"role": "user", "content": "What is our cat called?"}]
     assert row["completion"] == [{"role": "assistant", "content": "Our cat is called Quince."}]
+
+
+def test_the_probe_file_is_part_of_what_the_receipt_signs(rt):
+    """Removing the probes (so an adapter is never measured on facts) or adding a probe file to a
+    dataset signed without one is refused by the firewall, like any other edit."""
+    from runtime.datasets.firewall import FirewallRefused, open_for_training
+
+    for text in ("Our cat is called Quince.", "Gym locker: 263", "Lovely walk in the rain today, the river was high."):
+        rt.memory.add(type="note", content=text, source="t")
+    dataset_id = clean_and_verify(rt, rt.call("dataset_build", {}).result["id"])
+    folder = DatasetStore(rt.home).verified(dataset_id)
+    probe = folder / "probe.jsonl"
+    kept = probe.read_bytes()
+    os.chmod(folder, 0o755)
+    probe.unlink()
+    with pytest.raises(FirewallRefused, match="a verified file is missing: probe.jsonl"):
+        open_for_training(rt, dataset_id, actor="trainer")
+    receipt_path = DatasetStore(rt.home).receipt(dataset_id)
+    receipt = Receipt.model_validate_json(receipt_path.read_text())
+    files = {k: v for k, v in receipt.files.items() if k != "probe.jsonl"}
+    older = sign(receipt.model_copy(update={"files": files, "sha256": dataset_sha256(files)}), rt.signer)
+    receipt_path.write_text(older.model_dump_json())  # as a dataset verified before probes existed
+    assert open_for_training(rt, dataset_id, actor="trainer").receipt.files == files
+    probe.write_bytes(kept)
+    with pytest.raises(FirewallRefused, match="files were added to the verified dataset: probe.jsonl"):
+        open_for_training(rt, dataset_id, actor="trainer")

@@ -95,16 +95,17 @@ def test_at_bounded_auto_export_and_promote_are_audited_as_the_person_at_the_cli
 
 
 def test_the_nightly_steps_are_skill_calls_of_the_same_session(rt, tmp_path):
-    """A home this small fails verification: quick, and the steps before it are in the log."""
+    """A home this small is refused right after the build, before anything is cleaned or trained,
+    with the fix (issue 15: warn up front): quick, and the step before it is in the log."""
     rt.set_trust("bounded_auto")
     rt.memory.add(type="note", content="One short note about the plums.", source="t")
     proc = run_mh(rt.home.root, "nightly", "--steps", "1", "--report", str(tmp_path / "report.json"))
-    assert proc.returncode == 1 and "fewer than min_pairs" in stderr_line(proc)
+    assert proc.returncode == 1 and "fewer than min_pairs 10" in stderr_line(proc)
+    assert "add notes" in proc.stderr and "dataset.min_pairs" in proc.stderr
     report = json.loads((tmp_path / "report.json").read_text())
-    assert [s["step"] for s in report["steps"]] == ["build", "clean", "verify"] and report["outcome"].startswith("failed:")
+    assert [s["step"] for s in report["steps"]] == ["build"] and report["outcome"].startswith("failed:")
     entries = list(Runtime(rt.home.root).audit.entries())
     nightly = [(e.event, e.actor) for e in entries if e.category == "nightly"]
     assert nightly == [("started", "person@cli"), ("failed", "person@cli")]
     steps = [(e.details["skill"], e.actor) for e in entries if e.category == "skill" and e.event == "start"]
-    assert steps == [("nightly", "person@cli"), ("dataset_build", "person@cli"), ("dataset_clean", "person@cli"),
-                     ("dataset_verify", "person@cli")]
+    assert steps == [("nightly", "person@cli"), ("dataset_build", "person@cli")]

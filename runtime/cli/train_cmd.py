@@ -126,7 +126,7 @@ def eval_run(ctx: typer.Context, run_id: str | None = typer.Argument(None, metav
                           f"adapter {facts['adapter']['grounded']}", markup=False)
         console.print(f"who are you? {r['identity']['adapter']}", markup=False)
         for gate in outcome["gates"]["gates"]:
-            value = f"{gate['value']:.4f}" if isinstance(gate["value"], float) else gate["value"]
+            value = int(gate["value"]) if float(gate["value"]).is_integer() else f"{gate['value']:.4f}"
             console.print(f"  {'pass' if gate['passed'] else 'FAIL'} {gate['gate']}: {value} (limit {gate['limit']})", markup=False)
         if not outcome["gates"]["gates"]:
             console.print(f"  FAIL: {outcome['gates']['reason']}")

@@ -14,7 +14,11 @@ from ..extractive import sentences
 
 RELATIONS = (r"sister|brother|mom|mum|mother|dad|father|wife|husband|partner|boyfriend|girlfriend|son|daughter|boss|manager|"
              r"friend|neighbou?r|colleague|aunt|uncle|cousin|grandma|grandpa|grandmother|grandfather|niece|nephew|doctor|"
-             r"dentist|landlord|landlady|flatmate|roommate|cat|dog|kitten|puppy|pet|rabbit|parrot|hamster|horse|goldfish|tortoise")
+             r"dentist|landlord|landlady|flatmate|roommate|cat|dog|kitten|puppy|pet|rabbit|parrot|hamster|horse|goldfish|tortoise|"
+             r"sibling|best friend|vet|optician|physio|therapist|accountant|coach|teacher|tutor|trainer|boat|car|bike")
+CARERS = r"dentist|doctor|GP|vet|optician|physio|therapist|surgeon|consultant|midwife|orthodontist"
+STREET = r"Lane|Street|St|Road|Rd|Avenue|Ave|Close|Way|Drive|Place|Court|Gardens|Crescent|Terrace|Row|Square|Hill|Grove"
+NUMBERED = r"locker|room|flat|apartment|plot|seat|desk|table|gate|platform|bay|pew|berth|cabin|pitch|space"
 MONTHS = r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
 DAYS = r"(?:mon|tues|wednes|thurs|fri|satur|sun)days?"
 WHEN = re.compile(rf"\b(?:(?:on|every|each)\s+)?(?:{DAYS})\b(?:\s+(?:at\s+)?\d{{1,2}}(?:[:.]\d{{2}})?\s*(?:am|pm)?)?"
@@ -31,9 +35,22 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("name", re.compile(rf"\b(?P<thing>{OWNED})(?:'s name)?\s+(?:is\s+|was\s+)?(?:called|named|is)\s+(?P<key>{NAME})\b(?!'s)"
                         r"(?:[.,;!]|\s+(?:and|but|who|she|he|it|since)\b|$)")),
     ("name", re.compile(rf"\b(?P<thing>(?:[Mm]y|[Oo]ur)\s+(?:{RELATIONS}))\s*,?\s+(?P<key>[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)\b")),
+    # "Oriane, my younger sister, ...": a name, then who they are
+    ("name", re.compile(rf"\b(?P<key>[A-Z][a-z]+)(?:\s+[A-Z][a-z]+)?,\s+(?P<owner>[Mm]y|[Oo]ur)\s+(?:[a-z]+\s+)?(?P<rel>{RELATIONS})\b")),
+    # "Dentist appointment with Dr. Lindqvist", "Dr Okafor, our GP": a carer by title
+    ("name", re.compile(rf"\b(?P<rel>{CARERS})\b.{{0,40}}?\b(?:Dr\.?|Doctor)\s+(?P<key>[A-Z][\w'-]+)", re.I)),
+    ("name", re.compile(rf"\b(?:Dr\.?|Doctor)\s+(?P<key>[A-Z][\w'-]+)\b.{{0,40}}?\b(?P<rel>{CARERS})\b", re.I)),
     ("lives", re.compile(rf"\b(?P<thing>(?:[Mm]y|[Oo]ur)\s+(?:{RELATIONS})|[A-Z][a-z]+)(?:\s+[A-Z][a-z]+)?\s+(?:now\s+)?"
                          r"(?:lives|moved)\s+(?:in|to)\s+(?P<key>[A-Z][\w-]+)")),
     ("work", re.compile(r"\bI\s+(?:now\s+)?work\s+(?:at|for)\s+(?P<key>[A-Z][\w&'-]*(?:\s+[A-Z][\w&'-]*)*)")),
+    ("work", re.compile(r"\b(?i:first|new|last)\s+(?:day|week|month)\s+at\s+(?P<key>[A-Z][\w&'-]*(?:\s+[A-Z][\w&'-]*)*)")),
+    ("work", re.compile(r"\b(?:I\s+)?(?:started|joined)\s+(?:work\s+at\s+|at\s+)?(?P<key>[A-Z][\w&'-]*(?:\s+[A-Z][\w&'-]*)*)\s+(?:as|in|on|last|this)\b")),
+    ("birthday", re.compile(rf"\b(?P<thing>[A-Z][a-z]+)\s+(?:was born|turns\s+\d+|'s birthday is|has (?:his|her|their) birthday)\s+on\s+(?:the\s+)?"
+                            rf"(?P<key>\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{MONTHS})\b|(?:{MONTHS})\s+\d{{1,2}}\b)", re.I)),
+    ("hometown", re.compile(r"\b(?i:grew up|was born|born and raised|spent my (?:whole )?childhood)\s+in\s+(?P<key>[A-Z][\w-]+)")),
+    ("learning", re.compile(r"\b(?:learning|studying)\s+(?P<key>[A-Z][a-z]+)\b|\b(?P<key2>[A-Z][a-z]+)\s+(?:lessons|classes|course)\b")),
+    ("address", re.compile(rf"\b(?:address|live|living|moved|home)\b.*?\b(?P<key>\d+[a-z]?\s+[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?\s+(?:{STREET}))\b")),
+    ("number", re.compile(rf"\b(?P<rel>{NUMBERED})\b(?:[^.;:]{{0,30}}?\bnumber|\s+(?:no\.?|#))?\s+(?P<key>\d{{1,5}}[A-Z]?)\b", re.I)),
     ("allergy", re.compile(r"\bI(?:'m| am)\s+allergic\s+to\s+(?P<key>[\w-]+)", re.I)),
     ("where", re.compile(rf"\b(?P<thing>{THING})\s+(?P<verb>is|are)\s+(?:kept\s+|hidden\s+|stored\s+|parked\s+)?"
                          rf"(?P<key>(?:{PLACE_WORDS})\s+.+?)(?:[.,;!]|$)", re.I)),
@@ -41,17 +58,25 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     # "Bike lock code: 5082": a short label and a short value (a list under a heading is no fact)
     ("label", re.compile(r"^(?P<thing>[A-Za-z][\w']*(?:[ -][\w']+){0,3})\s*:\s*(?P<key>[^\s:,;](?:[^\s:,;]*)(?:\s[^\s:,;]+){0,3})\s*\.?$")),
     ("what", re.compile(rf"\b(?P<thing>{OWNED})\s+(?P<verb>is|are)\s+(?P<key>(?:a |an |the )?[\w'-]+(?:\s+[\w'-]+){{0,3}}?)(?:[.,;!]|$)", re.I)),
+    # "Bike lock combination is 5082": a thing and a number
+    ("what", re.compile(r"^(?P<thing>[A-Z][a-z]+(?:\s+[a-z]+){0,3}?)\s+(?P<verb>is|are)\s+(?:still\s+)?(?P<key>[A-Z]{0,3}-?\d[\w-]*)\b")),
 ]
 WORDINGS = {
     "name": ("What is {thing} called?", "What's the name of {thing}?", "Who is {thing}?", "What's {possessive} name?"),
     "lives": ("Where does {thing} live?", "Which city does {thing} live in?", "Where is {thing} living now?"),
     "work": ("Where do I work?", "Who is my employer?", "Which company do I work for?"),
     "allergy": ("What am I allergic to?", "Do I have any allergies?", "Which allergy do I have?"),
+    "birthday": ("When is {possessive} birthday?", "When was {thing} born?", "What date is {possessive} birthday?"),
+    "hometown": ("Where did I grow up?", "What is my hometown?", "Which town am I from?"),
+    "learning": ("What language am I learning?", "What am I learning at the moment?", "Which lessons am I taking?"),
+    "address": ("What is my address?", "What's my home address?", "Which street do I live on?"),
+    "number": ("What is my {bare} number?", "Which {bare} is mine?", "What number is my {bare}?"),
     "where": ("Where {verb} {thing}?", "Where do I keep {thing}?", "Where can I find {thing}?"),
     "when": ("When is {thing}?", "What day is {thing}?", "When do I have {thing}?"),
     "label": ("What is {thing}?", "What's {thing}?", "Remind me: what is {thing}?"),
     "what": ("What {verb} {thing}?", "Tell me {thing}.", "Remind me what {thing} {verb}."),
 }
+THINGLESS = ("work", "allergy", "hometown", "learning", "address")  # about the person: no thing to name
 PRONOUNS = re.compile(r"^(?:it|this|that|he|she|they|there|which|what|who)$", re.I)
 LIGHT = re.compile(r"^(?:my|our)\s+(?:day|week|plan|idea|goal|guess|point|problem|question|favourite|favorite|time|mood|head)$", re.I)
 
@@ -69,8 +94,10 @@ class Fact:
         return f"{self.kind}:{self.thing.lower()}"
 
     def questions(self) -> list[str]:
-        possessive = self.thing + ("'" if self.thing.endswith("s") else "'s")
-        return [w.format(thing=self.thing, possessive=possessive, verb=self.verb) for w in WORDINGS[self.kind]]
+        plural = self.thing.endswith("s") and self.thing.split(" ")[0] in ("my", "our", "the")  # "my parents'", but "Idris's"
+        possessive = self.thing + ("'" if plural else "'s")
+        bare = self.thing.split(" ", 1)[-1]
+        return [w.format(thing=self.thing, possessive=possessive, verb=self.verb, bare=bare) for w in WORDINGS[self.kind]]
 
 
 def facts_in(text: str) -> list[Fact]:
@@ -82,9 +109,13 @@ def facts_in(text: str) -> list[Fact]:
             match = pattern.search(sentence)
             if match is None:
                 continue
-            thing = _as_asked(match.groupdict().get("thing") or "", kind)
-            key = match["key"].strip().rstrip(".")
-            if (kind not in ("work", "allergy") and not thing) or not key:
+            groups = match.groupdict()
+            if groups.get("rel"):  # a relation or carer named in the sentence: asked about as the person's
+                thing = f"{(groups.get('owner') or 'my').lower()} {groups['rel'].lower()}"
+            else:
+                thing = _as_asked(groups.get("thing") or "", kind)
+            key = (groups.get("key") or groups.get("key2") or "").strip().rstrip(".")
+            if (kind in THINGLESS) is bool(thing) or not key:
                 continue
             if (kind == "where" and WHEN.search(key)) or (kind == "what" and any(f.sentence == sentence for f in found.values())):
                 continue  # "on 12 August" is a when; a sentence read already needs no vaguer "what is"
@@ -101,6 +132,6 @@ def _as_asked(thing: str, kind: str) -> str:
     first, _, rest = thing.partition(" ")
     if first.lower() in ("my", "our", "the"):
         return f"{first.lower()} {rest}" if rest else ""
-    if kind == "lives" or "'s" in first:
+    if kind in ("lives", "birthday") or "'s" in first:
         return thing  # a name: "Tom", "Mum's operation"
     return "my " + thing.lower()  # "Passports are in ...", "Bike lock code: 4471": the person's own

@@ -20,7 +20,6 @@ from ..config import HF_RUN_KEYS, RunConfig
 # (the test refuses a meaning for a key that no longer exists, and a key with no meaning at all).
 MEANINGS = {
     "backend": "auto: TRL + PEFT (on CUDA when there is one); unsloth is not wired yet and is refused",
-    "steps": "optimizer steps of the run",
     "batch_size": "examples per step",
     "learning_rate": "the optimizer's learning rate",
     "max_seq_len": "tokens per example; longer ones are cut",

@@ -14,7 +14,7 @@ from ..config import RunConfig
 from ..datasets.firewall import open_for_training
 from ..errors import MhError
 from ..persona import load_persona
-from .base import resolve_base
+from .base import quiet_libraries, resolve_base
 from .examples import prompt_messages, read_rows
 from .runs import ExitCode, RunDir
 
@@ -45,8 +45,8 @@ def gate_results(config: RunConfig, base_loss: float, adapter_loss: float, facts
         gates.append({"gate": "max_grounded_facts_lost", "limit": limits.max_grounded_facts_lost, "value": lost,
                       "passed": lost <= limits.max_grounded_facts_lost})
     if identity is not None and limits.identity:
-        gates.append({"gate": "identity", "limit": f"says {identity['name']}", "value": identity["adapter"],
-                      "passed": identity["name"].lower() in identity["adapter"].lower()})
+        said = int(identity["name"].lower() in identity["adapter"].lower())  # 1: "Who are you?" is answered with its name
+        gates.append({"gate": "identity", "limit": 1, "value": said, "passed": bool(said)})
     if not gates:
         return {"passed": False, "gates": [], "reason": "no gates are configured: an empty gate set fails"}
     return {"passed": all(g["passed"] for g in gates), "gates": gates}
@@ -130,6 +130,7 @@ class _Judged:
         from peft import PeftModel
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        quiet_libraries()
         self.torch, self.system, self.max_seq_len = torch, system, max_seq_len
         self.tokenizer = AutoTokenizer.from_pretrained(adapter_dir)
         self.tokenizer.padding_side = "left"  # batched generation continues every row from its end

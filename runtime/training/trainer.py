@@ -59,6 +59,13 @@ def _examples(rows: list[dict[str, Any]], system: str) -> list[dict[str, Any]]:
     return [{"prompt": prompt_messages(r, system), "completion": [{"role": "assistant", "content": r["output"]}]} for r in rows]
 
 
+def knowledge_repeated(rows: list[dict[str, Any]], repeats: int) -> list[dict[str, Any]]:
+    """Each fact question and identity pair `repeats` times (each repeat a whole round, so the copies
+    of a pair are spread over the pass), the other pairs once."""
+    knowledge = [r for r in rows if "fact" in r["meta"] or r["meta"].get("type") == "identity"]
+    return rows + knowledge * (repeats - 1)
+
+
 def planned_steps(config: RunConfig, train_pairs: int) -> int:
     """`steps` when set, else `epochs` passes over the training pairs."""
     return config.steps or max(1, math.ceil(config.epochs * train_pairs / config.batch_size))
@@ -216,7 +223,7 @@ def _attempt(ctx: SkillContext, config: RunConfig, dataset_id: str, run: RunDir,
     backend = pick_backend(config.backend)
     reporter.stage("DATASET", f"{dataset_id} through the trainer firewall")
     dataset = open_for_training(ctx, dataset_id, actor=actor)
-    rows = read_rows(dataset.train)
+    rows = knowledge_repeated(read_rows(dataset.train), config.knowledge_repeats)
     config = config.model_copy(update={"steps": planned_steps(config, len(rows))})  # saved: a resume plans the same
     reporter.total = config.steps
     base = resolve_base(ctx.home.root, config.base)
