@@ -10,7 +10,7 @@ home's defaults, as a person runs it. Measured, base against adapter:
 - the nightly's own fact probe (questions the pair generator held out of training) and its gates;
 - the nightly's wall time and peak memory (the `mh nightly` process and its children).
 
-    .venv/bin/python bench/nightly_facts.py [--memories 150] [--keep DIR]
+    .venv/bin/python bench/nightly_facts.py [--memories 150] [--set personal_facts_2] [--keep DIR]
 
 Goals (issue 15): nightly <= 15 min at 150 memories; grounded recall >= 90% with the adapter and not
 worse than without; closed-book recall well above the base; style loss >= 20% below the base.
@@ -19,6 +19,7 @@ worse than without; closed-book recall well above the base; style loss >= 20% be
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import resource
@@ -31,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from _common import ROOT, table, verdict
-from personal_facts import FACTS, hit, notes, probe_rows
+from personal_facts import hit
 
 from runtime import Runtime, grounded
 from runtime.datasets.pairs import notes_block
@@ -40,7 +41,7 @@ from runtime.training.evaluate import _Judged
 from runtime.training.runs import RunDir
 
 
-def make_home(root: Path, count: int) -> Runtime:
+def make_home(root: Path, count: int, notes) -> Runtime:
     rt = Runtime(root)
     rt.init()
     now = datetime.now(UTC)
@@ -69,13 +70,17 @@ def chat_path(rt: Runtime, questions: list[dict]) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--memories", type=int, default=150)
+    parser.add_argument("--set", default="personal_facts", choices=["personal_facts", "personal_facts_2"],
+                        help="the blind fact set: bench/personal_facts.py, or the second, bench/personal_facts_2.py")
     parser.add_argument("--keep", type=Path, help="build the home here and keep it (default: a temporary folder)")
     parser.add_argument("-v", "--verbose", action="store_true", help="print each blind question's answers")
     opts = parser.parse_args()
+    facts_set = importlib.import_module(opts.set)
+    FACTS, probe_rows = facts_set.FACTS, facts_set.probe_rows
     base_dir = opts.keep or Path(tempfile.mkdtemp(prefix="mh-bench-nightly-"))
     home = base_dir / "home"
     try:
-        rt = make_home(home, opts.memories)
+        rt = make_home(home, opts.memories, facts_set.notes)
         started = time.monotonic()
         proc = subprocess.run([sys.executable, "-m", "runtime.cli", "nightly", "--report", str(base_dir / "report.json")],
                               env={**os.environ, "MH_HOME": str(home)}, cwd=ROOT, text=True, capture_output=True)
@@ -114,7 +119,7 @@ def main() -> int:
     steps = {s["step"]: s for s in report["steps"]}
     facts = results.get("facts") or {}
     style_base, style_adapter = results["base"]["eval_loss"], results["adapter"]["eval_loss"]
-    print(f"nightly benchmark: {opts.memories} memories, {len(FACTS)} facts, {n} blind questions; "
+    print(f"nightly benchmark ({opts.set}): {opts.memories} memories, {len(FACTS)} facts, {n} blind questions; "
           f"{steps['build']['result']['pairs']} pairs, {saved['steps']} steps\n")
     print(table(["measurement", "base", "adapter"], [
         ["closed-book recall (blind questions)", f"{recall['base'][0]}/{n}", f"{recall['adapter'][0]}/{n}"],

@@ -378,7 +378,7 @@ def test_a_run_started_elsewhere_shows_live_and_mh_runs_stop_ends_it(rt):
     rt.call("dataset_verify", {"id": dataset_id})
     assert "not training now" in run_mh(rt.home.root, "runs", "stop").stderr
     (rt.home.root / "run.json").write_text(json.dumps({"steps": 200, "checkpoint_every": 100, "batch_size": 2,
-                                                       "max_seq_len": 64, "threads": 1}))
+                                                       "max_seq_len": 128, "threads": 1}))
 
     async def run():
         app = MhConsole(rt)

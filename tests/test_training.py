@@ -19,7 +19,7 @@ from .conftest import run_mh
 # Gates that so short a run passes: the fact and identity gates ask for real learning (see
 # tests/test_nightly.py for a nightly they stop).
 LOOSE_GATES = {"min_improvement": -100.0, "min_facts_gained": None, "max_grounded_facts_lost": None, "identity": False}
-FAST = {"steps": 4, "checkpoint_every": 2, "batch_size": 2, "max_seq_len": 64, "threads": 1,  # 1: two test workers share 2 cores
+FAST = {"steps": 4, "checkpoint_every": 2, "batch_size": 2, "max_seq_len": 128, "threads": 1,  # 1: two test workers share 2 cores
         "gates": LOOSE_GATES}
 
 

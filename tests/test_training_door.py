@@ -17,7 +17,7 @@ from .conftest import run_mh
 from .test_training import LOOSE_GATES, verified_dataset
 
 # Two steps are enough to have an adapter; the gate is set so that so short a run passes it.
-FAST = {"steps": 2, "checkpoint_every": 2, "batch_size": 2, "max_seq_len": 64, "threads": 1, "probes": [],
+FAST = {"steps": 2, "checkpoint_every": 2, "batch_size": 2, "max_seq_len": 128, "threads": 1, "probes": [],
         "gates": LOOSE_GATES}
 
 

@@ -144,7 +144,7 @@ def build_bundle(target: Path, *, run_id: str, dataset_id: str, dataset_dir: Pat
     base, base_path = base_ref(config)
     target.mkdir(parents=True)
     (target / "dataset").mkdir()
-    for name in ("train.jsonl", "eval.jsonl"):
+    for name in read_json_file(receipt)["files"]:  # what the signed receipt names, probes too
         shutil.copy2(dataset_dir / name, target / "dataset" / name)
     shutil.copy2(receipt, target / "receipt.json")
     shutil.copy2(public_key, target / "audit-signing.pub")

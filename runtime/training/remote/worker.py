@@ -67,8 +67,8 @@ def _lay_out(spec: BundleSpec, bundle: Path, home: Home) -> None:
     folder = store.verified(spec.dataset_id)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    for name in ("train.jsonl", "eval.jsonl"):
-        shutil.copyfile(bundle / "dataset" / name, folder / name)
+    for file in (bundle / "dataset").iterdir():  # the firewall then checks them against the signed receipt
+        shutil.copyfile(file, folder / file.name)
     store.receipt(spec.dataset_id).parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(bundle / "receipt.json", store.receipt(spec.dataset_id))
     home.public_key_file.parent.mkdir(parents=True, exist_ok=True)
