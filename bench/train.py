@@ -74,7 +74,7 @@ def main() -> int:
         rt.call("dataset_clean", {"id": dataset_id})
         rt.call("dataset_verify", {"id": dataset_id})
         cfg = load_run_config(rt.home, overrides={"steps": opts.steps, "checkpoint_every": 10})
-        base = resolve_base(rt.home.root, None)
+        base = resolve_base(None)
         rows = _examples(read_rows(rt.home.root / "state" / "datasets" / "verified" / dataset_id / "train.jsonl"),
                          load_persona(rt.home).system_prompt())
         t_plain, tokens_plain = plain(base, rows, cfg, base_dir / "plain")

@@ -1,6 +1,11 @@
 """Answers taken from text the person owns, never written by the 135M model: a file's own lines, an
 extractive summary, the passage that matches a question, the memory note that answers it. Each
-answer says which it is, so the person knows they read their own words."""
+answer says which it is, so the person knows they read their own words.
+
+When no note holds the question's own words ("what's my cat called?" against "Our cat is Miso"),
+the model reads the best notes (the prompt its grounded training pairs use) and the reply quotes the
+note sentence that backs what it read; if none of those backs it (the model may answer from what its
+adapter learned), the notes are searched for what it said. What no note sentence backs is never said."""
 
 from __future__ import annotations
 
@@ -13,6 +18,10 @@ SUMMARY_WORDS = re.compile(r"\b(?:summar(?:y|ise|ize|izing|ising)|tl;?dr|gist|ke
 SHOW_WORDS = re.compile(r"^\s*(?:please\s+)?(?:(?:can|could|would)\s+you\s+)?(?:read|show|open|display|print|cat|view|give me|let me see)\b", re.I)
 # A memory answers a question when it holds enough of the question's own words (stems).
 MIN_SHARED = 0.6
+# The notes the model reads for a question (the search's best): more would crowd a 135M model's context.
+READ_NOTES = 3
+# A note sentence backs the model's reading when it holds this share of the words the reading adds to the question.
+MIN_BACKED = 0.6
 RELATIONS = (r"sister|brother|mom|mum|mother|dad|father|wife|husband|partner|boyfriend|girlfriend|son|daughter|boss|manager|"
              r"friend|neighbou?r|colleague|aunt|uncle|cousin|grandma|grandpa|niece|nephew|doctor|dentist|landlord|flatmate|roommate")
 # "my sister Lea", "My wife Sarah": the notes name who a relation is.
@@ -31,7 +40,12 @@ ANSWER_CUES = (
                 r"|\b(?:street|lane|road|garage|level|spot|floor|room)\b", re.I)),
     (re.compile(r"^\s*(?:who|who's|whos|whose)\b", re.I), re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+\b")),
     (re.compile(r"^\s*(?:how much|how many|what number|which number)\b", re.I), re.compile(r"\d")),
+    (re.compile(r"^\s*how old\b", re.I), re.compile(r"\b\d{1,3}\s*(?:years?\s+old|yo)\b|\baged?\s+\d{1,3}\b|\bturn(?:s|ed|ing)?\s+\d{1,3}\b|\bborn\b", re.I)),
 )
+# "What's my cat called?", "who is my dentist?": the answer is a name (a capitalised word that is
+# not a stopword: "Oriane, my sister, ..." and "Dr. Hahn" count, "The" does not).
+NAME_QUESTION = re.compile(r"^\s*(?:who|who's|whos|whose)\b|\b(?:name|named|called)\b", re.I)
+CAPITALISED = re.compile(r"\b[A-Z][a-z]+\b")
 
 
 def file_answer(request: str, result: dict[str, Any]) -> str:
@@ -61,22 +75,32 @@ def _asks_something(request: str) -> bool:
     return bool(words) and ("?" in request or bool(re.match(r"^\s*(?:what|how|when|where|who|which|why|does|is)\b", request, re.I)))
 
 
+def notes_block(*notes: str) -> str:
+    """How the model is given the person's notes, after the question: in the chat, in the grounded
+    training pairs and in the eval that scores answers with the note in the prompt."""
+    return "From my notes:\n" + "\n".join(f"- {note.strip()}" for note in notes)
+
+
 def memory_answer(request: str, result: dict[str, Any]) -> str | None:
     """The note that answers a question, quoted with its date; "I have no note" for a question about
     the person (or about something their notes know) that none answers; None for any other question
     no note answers (the chat may talk)."""
-    about = extract.question_words(request)
-    # A chat exchange whose reply the person never marked good holds the model's guess: never a note.
-    hits = [(hit.get("excerpt") or hit.get("snippet", ""), hit.get("timestamp", "")[:10]) for hit in result.get("hits", [])
-            if not hit.get("unmarked_reply")]
-    slots = _slots(about, [text for text, _ in hits])
+    return quoted_note(request, result) or no_note(request, result)
+
+
+def quoted_note(request: str, result: dict[str, Any]) -> str | None:
+    """The note passage that holds most of the question's words, quoted with its date; None if none does."""
+    hits = _own_notes(result)
+    slots = _slots(extract.question_words(request), [text for text, _ in hits])
+    if not slots:
+        return None
     light = set(extractive.stems(request)) - {stem for slot in slots for stem in slot}
     cue = _cue(request)
     people = _people([text for text, _ in hits])
     query = " ".join(sorted({stem for slot in slots for stem in slot}))
     best: tuple[tuple, str, str] | None = None
     for rank, (text, day) in enumerate(hits):
-        for passage in extractive.best_passages(text, query, limit=2) if slots else []:
+        for passage in extractive.best_passages(text, query, limit=2):
             found = set(extractive.stems(passage.text))
             missing = [slot for slot in slots if not slot & found]
             # A note may word a thing differently, but not be about someone else ("Leo's shoe size" for Emma's).
@@ -86,8 +110,15 @@ def memory_answer(request: str, result: dict[str, Any]) -> str | None:
             key = (covered, len(light & found), bool(cue and cue.search(passage.text)), -rank)
             if best is None or key > best[0]:
                 best = (key, passage.text, day)
-    if best is not None:
-        return f"From your notes ({best[2]}): {best[1]}"
+    return None if best is None else f"From your notes ({best[2]}): {best[1]}"
+
+
+def no_note(request: str, result: dict[str, Any]) -> str | None:
+    """"I have no note" for a question about the person (or about something their notes know, or where
+    and when) that no note answers; None for a general question (the chat may talk)."""
+    about = extract.question_words(request)
+    hits = _own_notes(result)
+    slots = _slots(about, [text for text, _ in hits])
     known = any(slot & set(extractive.stems(text)) for slot in slots for text, _ in hits)
     if not (intent.is_personal_question(request) or known or WHERE_OR_WHEN.match(request)):
         return None
@@ -95,6 +126,68 @@ def memory_answer(request: str, result: dict[str, Any]) -> str | None:
         return "I have no note about that."
     owner = "your " if re.search(rf"\b(?:my|our)\s+{re.escape(about.split()[0])}", request, re.I) else ""
     return f"I have no note about {owner}{about}. Tell me, and I will remember it."
+
+
+def reading_prompt(request: str, result: dict[str, Any]) -> str | None:
+    """The question and the person's best notes, as the grounded training pairs put them; None
+    when the search found no note of theirs."""
+    notes = [text for text, _ in _own_notes(result)[:READ_NOTES]]
+    return f"{request}\n\n{notes_block(*notes)}" if notes else None
+
+
+def reading_search(reading: str) -> dict[str, Any] | None:
+    """memory_search arguments that look for the note behind what the model said (its first sentence:
+    a 135M model runs on into other notes); None if it said no content word."""
+    words = extractive.stems(_first_sentence(reading))
+    return {"query": " ".join(dict.fromkeys(words)), "match": "any", "not_type": "conversation", "limit": 10} if words else None
+
+
+def backed_reading(request: str, reading: str, result: dict[str, Any], *, read: int | None = READ_NOTES) -> str | None:
+    """The note sentence that backs what the model read out of the notes (among the first `read`
+    hits, the notes it was given; None: all), quoted with its date. It holds most of the words the
+    reading's first sentence adds to the question, shares a word with the question, is not about
+    someone else, and holds what the question asks for (a date for "when", a name for "who"). None
+    when no sentence does: the model's reading alone is never the answer."""
+    hits = _own_notes(result)[:read]
+    texts = [text for text, _ in hits]
+    slots = _slots(extract.question_words(request), texts)
+    asked = {stem for slot in slots for stem in slot} | set(extractive.stems(request))
+    added = set(extractive.stems(_first_sentence(reading))) - asked
+    if not slots or not added:
+        return None  # the model only said the question back
+    people = _people(texts)
+    best: tuple[tuple, str, str] | None = None
+    for rank, (text, day) in enumerate(hits):
+        for sentence in extractive.sentences(text):
+            found = set(extractive.stems(sentence))
+            missing = [slot for slot in slots if not slot & found]
+            backed = len(added & found) / len(added)
+            if (backed < MIN_BACKED or len(missing) == len(slots) or any(slot & people for slot in missing)
+                    or not _holds_what_is_asked(request, sentence)):
+                continue
+            key = (backed, len(slots) - len(missing), -rank)
+            if best is None or key > best[0]:
+                best = (key, sentence.strip(), day)
+    return None if best is None else f"From your notes ({best[2]}): {best[1]}"
+
+
+def _first_sentence(text: str) -> str:
+    found = extractive.sentences(text.strip())
+    return found[0] if found else text
+
+
+def _holds_what_is_asked(request: str, sentence: str) -> bool:
+    if NAME_QUESTION.search(request):
+        return any(extractive.stems(word) for word in CAPITALISED.findall(sentence))
+    cue = _cue(request)
+    return cue is None or bool(cue.search(sentence))
+
+
+def _own_notes(result: dict[str, Any]) -> list[tuple[str, str]]:
+    """(text, day) of each hit the person wrote: a chat exchange whose reply they never marked good
+    holds the model's guess, never a note."""
+    return [(hit.get("excerpt") or hit.get("snippet", ""), hit.get("timestamp", "")[:10]) for hit in result.get("hits", [])
+            if not hit.get("unmarked_reply")]
 
 
 def _slots(about: str, texts: list[str]) -> list[frozenset[str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,13 @@ GIT_IGNORED = (
     ("/memory/inbox/", "files waiting to be ingested, and what ingesting archived or set aside"),
     ("/persona/overrides/", "this machine's active adapter (the adapter itself lives in state/)"),
 )
+
+
+def cache_dir() -> Path:
+    """Files every home of this install shares, each named by a digest of what it was made from (the
+    router's weights, the base model converted from its GGUF): $MH_CACHE_DIR, else next to the
+    installed code (the venv). Deleting it costs only the time to make them again."""
+    return Path(os.environ.get("MH_CACHE_DIR") or Path(sys.prefix) / "mh-cache")
 
 
 @dataclass(frozen=True)
@@ -163,11 +171,6 @@ class Home:
     def remote_dir(self) -> Path:
         """Remote runs in flight: the bundle sent and the run brought back, before it is registered."""
         return self.root / "state" / "remote"
-
-    @property
-    def models_dir(self) -> Path:
-        """The converted base, the router cache."""
-        return self.root / "state" / "models"
 
     @property
     def adapters_dir(self) -> Path:

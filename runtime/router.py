@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 import re
-import sys
 import tempfile
 import zipfile
 from collections.abc import Sequence
@@ -29,6 +28,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from . import extract, intent
+from .home import cache_dir
 from .skills import SkillRegistry
 from .trust import Risk
 
@@ -40,13 +40,6 @@ RISK_FLOOR = {Risk.read: 0.15, Risk.low: 0.2, Risk.medium: 0.25, Risk.high: 0.3}
 # A question ("when is book club?") goes to the person's notes unless another read skill is this sure.
 QUESTION_FLOOR = 0.3
 TRIGRAM_WEIGHT = 0.5  # character trigrams catch typos and word forms; words still decide
-
-
-@cache
-def cache_dir() -> Path:
-    """Where trained router weights are kept: $MH_CACHE_DIR, else next to the installed code (the
-    venv), where bin/bootstrap trains them at install time."""
-    return Path(os.environ.get("MH_CACHE_DIR") or Path(sys.prefix) / "mh-cache")
 
 
 def _content_key(examples: list[tuple[str, str]]) -> str:

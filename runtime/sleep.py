@@ -365,7 +365,8 @@ class SleepService:
         elif job.state == "stopped":
             record.outcome = f"stopped: {job.id} was stopped (`mh stop` or `mh jobs stop`) before it ended"
         else:
-            record.outcome = f"failed: {job.state}: {job.error or 'see ' + job.log}"
+            state = "" if job.state == "failed" else f"{job.state}: "  # "failed: lost: ...", but never "failed: failed: ..."
+            record.outcome = f"failed: {state}{job.error or 'see ' + job.log}"
         record.nightly = "done"
         self._save(record)
         return None

@@ -21,7 +21,7 @@ def setup(tmp_path_factory):
     from transformers import AutoModelForCausalLM
 
     folder = tmp_path_factory.mktemp("export")
-    base = resolve_base(folder, None)
+    base = resolve_base(None)
     model = AutoModelForCausalLM.from_pretrained(base.hf_dir, dtype=torch.float32)
     peft = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],
                                             task_type="CAUSAL_LM"))
@@ -94,7 +94,7 @@ def test_without_the_qk_permutation_the_shift_would_not_match(setup, monkeypatch
 
     peft, reference, _lora, _merged = setup
     monkeypatch.setattr(export, "permute_rows", lambda weights, heads: weights)
-    base = resolve_base(tmp_path, None)
+    base = resolve_base(None)
     broken = export.export_gguf_lora(_adapter_dir(peft, tmp_path), base, tmp_path / "broken.gguf")
     vocab = Llama(model_path=str(reference), vocab_only=True, verbose=False)
     tokens = vocab.tokenize(PROBES[0].encode(), add_bos=False)

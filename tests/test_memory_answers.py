@@ -73,3 +73,75 @@ def test_a_general_question_no_note_answers_is_left_to_the_chat(rt):
     rt.call("memory_capture", {"content": "Book club meets on the first Thursday of the month."})
     (step,) = Router(rt.skills).plan("what is the capital of australia?").steps
     assert grounded.memory_answer("what is the capital of australia?", rt.call("memory_search", step.args).result) is None
+
+
+CAT_NOTES = ["Our cat is Miso, a grey tabby who sleeps on the piano.", "Leo's birthday is on 12 June. Dad's pills are refilled every 90 days.",
+             "The plumber comes on Friday.",
+             "Dr. Hahn moved her practice to Elm Street in March."]  # the fourth is not read (READ_NOTES)
+
+
+@pytest.mark.parametrize(("question", "reading", "reply"), [
+    # the question's words are not the note's ("called" / "is"): the model's reading names the note's sentence
+    ("what is my cat called?", "Your cat is called Miso.", "Our cat is Miso, a grey tabby who sleeps on the piano."),
+    ("what's my cat's name?", "Miso, the grey tabby.", "Our cat is Miso, a grey tabby who sleeps on the piano."),
+    # an invented answer: no sentence backs "Luna"
+    ("what is my cat called?", "Your cat is called Luna.", None),
+    # the question said back: nothing read out of the notes
+    ("what is my cat called?", "What is my cat called?", None),
+    # backed words, but the sentence is not about the thing asked
+    ("what is my dog called?", "Your dog is called Miso.", None),
+    # "when" wants a date: the sentence that backs the reading must hold one
+    ("when does the plumber come round?", "The plumber comes on Friday.", "The plumber comes on Friday."),
+    ("when is the plumber coming round?", "The plumber is coming to fix the sink.", None),
+    # a note about someone else is not an answer about the person's relation
+    ("when is my brother's birthday?", "Your brother's birthday is on 12 June.", None),
+    # "how old" wants an age: "every 90 days" is a number, not one
+    ("how old is my dad?", "Your dad takes his pills every 90 days.", None),
+    # the model read only the search's best three notes: a fourth backs nothing
+    ("where is the doctor's practice now?", "On Elm Street.", None),
+])
+def test_the_models_reading_of_the_notes_is_said_only_in_the_notes_own_words(question, reading, reply):
+    result = {"hits": [{"excerpt": text, "timestamp": "2026-11-02T09:00:00+00:00"} for text in CAT_NOTES]}
+    answer = grounded.backed_reading(question, reading, result)
+    assert answer == (None if reply is None else f"From your notes (2026-11-02): {reply}"), answer
+
+
+def test_the_model_reads_the_best_notes_in_the_form_it_was_trained_on():
+    result = {"hits": [{"excerpt": text, "timestamp": "2026-11-02T09:00:00+00:00"} for text in CAT_NOTES]
+              + [{"excerpt": "You asked about the cat; the model said Luna.", "unmarked_reply": True}]}
+    prompt = grounded.reading_prompt("what is my cat called?", result)
+    assert prompt == "what is my cat called?\n\n" + grounded.notes_block(*CAT_NOTES[:grounded.READ_NOTES])
+    assert grounded.reading_prompt("what is my cat called?", {"hits": result["hits"][-1:]}) is None  # the model's own guess is no note
+
+
+def test_a_reading_no_read_note_backs_is_searched_for_in_its_own_words():
+    """The adapter may answer from what it learned, past the notes it was shown: the notes are searched
+    for its first sentence (it runs on into other notes), and only a sentence found there is said."""
+    reading = "My favourite dish is khachapuri, the cheese boat. Coffee with Fenna on Monday."
+    args = grounded.reading_search(reading)
+    assert args is not None and args["match"] == "any" and args["not_type"] == "conversation"
+    assert "khachapuri" in args["query"] and "fenna" not in args["query"]
+    found = {"hits": [{"excerpt": text, "timestamp": "2026-10-02T09:00:00+00:00"} for text in CAT_NOTES]
+             + [{"excerpt": "Slept badly. My favourite dish: khachapuri, the cheese boat with an egg.", "timestamp": "2026-10-09T09:00:00+00:00"}]}
+    assert grounded.backed_reading("what's my favourite dish?", reading, found) is None  # not among the notes it read
+    assert grounded.backed_reading("what's my favourite dish?", reading, found, read=None) == (
+        "From your notes (2026-10-09): My favourite dish: khachapuri, the cheese boat with an egg.")
+    assert grounded.reading_search("What is it?") is None  # no content word to look for
+
+
+def test_a_chat_turn_reads_the_notes_and_says_only_what_a_note_says(rt):
+    """The real chat turn with the shipped model: no note holds "called", so the model reads the best
+    notes; the reply is the note's sentence, and questions no note answers still get "no note"."""
+    from runtime.agent import ChatAgent
+
+    for fact in ["Our cat is Miso, a grey tabby who sleeps on the piano.", "The plumber comes on Friday to fix the boiler.",
+                 "My sister Lea moved to Porto in March."]:
+        rt.call("memory_capture", {"content": fact})
+    agent = ChatAgent(rt)
+    replies = {}
+    for question in ("what is my cat called?", "what is my dog called?", "what is my brother called?"):
+        agent.new_conversation()
+        replies[question] = agent.turn(question).reply
+    assert replies["what is my cat called?"].endswith(": Our cat is Miso, a grey tabby who sleeps on the piano."), replies
+    assert replies["what is my dog called?"].startswith("I have no note about your dog"), replies
+    assert replies["what is my brother called?"].startswith("I have no note about your brother"), replies

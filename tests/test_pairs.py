@@ -7,10 +7,11 @@ import os
 
 import pytest
 
-from runtime.datasets.pairs import notes_block, pairs_from_memory
+from runtime.datasets.pairs import pairs_from_memory
 from runtime.datasets.questions import facts_in
 from runtime.datasets.receipts import Receipt, dataset_sha256, sign
 from runtime.datasets.store import DatasetStore
+from runtime.grounded import notes_block
 from runtime.persona import load_persona
 from runtime.runtime import CallStatus
 

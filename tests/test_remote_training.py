@@ -403,16 +403,13 @@ def test_the_agent_cannot_rent_a_machine(rt, agent):
 
 
 def hostile_copy(remote_run, rt, tmp_path, run_id: str) -> tuple[Path, str]:
-    """The fixture's run as its machine wrote it, copied to a staging folder of `rt` under another run id,
-    `rt` sharing the fixture home's converted base (so the GGUF is rebuilt without converting again)."""
+    """The fixture's run as its machine wrote it, copied to a staging folder of `rt` under another run id
+    (the converted base is the install's, shared: the GGUF is rebuilt without converting again)."""
     home, _, root, _, _ = remote_run
     (run,) = (home / "state" / "runs").iterdir()
     machine = machines(root)[-1]
     back = tmp_path / "remote" / "back" / run_id  # as in state/remote/<run>/back/: bring_back removes state/remote/<run>/ after
     shutil.copytree(machine / "mh" / "out" / "state" / "runs" / run.name, back)
-    rt.home.models_dir.mkdir(parents=True, exist_ok=True)
-    for cached in (home / "state" / "models").glob("hf-*"):
-        (rt.home.models_dir / cached.name).symlink_to(cached)
     return back, json.loads((run / "resolved_config.json").read_text())["base_sha256"]
 
 

@@ -276,7 +276,8 @@ def test_killed_after_starting_the_nightly_it_adopts_that_job_instead_of_startin
             time.sleep(0.2)
     jobs = Jobs(rt.home).list()
     assert len(jobs) == 1 and jobs[0].started_by == "service:sleep-service" and record.job == jobs[0].id
-    assert record.nightly == "done" and record.outcome.startswith("failed") and "fewer than min_pairs 100000" in record.outcome
+    assert record.nightly == "done" and record.outcome.startswith("failed: ") and "fewer than min_pairs 100000" in record.outcome
+    assert "failed: failed" not in record.outcome
     with Runtime(home) as fresh:
         entries = list(fresh.audit.entries())
     assert [e.actor for e in entries if (e.category, e.event) == ("nightly", "started")] == ["service:sleep-service"]

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from ..grounded import notes_block
 from ..jsonio import canonical
 from ..memory import CONVERSATION, MemoryEvent, is_unmarked_reply
 from ..persona import Persona
@@ -27,12 +28,6 @@ class Pair(BaseModel):
 
 def pair_sha256(pair: dict[str, Any]) -> str:
     return hashlib.sha256(canonical({k: pair[k] for k in ("instruction", "input", "output")}).encode()).hexdigest()
-
-
-def notes_block(*notes: str) -> str:
-    """How a grounded pair gives the model the person's notes (after the question): in training, and
-    in the eval that scores answers with the note in the prompt."""
-    return "From my notes:\n" + "\n".join(f"- {note.strip()}" for note in notes)
 
 
 def key_words(key: str) -> list[str]:

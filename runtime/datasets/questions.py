@@ -10,16 +10,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .. import grounded
 from ..extractive import sentences
 
-RELATIONS = (r"sister|brother|mom|mum|mother|dad|father|wife|husband|partner|boyfriend|girlfriend|son|daughter|boss|manager|"
-             r"friend|neighbou?r|colleague|aunt|uncle|cousin|grandma|grandpa|grandmother|grandfather|niece|nephew|doctor|"
-             r"dentist|landlord|landlady|flatmate|roommate|cat|dog|kitten|puppy|pet|rabbit|parrot|hamster|horse|goldfish|tortoise|"
-             r"sibling|best friend|vet|optician|physio|therapist|accountant|coach|teacher|tutor|trainer|boat|car|bike")
+# The chat's relations, and the pets, carers and things a note names the same way ("our cat Miso").
+RELATIONS = (rf"{grounded.RELATIONS}|grandmother|grandfather|landlady|cat|dog|kitten|puppy|pet|rabbit|parrot|hamster|horse|"
+             r"goldfish|tortoise|sibling|best friend|vet|optician|physio|therapist|accountant|coach|teacher|tutor|trainer|boat|car|bike")
 CARERS = r"dentist|doctor|GP|vet|optician|physio|therapist|surgeon|consultant|midwife|orthodontist"
 STREET = r"Lane|Street|St|Road|Rd|Avenue|Ave|Close|Way|Drive|Place|Court|Gardens|Crescent|Terrace|Row|Square|Hill|Grove"
 NUMBERED = r"locker|room|flat|apartment|plot|seat|desk|table|gate|platform|bay|pew|berth|cabin|pitch|space"
-MONTHS = r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
+MONTHS = grounded.MONTHS
 DAYS = r"(?:mon|tues|wednes|thurs|fri|satur|sun)days?"
 WHEN = re.compile(rf"\b(?:(?:on|every|each)\s+)?(?:{DAYS})\b(?:\s+(?:at\s+)?\d{{1,2}}(?:[:.]\d{{2}})?\s*(?:am|pm)?)?"
                   rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{MONTHS})\b|\b(?:{MONTHS})\s+\d{{1,2}}(?:st|nd|rd|th)?\b"

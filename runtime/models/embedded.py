@@ -26,6 +26,8 @@ from .llama import EmbeddedLlama
 
 EMPTY_REPLY = "Say what you would like: ask me something, or ask me to do something (`mh skills` lists what I can do)."
 FOREIGN_REPLY = "I can only work in English for now: the model I run on is small. Ask me in English and I will do my best."
+# What the model may say when it reads notes for a question: the sentence that answers, not an essay.
+READING_TOKENS = 48
 
 
 @dataclass
@@ -78,6 +80,7 @@ class EmbeddedAgentModel:
         self.max_tokens = max_tokens
         self.temperature = temperature
         self._plans: dict[str, Plan] = {}
+        self._readings: dict[str, str] = {}  # request -> the model's reading of its notes, until the search for it returns
 
     def pydantic_model(self) -> FunctionModel:
         return FunctionModel(self._respond, stream_function=self._stream, model_name=f"embedded:{self.llama.gguf.name}")
@@ -118,12 +121,35 @@ class EmbeddedAgentModel:
         last_skill, last = state.results[-1]
         if len(steps) == 1 and last_skill == "fs_read":
             return Decision(text=grounded.file_answer(state.request, last))  # the file's own words, never a retelling
-        if len(steps) == 1 and last_skill == "memory_search" and intent.is_question(state.request):
-            if (answer := grounded.memory_answer(state.request, last)) is not None:
-                return Decision(text=answer)
-            return Decision(prompt=self._chat_prompt(state, info.instructions))  # a general question: no note, so talk
+        if len(steps) == 1 and state.results[0][0] == "memory_search" and intent.is_question(state.request):
+            return self._answer_from_notes(state, info.instructions)
         # Actions are reported in fixed words: a 135M model retelling a JSON result only adds errors.
         return Decision(text="\n".join(self.router.skills.get(skill).say(content) for skill, content in state.results))
+
+    def _answer_from_notes(self, state: TurnState, instructions: str | None) -> Decision:
+        """A question the plan searched the notes for: the note that holds its words; else the note
+        sentence that backs the model's reading of the best notes; else, once, a search for what the
+        model read (its adapter may know the note) and the sentence that backs it there; else "no note",
+        or talk for a general question."""
+        request, searched = state.request, state.results[0][1]
+        if len(state.results) == 1:
+            if (quote := grounded.quoted_note(request, searched)) is not None:
+                return Decision(text=quote)
+            if (prompt := grounded.reading_prompt(request, searched)) is not None:
+                messages = ([{"role": "system", "content": instructions}] if instructions else []) + [
+                    {"role": "user", "content": self._fit(prompt, READING_TOKENS)}]
+                self._readings[request] = reading = "".join(
+                    self.llama.stream_chat(messages, max_tokens=READING_TOKENS, temperature=0.0))
+                if (quote := grounded.backed_reading(request, reading, searched)) is not None:
+                    return Decision(text=quote)
+                if (args := grounded.reading_search(reading)) is not None:
+                    return Decision(call=("memory_search", args))
+        elif (reading := self._readings.pop(request, None)) is not None:
+            if (quote := grounded.backed_reading(request, reading, state.results[-1][1], read=None)) is not None:
+                return Decision(text=quote)
+        if (reply := grounded.no_note(request, searched)) is not None:
+            return Decision(text=reply)
+        return Decision(prompt=self._chat_prompt(state, instructions))  # a general question: no note, so talk
 
     def _resolve(self, step: PlanStep, state: TurnState) -> dict[str, Any]:
         args = {}

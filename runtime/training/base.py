@@ -1,11 +1,13 @@
 """The base model for training: by default the very GGUF the person chats with, converted once to a
-cached Hugging Face folder (state/models/hf-<sha>/); a Hugging Face folder is used as it is."""
+Hugging Face folder in the install's cache (mh-cache/hf-<sha>/, shared by every home: it is a pure
+function of the GGUF); a Hugging Face folder is used as it is."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import io
+import os
 import shutil
 import sys
 import warnings
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import MhError
-from ..home import Home
+from ..home import cache_dir
 from ..models.llama import check_gguf, shipped_gguf
 
 
@@ -32,7 +34,7 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def resolve_base(home_root: Path, base: str | None) -> BaseModel:
+def resolve_base(base: str | None) -> BaseModel:
     source = Path(base).expanduser() if base else shipped_gguf()
     if source.is_dir():
         weights = sorted(source.glob("*.safetensors"))
@@ -42,7 +44,7 @@ def resolve_base(home_root: Path, base: str | None) -> BaseModel:
         return BaseModel(source, None, file_sha256(weights[0]))
     gguf = check_gguf(source)
     sha = file_sha256(gguf)
-    cached = Home(home_root).models_dir / f"hf-{sha[:16]}"
+    cached = cache_dir() / f"hf-{sha[:16]}"
     if not (cached / "config.json").exists():
         _convert(gguf, cached)
     return BaseModel(cached, gguf, sha)
@@ -64,13 +66,15 @@ def quiet_libraries() -> None:
 
 def _convert(gguf: Path, target: Path) -> None:
     """transformers dequantizes the GGUF; the result is flagged as quantized and refuses training and
-    saving until that flag is cleared, so it is cleared once here and saved as plain weights."""
+    saving until that flag is cleared, so it is cleared once here and saved as plain weights. Two
+    processes may convert at once (two trainings, two test workers): each writes its own staging
+    folder and the first to rename it into place wins."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     quiet_libraries()
-    staging = target.with_name(f".{target.name}.tmp")
-    shutil.rmtree(staging, ignore_errors=True)
+    _remove_orphans(target)
+    staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     said = io.StringIO()
     try:
         with contextlib.redirect_stderr(said):  # the GGUF reader's own tqdm bar obeys no library switch
@@ -84,4 +88,22 @@ def _convert(gguf: Path, target: Path) -> None:
         del model.config.quantization_config
     model.save_pretrained(staging)
     tokenizer.save_pretrained(staging)
-    staging.rename(target)
+    try:
+        staging.rename(target)
+    except OSError:
+        if not (target / "config.json").exists():
+            raise
+        shutil.rmtree(staging)  # another process finished first: its folder is the same conversion
+
+
+def _remove_orphans(target: Path) -> None:
+    """Staging folders left by a conversion that was killed (half a gigabyte each) go; those of a
+    conversion still running stay."""
+    for staging in target.parent.glob(f".{target.name}.*.tmp"):
+        pid = staging.name.removesuffix(".tmp").rsplit(".", 1)[-1]
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(staging, ignore_errors=True)
+        except (ValueError, PermissionError):
+            continue  # not a name of ours, or a process of another user: alive

@@ -66,11 +66,11 @@ def evaluate(ctx: SkillContext, run_id: str, *, actor: str) -> dict:
         raise MhError(f"run {run_id} has no saved adapter", fix="evaluate a run that completed training (exit 0)")
     dataset = open_for_training(ctx, saved["dataset"], actor=actor)
     config = RunConfig.model_validate({k: v for k, v in saved.items() if k in RunConfig.model_fields})
-    base = resolve_base(ctx.home.root, config.base)
+    base = resolve_base(config.base)
     if base.sha256 != saved.get("base_sha256"):
         raise MhError(f"run {run_id} was trained on another base (sha256 {str(saved.get('base_sha256'))[:12]}…)",
                       fix="evaluate with the base it was trained on")
-    model = _Judged(base.hf_dir, adapter_dir, system=saved.get("system_prompt") or "", max_seq_len=config.max_seq_len)
+    model = Judge(base.hf_dir, adapter_dir, system=saved.get("system_prompt") or "", max_seq_len=config.max_seq_len)
     rows = read_rows(dataset.eval)
     probes = read_rows(dataset.probe)[:MAX_PROBES] if dataset.probe.exists() else []
     base_loss, adapter_loss = model.loss(rows, adapter=False), model.loss(rows, adapter=True)
@@ -104,7 +104,7 @@ IDENTITY = {"instruction": "Who are you?"}
 MAX_PROBES = 40  # each is answered four times (base and adapter, closed book and with its note)
 
 
-def _facts(model: _Judged, probes: list[dict]) -> dict:
+def _facts(model: Judge, probes: list[dict]) -> dict:
     """Closed-book and grounded recall of the held-out fact questions, and the loss of their answers."""
     closed = [{**p, "input": ""} for p in probes]
     scores: dict = {"probes": len(probes), "rows": []}
@@ -122,7 +122,7 @@ def _facts(model: _Judged, probes: list[dict]) -> dict:
     return scores
 
 
-class _Judged:
+class Judge:
     """The base with the run's adapter, asked as training asked: the same system prompt and template."""
 
     def __init__(self, base_dir: Path, adapter_dir: Path, *, system: str, max_seq_len: int) -> None:
@@ -158,6 +158,9 @@ class _Judged:
             n = int((labels[0, 1:] != -100).sum())
             total += float(out.loss) * n
             count += n
+        if rows and not count:  # a loss of 0 would pass every gate that compares losses
+            raise MhError(f"none of the {len(rows)} pairs scored leaves an answer token within max_seq_len ({self.max_seq_len} tokens)",
+                          fix="raise max_seq_len in etc/training.json, or shorten the notes")
         return total / max(count, 1)
 
     def answers(self, rows: list[dict], *, adapter: bool, batch: int = 8, max_new_tokens: int = 32) -> list[str]:

@@ -161,7 +161,7 @@ def export_run(ctx: SkillContext, run_id: str, fmt: ExportFormat, *, actor: str)
     adapter = run.file("adapter")
     if not (adapter / "adapter_model.safetensors").exists():
         raise MhError(f"run {run_id} has no saved adapter", fix="export a run that completed (exit 0)")
-    base = resolve_base(ctx.home.root, saved.get("base"))
+    base = resolve_base(saved.get("base"))
     if base.sha256 != saved.get("base_sha256"):
         raise MhError(f"run {run_id} was trained on another base", fix="export with the base it was trained on")
     if fmt == "gguf-lora":

@@ -226,7 +226,7 @@ def _attempt(ctx: SkillContext, config: RunConfig, dataset_id: str, run: RunDir,
     rows = knowledge_repeated(read_rows(dataset.train), config.knowledge_repeats)
     config = config.model_copy(update={"steps": planned_steps(config, len(rows))})  # saved: a resume plans the same
     reporter.total = config.steps
-    base = resolve_base(ctx.home.root, config.base)
+    base = resolve_base(config.base)
     run.write_json("resolved_config.json", {**config.model_dump(mode="json"), **_resolved(dataset_id, dataset, base, backend),
                                             "system_prompt": system})
     resume_from = checkpoint_path(run, checkpoint) if resume_run else None

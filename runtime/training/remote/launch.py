@@ -463,7 +463,7 @@ def bring_back(ctx: SkillContext, config: RunConfig, base_sha256: str, back: Pat
         from ..export import export_gguf_lora
 
         (folder / REBUILT).mkdir()
-        export_gguf_lora(folder / "adapter", resolve_base(ctx.home.root, config.base), folder / REBUILT / "adapter.gguf")
+        export_gguf_lora(folder / "adapter", resolve_base(config.base), folder / REBUILT / "adapter.gguf")
     journal = back / JOURNAL_DIR / JOURNAL
     (folder / "logs").mkdir(exist_ok=True)
     if journal.exists():
