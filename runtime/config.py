@@ -90,6 +90,9 @@ class MemoryConfig(StrictModel):
 class DatasetConfig(StrictModel):
     half_life_days: float = Field(default=90.0, gt=0, description="time-weighted sampling: a memory this old weighs half")
     max_pairs: int = Field(default=5000, ge=1, description="build samples at most this many pairs")
+    max_dated_pairs: int = Field(
+        default=200, ge=0, description="at most this many \"what did I note on DAY?\" pairs (style, not facts) a night, drawn time-weighted; "
+                                       "keeps a large home's nightly short (every fact pair is kept)")
     max_pair_chars: int = Field(default=4000, ge=100, description="clean drops longer pairs")
     secrets: Literal["redact", "drop"] = Field(default="redact", description="what clean does with a pair that holds a secret")
     pii: bool = Field(default=False, description="clean also redacts emails and phone numbers")

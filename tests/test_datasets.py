@@ -96,6 +96,22 @@ def test_time_weighting_prefers_recent_memories(rt):
     assert build_dataset(rt, DatasetConfig(), days=30).memories == 100
 
 
+def test_a_large_home_keeps_every_fact_and_only_the_newest_weighted_dated_pairs(rt):
+    """"What did I note on DAY?" teaches style, one per note: capped a night (max_dated_pairs), so a
+    home of thousands of notes does not make a nightly of hours; the fact pairs are all kept."""
+    now = datetime.now(UTC)
+    rt.memory.add(type="note", content="Our cat is called Quince.", source="t", timestamp=now - timedelta(days=400))
+    for i in range(30):
+        rt.memory.add(type="note", content=f"Walked by the river, day {i}, and it rained.", source="t", timestamp=now - timedelta(days=i * 20))
+    report = build_dataset(rt, DatasetConfig(max_dated_pairs=10))
+    rows = [json.loads(line) for line in DatasetStore(rt.home).raw(report.dataset_id).read_text().splitlines()]
+    dated = [row for row in rows if row["meta"].get("dated")]
+    assert len(dated) == 10 and report.skipped["dated pair beyond dataset.max_dated_pairs"] == 21
+    assert sum(row["output"] == "Our cat is called Quince." for row in rows) == 5  # 3 wordings, grounded, probe: old, still kept
+    ages = sorted((now - datetime.fromisoformat(row["meta"]["timestamp"])).days for row in dated)
+    assert sum(ages) / len(ages) < 290 / 2, ages  # the newest weigh most: all 30 notes average 290 days
+
+
 @pytest.mark.parametrize("case", SECRETS, ids=[c["kind"] for c in SECRETS])
 def test_every_planted_secret_kind_is_caught(case):
     rows = [{"instruction": "what is it?", "input": "", "output": case["text"], "meta": {}}]

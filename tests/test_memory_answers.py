@@ -7,24 +7,31 @@ import json
 
 import pytest
 
-from runtime import grounded
+from runtime import Runtime, grounded
+from runtime.agent import ChatAgent
 from runtime.router import Router
 
 from .conftest import ROOT
 
 
-def answers(rt, name):
-    """(answered right, answerable, said no note, unanswerable, misses) for one facts set."""
+def answers(rt, name, *, chat: bool = False):
+    """(answered right, answerable, said no note, unanswerable, misses) for one facts set: the note
+    lookup alone, or (`chat`) whole chat turns with the shipped model, which reads the notes when no
+    note holds the question's words."""
     rows = [json.loads(line) for line in (ROOT / "tests" / "data" / name).read_text().splitlines() if line.strip()]
     for row in rows:
         if "fact" in row:
             rt.call("memory_capture", {"content": row["fact"]})
     router = Router(rt.skills)
+    agent = ChatAgent(rt) if chat else None
     right = answerable = honest = unanswerable = 0
     misses = []
     for row in (r for r in rows if "question" in r):
         plan = router.plan(row["question"])
-        if [s.skill for s in plan.steps] != ["memory_search"]:
+        if agent is not None:
+            agent.new_conversation()
+            reply = agent.turn(row["question"]).reply
+        elif [s.skill for s in plan.steps] != ["memory_search"]:
             reply = f"(planned {[s.skill for s in plan.steps]})"
         else:
             reply = grounded.memory_answer(row["question"], rt.call("memory_search", plan.steps[0].args).result) or "(chat)"
@@ -52,6 +59,19 @@ def test_the_blind_set_holds_its_measured_score(rt):
     loses ground on requests nobody tuned for shows up here."""
     right, _, honest, _, misses = answers(rt, "memory_facts_blind.jsonl")
     assert right >= 30 and honest >= 8, "\n".join(misses)
+
+
+def test_whole_chat_turns_keep_both_sets_scores(rt, tmp_path):
+    """The model reading the notes adds answers the lookup misses ("which city did tom move to" ->
+    "Tom lives in Bristol now") and must not cost honesty: floors at the measured scores (the lookup
+    alone: 42/45 + 10/10 ours, 32/45 + 8/10 blind)."""
+    right, _, honest, _, misses = answers(rt, "memory_facts.jsonl", chat=True)
+    assert right >= 42 and honest == 10, "\n".join(misses)
+    blind = Runtime(tmp_path / "blind")
+    blind.init()
+    right, _, honest, _, misses = answers(blind, "memory_facts_blind.jsonl", chat=True)
+    blind.close()
+    assert right >= 36 and honest >= 7, "\n".join(misses)
 
 
 @pytest.mark.parametrize(("question", "reply"), [
@@ -132,8 +152,6 @@ def test_a_reading_no_read_note_backs_is_searched_for_in_its_own_words():
 def test_a_chat_turn_reads_the_notes_and_says_only_what_a_note_says(rt):
     """The real chat turn with the shipped model: no note holds "called", so the model reads the best
     notes; the reply is the note's sentence, and questions no note answers still get "no note"."""
-    from runtime.agent import ChatAgent
-
     for fact in ["Our cat is Miso, a grey tabby who sleeps on the piano.", "The plumber comes on Friday to fix the boiler.",
                  "My sister Lea moved to Porto in March."]:
         rt.call("memory_capture", {"content": fact})

@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from runtime.datasets import pairs as pairs_module
 from runtime.datasets.pairs import pairs_from_memory
 from runtime.datasets.questions import facts_in
 from runtime.datasets.receipts import Receipt, dataset_sha256, sign
@@ -81,6 +82,22 @@ def test_probes_are_kept_out_of_training_and_questions_whose_notes_disagree_are_
     assert not set(probes) & trained and not any("shopping" in q.lower() for q in trained)
     receipt = json.loads(DatasetStore(rt.home).receipt(dataset_id).read_text())
     assert receipt["counts"]["probe"] == 2 and "probe.jsonl" in receipt["files"]
+
+
+def test_a_grounded_pair_reads_its_note_among_the_notes_a_search_would_put_beside_it(rt):
+    """As the chat asks (grounded.reading_prompt): the fact's note and the two notes sharing most of the
+    question's words, in a seeded random order; the notes beside it are cut short."""
+    own = rt.memory.add(type="note", content="Our cat is called Quince and she hates the vacuum.", source="t")
+    beside = ["The neighbour's cat sat on our car again.", "Bought cat food and litter. " + "Also a long list of other things. " * 10]
+    for text in [*beside, "Lovely walk in the rain today, the river was high.", "Gym locker: 263"]:
+        rt.memory.add(type="note", content=text, source="t")
+    raw = DatasetStore(rt.home).raw
+    built = [[json.loads(line) for line in raw(rt.call("dataset_build", {}).result["id"]).read_text().splitlines()] for _ in range(2)]
+    (grounded,) = [p for p in built[0] if p["meta"].get("grounded") and p["meta"]["memory"] == own.id]
+    notes = grounded["input"].removeprefix("From my notes:\n- ").split("\n- ")
+    assert sorted(notes) == sorted([own.content, beside[0], pairs_module._cut(beside[1])]), notes
+    assert pairs_module._cut(beside[1]).endswith(" …") and len(pairs_module._cut(beside[1])) <= pairs_module.BESIDE_CHARS + 2
+    assert built[0] == built[1]  # the same home builds the same pairs
 
 
 def clean_and_verify(rt, dataset_id: str) -> str:

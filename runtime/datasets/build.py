@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ..config import DatasetConfig
-from ..memory import MemoryCorrupt, is_unmarked_reply
+from ..memory import CONVERSATION, MemoryCorrupt, is_unmarked_reply
 from ..persona import load_persona
-from .pairs import Pair, identity_pairs, pairs_from_memory
+from .pairs import Pair, among_other_notes, identity_pairs, pairs_from_memory
 from .store import DatasetStore
 
 if TYPE_CHECKING:
@@ -38,6 +38,7 @@ def build_dataset(ctx: SkillContext, cfg: DatasetConfig, *, days: float | None =
     limit = max_pairs or cfg.max_pairs
     skipped: Counter = Counter()
     weighted: list[tuple[float, Pair]] = []
+    notes: dict[str, str] = {}  # memory id -> its text, for the notes a grounded pair reads beside its own
     used = 0
     for _path, event in ctx.memory.events():
         if isinstance(event, MemoryCorrupt):
@@ -57,11 +58,19 @@ def build_dataset(ctx: SkillContext, cfg: DatasetConfig, *, days: float | None =
             skipped["nothing to learn (empty, or a conversation without a response)"] += 1
             continue
         used += 1
+        if event.type != CONVERSATION:
+            notes[event.id] = event.content
         age_days = max((now - event.timestamp).total_seconds() / 86400, 0.0)
         weight = 0.5 ** (age_days / cfg.half_life_days)
         weighted += [(weight, pair) for pair in pairs]
     weighted = _unambiguous(weighted, skipped)
-    chosen = _weighted_sample(weighted, limit, random.Random(cfg.seed))
+    dated = [i for i, (_, pair) in enumerate(weighted) if pair.meta.get("dated")]
+    if len(dated) > cfg.max_dated_pairs:
+        kept = {dated[i] for i in _weighted_sample([weighted[i][0] for i in dated], cfg.max_dated_pairs, random.Random(cfg.seed))}
+        skipped["dated pair beyond dataset.max_dated_pairs"] += len(dated) - len(kept)
+        weighted = [item for i, item in enumerate(weighted) if i in kept or not item[1].meta.get("dated")]
+    drawn = [weighted[i][1] for i in _weighted_sample([weight for weight, _ in weighted], limit, random.Random(cfg.seed))]
+    chosen = among_other_notes(drawn, notes, random.Random(cfg.seed))
     skipped["not drawn by the time-weighted sample"] += len(weighted) - len(chosen)
     pairs = identity_pairs(load_persona(ctx.home)) + chosen
     store = DatasetStore(ctx.home)
@@ -90,10 +99,10 @@ def _unambiguous(weighted: list[tuple[float, Pair]], skipped: Counter) -> list[t
     return [(w, pair) for w, pair in weighted if pair.meta.get("fact") not in ambiguous]
 
 
-def _weighted_sample(items: list[tuple[float, Pair]], limit: int, rng: random.Random) -> list[Pair]:
-    """At most `limit` items, each drawn with probability growing with its weight (Efraimidis–Spirakis),
-    kept in their original (oldest first) order."""
-    if len(items) <= limit:
-        return [pair for _, pair in items]
-    keyed = sorted(range(len(items)), key=lambda i: rng.random() ** (1 / max(items[i][0], 1e-12)), reverse=True)
-    return [items[i][1] for i in sorted(keyed[:limit])]
+def _weighted_sample(weights: list[float], limit: int, rng: random.Random) -> list[int]:
+    """The indices of at most `limit` items, each drawn with probability growing with its weight
+    (Efraimidis–Spirakis), in their original (oldest first) order."""
+    if len(weights) <= limit:
+        return list(range(len(weights)))
+    keyed = sorted(range(len(weights)), key=lambda i: rng.random() ** (1 / max(weights[i], 1e-12)), reverse=True)
+    return sorted(keyed[:limit])

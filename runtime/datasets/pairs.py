@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import heapq
+import random
 import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from ..grounded import notes_block
+from ..extractive import stems
+from ..grounded import READ_NOTES, notes_block
 from ..jsonio import canonical
 from ..memory import CONVERSATION, MemoryEvent, is_unmarked_reply
 from ..persona import Persona
@@ -62,8 +65,37 @@ def pairs_from_memory(event: MemoryEvent) -> list[Pair]:
     day = event.timestamp.strftime("%-d %B %Y")
     topic = f" about {event.tags[0]}" if event.tags else ""
     asked = DATED.get(event.type, DATED["note"]).format(topic=topic, day=day)
-    pairs.append(Pair(instruction=asked, output=content, meta={**meta, "confidence": 0.7 if len(content) >= 40 else 0.4}))
+    pairs.append(Pair(instruction=asked, output=content, meta={**meta, "dated": True, "confidence": 0.7 if len(content) >= 40 else 0.4}))
     return pairs
+
+
+# A note read beside the fact's note is cut here (a word boundary): three whole notes would crowd the
+# answer out of a 256-token training example.
+BESIDE_CHARS = 200
+
+
+def among_other_notes(pairs: list[Pair], notes: dict[str, str], rng: random.Random) -> list[Pair]:
+    """Grounded pairs (and probes) as the chat asks them: the fact's note among the grounded.READ_NOTES - 1
+    other notes that share most words with the question (what a search puts beside it), in a random
+    order, so the model learns to find the answer among notes, not to copy the only one."""
+    words = {memory: set(stems(text)) for memory, text in notes.items()}
+    placed = []
+    for pair in pairs:
+        own = pair.meta.get("memory")
+        if not (pair.meta.get("grounded") or pair.meta.get("probe")) or own not in notes:
+            placed.append(pair)
+            continue
+        asked = set(stems(pair.instruction))
+        others = heapq.nsmallest(READ_NOTES - 1, (m for m in notes if m != own), key=lambda m: (-len(asked & words[m]), m))
+        block = [notes[own]] + [_cut(notes[m]) for m in others]
+        rng.shuffle(block)
+        placed.append(pair.model_copy(update={"input": notes_block(*block)}))
+    return placed
+
+
+def _cut(text: str) -> str:
+    text = text.strip()
+    return text if len(text) <= BESIDE_CHARS else text[:BESIDE_CHARS].rsplit(" ", 1)[0] + " …"
 
 
 DATED = {
