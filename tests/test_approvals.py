@@ -91,7 +91,8 @@ def test_the_gate_is_checked_again_at_execution(rt, agent):
 
     def lowered_meanwhile(approval, by):
         checked(approval, by)
-        Runtime(rt.home).set_trust("observe")
+        with Runtime(rt.home) as other:
+            other.set_trust("observe")
 
     rt._refuse_if_denied = lowered_meanwhile
     approval, outcome = rt.approve(approval_id)

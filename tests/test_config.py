@@ -117,7 +117,8 @@ def test_a_bad_config_is_a_cli_error_with_exit_1(rt, mh):
 
 def test_config_change_on_disk_is_seen_by_a_running_runtime(rt):
     assert rt.trust_level() == "suggest"
-    Runtime(rt.home).set_trust("observe")  # another process, in effect
+    with Runtime(rt.home) as other:  # another process, in effect
+        other.set_trust("observe")
     assert rt.trust_level() == "observe"
 
 
