@@ -44,7 +44,9 @@ ANSWER_CUES = (
 )
 # "What's my cat called?", "who is my dentist?": the answer is a name (a capitalised word that is
 # not a stopword: "Oriane, my sister, ..." and "Dr. Hahn" count, "The" does not).
-NAME_QUESTION = re.compile(r"^\s*(?:who|who's|whos|whose)\b|\b(?:name|named|called)\b", re.I)
+NAME_QUESTION = re.compile(r"^\s*(?:who|who's|whos|whose)\b|\b(?:name|named|called|call)\b", re.I)
+# ... and those words ask for the name, they are not what the note is about ("Called Dorian to catch up").
+NAME_WORDS = frozenset(extractive.stems("name named called call"))
 CAPITALISED = re.compile(r"\b[A-Z][a-z]+\b")
 
 
@@ -152,6 +154,8 @@ def backed_reading(request: str, reading: str, result: dict[str, Any], *, read: 
     texts = [text for text, _ in hits]
     slots = _slots(extract.question_words(request), texts)
     asked = {stem for slot in slots for stem in slot} | set(extractive.stems(request))
+    if NAME_QUESTION.search(request):
+        slots = [slot for slot in slots if not slot & NAME_WORDS]
     added = set(extractive.stems(_first_sentence(reading))) - asked
     if not slots or not added:
         return None  # the model only said the question back

@@ -96,7 +96,7 @@ def test_a_general_question_no_note_answers_is_left_to_the_chat(rt):
 
 
 CAT_NOTES = ["Our cat is Miso, a grey tabby who sleeps on the piano.", "Leo's birthday is on 12 June. Dad's pills are refilled every 90 days.",
-             "The plumber comes on Friday.",
+             "The plumber comes on Friday. Called Dorian to catch up.",
              "Dr. Hahn moved her practice to Elm Street in March."]  # the fourth is not read (READ_NOTES)
 
 
@@ -104,6 +104,8 @@ CAT_NOTES = ["Our cat is Miso, a grey tabby who sleeps on the piano.", "Leo's bi
     # the question's words are not the note's ("called" / "is"): the model's reading names the note's sentence
     ("what is my cat called?", "Your cat is called Miso.", "Our cat is Miso, a grey tabby who sleeps on the piano."),
     ("what's my cat's name?", "Miso, the grey tabby.", "Our cat is Miso, a grey tabby who sleeps on the piano."),
+    # "called" asks for a name; a note that merely says "Called ..." is not about the cat
+    ("what do we call our cat?", "Called Dorian to catch up.", None),
     # an invented answer: no sentence backs "Luna"
     ("what is my cat called?", "Your cat is called Luna.", None),
     # the question said back: nothing read out of the notes

@@ -57,7 +57,7 @@ def nightly(ctx: SkillContext, *, steps: int | None = None, remote: bool = False
         built = call("build", "dataset_build", {})
         dataset_id = built["id"]
         if built["pairs"] < auto.dataset.min_pairs:  # said before anything is cleaned or trained
-            raise MhError(f"your memories give {built['pairs']} training pairs ({built['memories']} memories used), "
+            raise MhError(f"your memories give {built['pairs']} pairs before cleaning ({built['memories']} memories used), "
                           f"fewer than min_pairs {auto.dataset.min_pairs}",
                           fix='add notes (`mh remember "..."`, or files dropped in memory/inbox/) and run it again, '
                               "or lower dataset.min_pairs in etc/auto-approval.json")
