@@ -2,9 +2,11 @@
 
 import asyncio
 import json
+import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -136,6 +138,8 @@ def test_memory_panel_follows_the_inbox_and_the_ingestor(rt):
             app.query_one("#tabs").active = "memory"
             (rt.home.root / "memory" / "inbox" / "note.md").write_text("The quince tree needs pruning in March.")
             (rt.home.root / "memory" / "inbox" / "bad.json").write_text("{not json")
+            for name in ("note.md", "bad.json"):  # written an hour ago: settled, however soon the ingestor looks
+                os.utime(rt.home.root / "memory" / "inbox" / name, (time.time() - 3600, time.time() - 3600))
             await settle(pilot, lambda: "inbox         2 waiting" in text_of(app, "#memory-body"))
             proc = subprocess.run([sys.executable, "-m", "runtime.cli", "--home", str(rt.home.root), "agent", "run",
                                    "ingestor", "--once"], capture_output=True, text=True, timeout=120)
