@@ -23,24 +23,8 @@ import re
 import sys
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
-
-
-class Fact(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    statements: list[str]
-    probes: list[str]
-    keys: list[str]
-
-
-class Note(BaseModel):
-    text: str
-    tags: list[str]
-    days_ago: float
-    fact: str | None
-
+from personal_facts import Fact, Note
+from personal_facts import hit as hit  # re-exported: the first set's judge scores this set too
 
 FACTS: list[Fact] = [
     Fact(
@@ -440,19 +424,6 @@ def probe_rows() -> list[dict]:
         for probe in fact.probes:
             rows.append({"fact": fact.id, "question": probe, "keys": fact.keys})
     return rows
-
-
-def hit(answer: str, keys: list[str]) -> bool:
-    """True when any key occurs in the answer, ignoring case; a key containing digits must not border other digits."""
-    haystack = answer.casefold()
-    for key in (key.casefold() for key in keys):
-        if re.search(r"\d", key):
-            pattern = r"(?<![0-9])" + re.escape(key) + r"(?![0-9])"
-            if re.search(pattern, haystack):
-                return True
-        elif key in haystack:
-            return True
-    return False
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))  # its `from personal_facts import ...`, as when bench/ scripts run
 _spec = importlib.util.spec_from_file_location("personal_facts_2", ROOT / "bench" / "personal_facts_2.py")
 personal_facts_2 = importlib.util.module_from_spec(_spec)
 sys.modules["personal_facts_2"] = personal_facts_2
