@@ -83,7 +83,7 @@ def test_interactive_chat_with_slash_commands(chat_rt):
                           text=True, env=env, timeout=120, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    assert "/approve ID" in out and "trust level: supervised_auto" in out
+    assert "/approve ID" in out and "trust level: supervised_auto" in out, out + proc.stderr
     assert "Created out/hello.txt (8 bytes)." in out
     approval_id = re.search(r"Waiting for your approval: (apr-[0-9a-f]+)", out).group(1)
     assert f"{approval_id}  fs_delete" in out
@@ -232,3 +232,25 @@ def test_a_home_deeper_than_a_socket_path_allows_still_gets_its_resident_chat(tm
     assert ready.wait(30)
     assert list(resident.ask(home, "hi")) == [{"delta": "echo hi"}, {"done": {"reply": "ok"}}]
     assert resident.socket_path(home).stat().st_mode & 0o777 == 0o600
+
+
+def test_what_the_chat_prints_while_the_model_preloads_is_never_lost():
+    """llama-cpp-python pointed stdout and stderr at /dev/null for the whole process while a model
+    loaded: the chat's preload thread swallowed what the chat printed meanwhile (a CI run lost
+    "trust level: supervised_auto"). Lines printed through a whole preload must all arrive."""
+    code = (
+        "import sys\n"
+        "from runtime.models.llama import EmbeddedLlama\n"
+        "llama = EmbeddedLlama(None, n_ctx=512)\n"
+        "llama.preload()\n"
+        "i = 0\n"
+        "while '_chat' not in llama.__dict__ or i < 100:\n"
+        "    print(i, flush=True); print(i, file=sys.stderr, flush=True); i += 1\n"
+        "print('loaded', i, flush=True)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    *lines, last = proc.stdout.split("\n")[:-1]
+    printed = int(last.split()[1])
+    assert last.startswith("loaded") and lines == [str(i) for i in range(printed)]
+    assert proc.stderr.split() == [str(i) for i in range(printed)]

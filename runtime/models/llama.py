@@ -48,6 +48,32 @@ def check_gguf(path: Path) -> Path:
     return path
 
 
+class _NoRedirect:
+    """Stands in for llama_cpp's suppress_stdout_stderr (same signature), doing nothing."""
+
+    def __init__(self, disable: bool = True) -> None:
+        pass
+
+    def __enter__(self) -> _NoRedirect:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _keep_the_process_output() -> None:
+    """llama-cpp-python quiets a load (verbose=False) by pointing file descriptors 1 and 2 at
+    /dev/null for the whole process while it runs. A model preloading in a thread then swallowed
+    whatever the chat printed meanwhile: the banner, "trust level: ...", the person's own prompt.
+    Its C logs already pass through its log callback, which drops all but errors at verbose=False
+    (measured: a load prints nothing without the redirect), so the redirect is switched off."""
+    import llama_cpp._internals
+    import llama_cpp.llama
+
+    llama_cpp.llama.suppress_stdout_stderr = _NoRedirect
+    llama_cpp._internals.suppress_stdout_stderr = _NoRedirect
+
+
 class EmbeddedLlama:
     def __init__(
         self, gguf: Path | None = None, *, n_ctx: int = 4096, threads: int | None = None, lora: Path | None = None
@@ -74,6 +100,7 @@ class EmbeddedLlama:
     def _load(self, **kwargs: Any):
         from llama_cpp import Llama  # imported here: loading llama.cpp is the caller's choice
 
+        _keep_the_process_output()
         try:
             return Llama(model_path=str(self.gguf), n_threads=self.threads, verbose=False, **kwargs)
         except ValueError as exc:
