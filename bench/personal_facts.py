@@ -15,29 +15,8 @@ not tuned to how the product turns notes into training questions.
 
 from __future__ import annotations
 
-import argparse
-import random
-import re
-from pathlib import Path
-
-from pydantic import BaseModel, ConfigDict
-
-
-class Fact(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    statements: list[str]
-    probes: list[str]
-    keys: list[str]
-
-
-class Note(BaseModel):
-    text: str
-    tags: list[str]
-    days_ago: float
-    fact: str | None
-
+from fact_sets import Fact, FactSet
+from fact_sets import hit as hit  # re-exported: bench/nightly_facts.py scores both sets with it
 
 FACTS: list[Fact] = [
     Fact(
@@ -392,75 +371,9 @@ FILLER_TEMPLATES: dict[str, list[str]] = {
     ],
 }
 
-SLOT = re.compile(r"\{(\w+)\}")
-
-
-def _sentence(template: str, rng: random.Random, used: set[str]) -> str:
-    """The template with each slot filled by a word from its list not yet used in the note ("eggs, eggs")."""
-
-    def fill(slot: re.Match) -> str:
-        word = rng.choice([word for word in WORDS[slot.group(1)] if word not in used])
-        used.add(word)
-        return word
-
-    text = SLOT.sub(fill, template)
-    return text[0].upper() + text[1:]
-
-
-def _sentences(kind: str, count: int, rng: random.Random) -> list[str]:
-    templates = FILLER_TEMPLATES[kind]
-    used: set[str] = set()
-    return [_sentence(template, rng, used) for template in rng.sample(templates, min(count, len(templates)))]
-
-
-def _filler_note(rng: random.Random) -> Note:
-    kind = rng.choice(list(FILLER_TEMPLATES))
-    text = " ".join(_sentences(kind, rng.choice([1, 2, 2, 3, 3, 4, 5]), rng))
-    tags = [kind] if rng.random() < 0.7 else []
-    return Note(text=text, tags=tags, days_ago=round(rng.uniform(0, 120), 2), fact=None)
-
-
-def _fact_note(fact: Fact, statement: str, rng: random.Random) -> Note:
-    tags = FACT_TAGS[fact.id]
-    around = _sentences("work" if "work" in tags else "diary", rng.choice([0, 1, 1, 2]), rng)
-    around.insert(rng.randint(0, len(around)), statement)
-    return Note(text=" ".join(around), tags=rng.sample(tags, rng.randint(0, len(tags))),
-                days_ago=round(rng.uniform(0, 120), 2), fact=fact.id)
-
-
-def notes(count: int = 150, seed: int = 0) -> list[Note]:
-    """count notes: every fact statement once, the rest filler; shuffled, the same for the same seed."""
-    rng = random.Random(seed)
-    fact_notes = [_fact_note(fact, statement, rng) for fact in FACTS for statement in fact.statements]
-    if count < len(fact_notes):
-        raise ValueError(f"count must be at least {len(fact_notes)}, the number of fact statements")
-    collection = fact_notes + [_filler_note(rng) for _ in range(count - len(fact_notes))]
-    rng.shuffle(collection)
-    return collection
-
-
-def probe_rows() -> list[dict]:
-    return [{"fact": fact.id, "question": probe, "keys": fact.keys} for fact in FACTS for probe in fact.probes]
-
-
-def hit(answer: str, keys: list[str]) -> bool:
-    """True when the answer holds any key, case-insensitive; a key with digits must not touch other digits."""
-    text = answer.casefold()
-    for key in keys:
-        key = key.casefold()
-        if any(char.isdigit() for char in key):
-            if re.search(rf"(?<!\d){re.escape(key)}(?!\d)", text):
-                return True
-        elif key in text:
-            return True
-    return False
-
+SET = FactSet(facts=FACTS, fact_tags=FACT_TAGS, words=WORDS, templates=FILLER_TEMPLATES, filler_kinds=list(FILLER_TEMPLATES),
+              around_fact="diary", filler_lengths=[1, 2, 2, 3, 3, 4, 5], tagged_share=0.7, capitalise=True, joiners=(" ",))
+notes, probe_rows = SET.notes, SET.probe_rows
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=150)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
-    args.out.write_text("".join(note.model_dump_json() + "\n" for note in notes(args.count, args.seed)))
-    print(f"wrote {args.count} notes to {args.out}")
+    SET.main(__doc__)

@@ -17,14 +17,8 @@ the product turns notes into training questions.
 
 from __future__ import annotations
 
-import argparse
-import random
-import re
-import sys
-from pathlib import Path
-
-from personal_facts import Fact, Note
-from personal_facts import hit as hit  # re-exported: the first set's judge scores this set too
+from fact_sets import Fact, FactSet
+from fact_sets import hit as hit  # re-exported: every set module offers the shared judge
 
 FACTS: list[Fact] = [
     Fact(
@@ -367,78 +361,10 @@ TEMPLATES: dict[str, list[str]] = {
     ],
 }
 
-_SLOT = re.compile(r"\{(\w+)\}")
-
-
-def _fill(template: str, rng: random.Random, taken: set[str]) -> str:
-    """One filled template; a word already used in the same note is not picked again."""
-
-    def pick(match: re.Match) -> str:
-        choices = [word for word in POOLS[match.group(1)] if word not in taken]
-        word = rng.choice(choices)
-        taken.add(word)
-        return word
-
-    return _SLOT.sub(pick, template)
-
-
-def _lines(kind: str, how_many: int, rng: random.Random) -> list[str]:
-    taken: set[str] = set()
-    templates = rng.sample(TEMPLATES[kind], min(how_many, len(TEMPLATES[kind])))
-    return [_fill(template, rng, taken) for template in templates]
-
-
-def _join(parts: list[str], rng: random.Random) -> str:
-    return rng.choice([" ", "\n", "\n"]).join(parts)
-
-
-def _filler(rng: random.Random) -> Note:
-    kind = rng.choice(sorted(TEMPLATES))
-    text = _join(_lines(kind, rng.choice([1, 2, 2, 3, 3, 3, 4]), rng), rng)
-    tags = [kind] if rng.random() < 0.6 else []
-    return Note(text=text, tags=tags, days_ago=round(rng.uniform(0, 120), 2), fact=None)
-
-
-def _planted(fact: Fact, statement: str, rng: random.Random) -> Note:
-    tags = FACT_TAGS[fact.id]
-    parts = _lines("work" if "work" in tags else "journal", rng.choice([0, 1, 1, 2]), rng)
-    parts.insert(rng.randint(0, len(parts)), statement)
-    return Note(text=_join(parts, rng), tags=rng.sample(tags, rng.randint(0, len(tags))),
-                days_ago=round(rng.uniform(0, 120), 2), fact=fact.id)
-
-
-def notes(count: int = 150, seed: int = 0) -> list[Note]:
-    """count notes holding every fact statement exactly once, the rest filler; shuffled, reproducible per seed."""
-    rng = random.Random(seed)
-    planted = [_planted(fact, statement, rng) for fact in FACTS for statement in fact.statements]
-    if count < len(planted):
-        raise ValueError(f"count must be at least {len(planted)}, one note per fact statement")
-    collection = planted + [_filler(rng) for _ in range(count - len(planted))]
-    rng.shuffle(collection)
-    return collection
-
-
-def probe_rows() -> list[dict]:
-    rows = []
-    for fact in FACTS:
-        for probe in fact.probes:
-            rows.append({"fact": fact.id, "question": probe, "keys": fact.keys})
-    return rows
-
+SET = FactSet(facts=FACTS, fact_tags=FACT_TAGS, words=POOLS, templates=TEMPLATES, filler_kinds=sorted(TEMPLATES),
+              around_fact="journal", filler_lengths=[1, 2, 2, 3, 3, 3, 4], tagged_share=0.6, capitalise=False,
+              joiners=(" ", "\n", "\n"))
+notes, probe_rows = SET.notes, SET.probe_rows
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=150)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=None, help="JSON lines file; stdout when left out")
-    args = parser.parse_args()
-    lines = "".join(note.model_dump_json() + "\n" for note in notes(args.count, args.seed))
-    if args.out is None:
-        try:
-            sys.stdout.write(lines)
-            sys.stdout.flush()
-        except BrokenPipeError:
-            sys.stdout = None  # type: ignore[assignment]  # reader (e.g. head) went away; nothing more to say
-    else:
-        args.out.write_text(lines)
-        print(f"wrote {args.count} notes to {args.out}")
+    SET.main(__doc__)
