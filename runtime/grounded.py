@@ -137,17 +137,23 @@ def reading_prompt(request: str, result: dict[str, Any]) -> str | None:
     return f"{request}\n\n{notes_block(*notes)}" if notes else None
 
 
-def reading_search(reading: str) -> dict[str, Any] | None:
-    """memory_search arguments that look for the note behind what the model said (its first sentence:
-    a 135M model runs on into other notes); None if it said no content word."""
-    words = extractive.stems(_first_sentence(reading))
-    return {"query": " ".join(dict.fromkeys(words)), "match": "any", "not_type": "conversation", "limit": 10} if words else None
+def said_words(reading: str) -> list[str]:
+    """The stems of what the model read out of the notes: its first sentence (a 135M model runs on
+    into other notes)."""
+    return list(dict.fromkeys(extractive.stems(_first_sentence(reading))))
 
 
-def backed_reading(request: str, reading: str, result: dict[str, Any], *, read: int | None = READ_NOTES) -> str | None:
-    """The note sentence that backs what the model read out of the notes (among the first `read`
-    hits, the notes it was given; None: all), quoted with its date. It holds most of the words the
-    reading's first sentence adds to the question, shares a word with the question, is not about
+def reading_search(said: list[str]) -> dict[str, Any] | None:
+    """memory_search arguments that look for the note behind what the model said (`said_words`);
+    None if it said no content word. The query is those words, so the turn's own tool call carries
+    them to `backed_reading` when the search returns."""
+    return {"query": " ".join(said), "match": "any", "not_type": "conversation", "limit": 10} if said else None
+
+
+def backed_reading(request: str, said: list[str], result: dict[str, Any], *, read: int | None = READ_NOTES) -> str | None:
+    """The note sentence that backs what the model read out of the notes (`said_words`; among the
+    first `read` hits, the notes it was given; None: all), quoted with its date. It holds most of
+    the words the reading adds to the question, shares a word with the question, is not about
     someone else, and holds what the question asks for (a date for "when", a name for "who"). None
     when no sentence does: the model's reading alone is never the answer."""
     hits = _own_notes(result)[:read]
@@ -156,7 +162,7 @@ def backed_reading(request: str, reading: str, result: dict[str, Any], *, read: 
     asked = {stem for slot in slots for stem in slot} | set(extractive.stems(request))
     if NAME_QUESTION.search(request):
         slots = [slot for slot in slots if not slot & NAME_WORDS]
-    added = set(extractive.stems(_first_sentence(reading))) - asked
+    added = set(said) - asked
     if not slots or not added:
         return None  # the model only said the question back
     people = _people(texts)

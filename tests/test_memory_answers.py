@@ -124,7 +124,7 @@ CAT_NOTES = ["Our cat is Miso, a grey tabby who sleeps on the piano.", "Leo's bi
 ])
 def test_the_models_reading_of_the_notes_is_said_only_in_the_notes_own_words(question, reading, reply):
     result = {"hits": [{"excerpt": text, "timestamp": "2026-11-02T09:00:00+00:00"} for text in CAT_NOTES]}
-    answer = grounded.backed_reading(question, reading, result)
+    answer = grounded.backed_reading(question, grounded.said_words(reading), result)
     assert answer == (None if reply is None else f"From your notes (2026-11-02): {reply}"), answer
 
 
@@ -139,16 +139,17 @@ def test_the_model_reads_the_best_notes_in_the_form_it_was_trained_on():
 def test_a_reading_no_read_note_backs_is_searched_for_in_its_own_words():
     """The adapter may answer from what it learned, past the notes it was shown: the notes are searched
     for its first sentence (it runs on into other notes), and only a sentence found there is said."""
-    reading = "My favourite dish is khachapuri, the cheese boat. Coffee with Fenna on Monday."
-    args = grounded.reading_search(reading)
+    said = grounded.said_words("My favourite dish is khachapuri, the cheese boat. Coffee with Fenna on Monday.")
+    args = grounded.reading_search(said)
     assert args is not None and args["match"] == "any" and args["not_type"] == "conversation"
     assert "khachapuri" in args["query"] and "fenna" not in args["query"]
+    assert args["query"].split() == said  # the turn's tool call carries the reading's words back
     found = {"hits": [{"excerpt": text, "timestamp": "2026-10-02T09:00:00+00:00"} for text in CAT_NOTES]
              + [{"excerpt": "Slept badly. My favourite dish: khachapuri, the cheese boat with an egg.", "timestamp": "2026-10-09T09:00:00+00:00"}]}
-    assert grounded.backed_reading("what's my favourite dish?", reading, found) is None  # not among the notes it read
-    assert grounded.backed_reading("what's my favourite dish?", reading, found, read=None) == (
+    assert grounded.backed_reading("what's my favourite dish?", said, found) is None  # not among the notes it read
+    assert grounded.backed_reading("what's my favourite dish?", said, found, read=None) == (
         "From your notes (2026-10-09): My favourite dish: khachapuri, the cheese boat with an egg.")
-    assert grounded.reading_search("What is it?") is None  # no content word to look for
+    assert grounded.reading_search(grounded.said_words("What is it?")) is None  # no content word to look for
 
 
 def test_a_chat_turn_reads_the_notes_and_says_only_what_a_note_says(rt):
@@ -165,3 +166,35 @@ def test_a_chat_turn_reads_the_notes_and_says_only_what_a_note_says(rt):
     assert replies["what is my cat called?"].endswith(": Our cat is Miso, a grey tabby who sleeps on the piano."), replies
     assert replies["what is my dog called?"].startswith("I have no note about your dog"), replies
     assert replies["what is my brother called?"].startswith("I have no note about your brother"), replies
+
+
+def test_the_search_for_a_reading_is_answered_from_the_turns_own_messages(rt):
+    """The second pass keeps nothing on the model object: the reading's words travel in the turn's
+    own memory_search call, so a model that never saw the first pass answers the same (before, a
+    reading whose search failed lingered in a dict until the question came again)."""
+    from pydantic_ai.messages import ModelRequest, ModelResponse, ToolCallPart, ToolReturnPart, UserPromptPart
+    from pydantic_ai.models import ModelRequestParameters
+    from pydantic_ai.models.function import AgentInfo
+
+    from runtime.agent import shared_router
+    from runtime.models.embedded import EmbeddedAgentModel
+    from runtime.models.llama import EmbeddedLlama
+
+    question = "what's my favourite dish?"
+    first = {"hits": [{"excerpt": text, "timestamp": "2026-10-02T09:00:00+00:00"} for text in CAT_NOTES]}
+    said = grounded.said_words("My favourite dish is khachapuri, the cheese boat.")
+    second = {"hits": [{"excerpt": "Slept badly. My favourite dish: khachapuri, the cheese boat with an egg.",
+                        "timestamp": "2026-10-09T09:00:00+00:00"}]}
+    messages = [
+        ModelRequest(parts=[UserPromptPart(content=question)]),
+        ModelResponse(parts=[ToolCallPart("memory_search", {"query": "favourite dish"}, tool_call_id="a")]),
+        ModelRequest(parts=[ToolReturnPart("memory_search", first, tool_call_id="a")]),
+        ModelResponse(parts=[ToolCallPart("memory_search", grounded.reading_search(said), tool_call_id="b")]),
+        ModelRequest(parts=[ToolReturnPart("memory_search", second, tool_call_id="b")]),
+    ]
+    model = EmbeddedAgentModel(EmbeddedLlama(None), shared_router(rt.skills), max_tokens=64, temperature=0.0)
+    info = AgentInfo(function_tools=[], allow_text_output=True, output_tools=[], model_settings=None,
+                     model_request_parameters=ModelRequestParameters(), instructions=None)
+    decision = model._decide(messages, info)
+    assert decision.text == "From your notes (2026-10-09): My favourite dish: khachapuri, the cheese boat with an egg."
+    assert decision.call is None and decision.prompt is None and "_chat" not in model.llama.__dict__  # no model call

@@ -35,6 +35,7 @@ class TurnState:
     request: str
     history: list[dict[str, str]]
     results: list[tuple[str, Any]] = field(default_factory=list)  # (skill, returned content)
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (skill, args) this turn asked for
 
 
 def read_turn(messages: list[ModelMessage]) -> TurnState:
@@ -53,6 +54,8 @@ def read_turn(messages: list[ModelMessage]) -> TurnState:
         for part in message.parts:
             if isinstance(part, ToolReturnPart):
                 state.results.append((part.tool_name, part.content))
+            elif isinstance(part, ToolCallPart):
+                state.calls.append((part.tool_name, part.args_as_dict()))
     return state
 
 
@@ -80,7 +83,6 @@ class EmbeddedAgentModel:
         self.max_tokens = max_tokens
         self.temperature = temperature
         self._plans: dict[str, Plan] = {}
-        self._readings: dict[str, str] = {}  # request -> the model's reading of its notes, until the search for it returns
 
     def pydantic_model(self) -> FunctionModel:
         return FunctionModel(self._respond, stream_function=self._stream, model_name=f"embedded:{self.llama.gguf.name}")
@@ -138,14 +140,14 @@ class EmbeddedAgentModel:
             if (prompt := grounded.reading_prompt(request, searched)) is not None:
                 messages = ([{"role": "system", "content": instructions}] if instructions else []) + [
                     {"role": "user", "content": self._fit(prompt, READING_TOKENS)}]
-                self._readings[request] = reading = "".join(
-                    self.llama.stream_chat(messages, max_tokens=READING_TOKENS, temperature=0.0))
-                if (quote := grounded.backed_reading(request, reading, searched)) is not None:
+                said = grounded.said_words("".join(self.llama.stream_chat(messages, max_tokens=READING_TOKENS, temperature=0.0)))
+                if (quote := grounded.backed_reading(request, said, searched)) is not None:
                     return Decision(text=quote)
-                if (args := grounded.reading_search(reading)) is not None:
+                if (args := grounded.reading_search(said)) is not None:
                     return Decision(call=("memory_search", args))
-        elif (reading := self._readings.pop(request, None)) is not None:
-            if (quote := grounded.backed_reading(request, reading, state.results[-1][1], read=None)) is not None:
+        elif len(state.results) == 2:  # the search for what the model read: its words are that call's query
+            said = state.calls[-1][1]["query"].split()
+            if (quote := grounded.backed_reading(request, said, state.results[-1][1], read=None)) is not None:
                 return Decision(text=quote)
         if (reply := grounded.no_note(request, searched)) is not None:
             return Decision(text=reply)
