@@ -68,3 +68,7 @@ class AuditError(MhError):
 class ApprovalTampered(MhError):
     """An approval file is not the request the audit log recorded (edited, set back, or never queued by
     mh). It is never run; the attempt is audited at `security` level."""
+
+
+class RunNotFound(MhError):
+    """No training run with that id."""

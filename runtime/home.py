@@ -7,6 +7,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import RunNotFound
+
 CHECKOUT = Path(__file__).resolve().parent.parent
 
 # Folders every home has; created by `mh init`, never deleted by mh.
@@ -213,3 +215,13 @@ class Home:
 
     def missing_folders(self) -> list[str]:
         return [name for name in LAYOUT if not (self.root / name).is_dir()]
+
+
+def run_folder(runs_root: Path, run_id: str) -> Path:
+    """The folder of the run RUN_ID under runs_root: only a run id names one (never `..` or a path)."""
+    if not run_id.startswith("run-") or "/" in run_id:
+        raise RunNotFound(f"{run_id!r} is not a run id", fix="see `mh runs`")
+    path = runs_root / run_id
+    if not path.is_dir():
+        raise RunNotFound(f"no run {run_id}", fix="see `mh runs`")
+    return path

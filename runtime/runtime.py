@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import shutil
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
@@ -26,7 +28,7 @@ from .approvals import (
 from .audit import AuditLog, Checkpoint, VerifyReport, Witness
 from .config import CONFIG_MODELS, AgentConfig, ConfigCache, TrustConfig, load_config, save_config, template_text
 from .errors import ApprovalClosed, ApprovalTampered, Denied, HomeError, MhError, SkillInputError
-from .home import CHECKOUT, GIT_IGNORED, LAYOUT, Home
+from .home import CHECKOUT, GIT_IGNORED, LAYOUT, Home, run_folder
 from .jsonio import atomic_write
 from .keys import Signer, create_signer, load_signer, load_verifier
 from .sandbox import Sandbox
@@ -275,6 +277,19 @@ class Runtime:
         session.yolo = on
         self.audit.append("session", "yolo", details={"session": session.id, "on": on}, actor=session.actor,
                           level="security", sync=True)
+
+    def copy_run(self, run_id: str, output: Path, *, actor: str | None = None) -> Path:
+        """A run's folder copied out of the home to OUTPUT/RUN, same layout (Helix's `train --output`).
+        Its data is the person's own, leaving the home: audited like every other change. The run stays
+        in state/runs/, the copy mh reads for eval, resume and promote."""
+        run = run_folder(self.home.runs_dir, run_id)
+        target = output / run_id
+        if target.exists():
+            raise HomeError(f"{target} exists: the run was not copied", fix="name another --output folder, or remove that one")
+        output.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(run, target, ignore=shutil.ignore_patterns("run.pid", "stop-requested"))
+        self.audit.append("train", "copied", details={"run": run_id, "to": str(target.resolve())}, actor=actor or self.person.actor)
+        return target
 
     def decide(self, item: Skill, args: dict[str, Any], session: Session) -> Decision:
         cfg = self.trust_config()

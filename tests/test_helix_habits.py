@@ -14,6 +14,7 @@ import pytest
 
 import mh
 from runtime import Runtime
+from runtime.errors import HomeError, RunNotFound
 from runtime.queries import RUN_STATES, STATUS_GROUPS
 from runtime.queries.settings import BEGIN, END, MEANINGS, run_settings, settings_table
 from runtime.training.runs import ExitCode, RunDir
@@ -206,6 +207,12 @@ def test_train_output_copies_the_run_folder_and_keeps_the_run_in_the_home(rt, tm
     kept = sorted(str(p.relative_to(run)) for p in run.rglob("*") if p.name != "run.pid")
     assert sorted(str(p.relative_to(copy)) for p in copy.rglob("*")) == kept and "resolved_config.json" in kept
     assert json.loads((copy / "report.json").read_text())["status"] == "training_failed"
+    (copied,) = [e for e in rt.audit.entries() if (e.category, e.event) == ("train", "copied")]
+    assert copied.details == {"run": run.name, "to": str(copy.resolve())} and copied.actor.startswith("person")  # data leaving the home is audited
+    with pytest.raises(HomeError, match="exists: the run was not copied"):
+        rt.copy_run(run.name, tmp_path / "my_runs")
+    with pytest.raises(RunNotFound):
+        rt.copy_run("../../etc", tmp_path / "elsewhere")  # only a run of this home, by its id
     again = run_mh(rt.home.root, "train", "--dataset", "ds-20261120T000000-0000", "--config", str(config), "--output", str(tmp_path / "my_runs"))
     assert again.returncode == 10 and len(list((tmp_path / "my_runs").iterdir())) == 2  # each run its own folder, none overwritten
 

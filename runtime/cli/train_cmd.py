@@ -8,7 +8,6 @@ come from `runtime.queries`. Helix's spellings work too: `--run RUN` wherever a 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import typer
@@ -30,18 +29,6 @@ def _run_id(argument: str | None, option: str | None) -> str:
     if not (argument or option):
         raise typer.BadParameter("name the run: RUN or --run RUN (`mh runs` lists them)", param_hint="RUN")
     return argument or option  # type: ignore[return-value]
-
-
-def _copy_run(ctx: typer.Context, run_id: str, output: Path) -> None:
-    """Helix's `--output DIR`: the run's folder copied to DIR/RUN, same layout. The run stays in
-    state/runs/, the copy mh reads for eval, resume and promote; this one is the person's to take."""
-    target = output / run_id
-    if target.exists():
-        err_console.print(f"[bold red]error:[/] {target} exists: the run was not copied", highlight=False)
-        raise typer.Exit(1)
-    output.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(get_runtime(ctx).home.runs_dir / run_id, target, ignore=shutil.ignore_patterns("run.pid", "stop-requested"))
-    console.print(f"copied to {target} (mh keeps the run in state/runs/{run_id})", markup=False)
 
 
 def _trained(result: dict) -> None:
@@ -83,7 +70,8 @@ def train(
     result = call_skill(ctx, "train_remote" if remote else "train", {"dataset": dataset, "config": str(config.resolve()) if config else None,
                                                                        "steps": steps, "seed": seed})
     if output is not None and result.get("run_id"):
-        _copy_run(ctx, result["run_id"], output)
+        target = get_runtime(ctx).copy_run(result["run_id"], output)
+        console.print(f"copied to {target} (mh keeps the run in state/runs/{result['run_id']})", markup=False)
     _trained(result)
 
 

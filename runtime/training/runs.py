@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MhError
+from ..home import run_folder
 from ..jsonio import atomic_write, pretty, read_json_file
 from ..liveness import RunningMarker
 
@@ -31,10 +32,6 @@ STAGES = ("INIT", "DATASET", "MODEL_LOAD", "PREPROCESSING", "LORA_SETUP", "TRAIN
 
 
 STOP_REQUEST = "stop-requested"
-
-
-class RunNotFound(MhError):
-    """No run with that id."""
 
 
 class CheckpointNotInRun(MhError):
@@ -68,12 +65,7 @@ class RunDir:
 
     @classmethod
     def find(cls, runs_root: Path, run_id: str) -> RunDir:
-        if not run_id.startswith("run-") or "/" in run_id:
-            raise RunNotFound(f"{run_id!r} is not a run id", fix="see `mh runs`")
-        path = runs_root / run_id
-        if not path.is_dir():
-            raise RunNotFound(f"no run {run_id}", fix="see `mh runs`")
-        return cls(path)
+        return cls(run_folder(runs_root, run_id))
 
     @property
     def id(self) -> str:
