@@ -22,6 +22,13 @@ MIN_SHARED = 0.6
 READ_NOTES = 3
 # A note sentence backs the model's reading when it holds this share of the words the reading adds to the question.
 MIN_BACKED = 0.6
+# With an adapter, the model has learned which of the person's sentences answers their questions: of
+# the sentences in the search's best RECALL_NOTES notes that are about the question, the one whose
+# likelihood as the reply gains most over a question that asks nothing (RECALL_BASELINE), if it gains
+# at least MIN_RECALL_GAIN nats (measured: bench/nightly_facts.py, docs/PERFORMANCE.md).
+RECALL_NOTES = 10
+RECALL_BASELINE = "Tell me something from my notes."
+MIN_RECALL_GAIN = 2.0
 RELATIONS = (r"sister|brother|mom|mum|mother|dad|father|wife|husband|partner|boyfriend|girlfriend|son|daughter|boss|manager|"
              r"friend|neighbou?r|colleague|aunt|uncle|cousin|grandma|grandpa|niece|nephew|doctor|dentist|landlord|flatmate|roommate")
 # "my sister Lea", "My wife Sarah": the notes name who a relation is.
@@ -48,6 +55,9 @@ NAME_QUESTION = re.compile(r"^\s*(?:who|who's|whos|whose)\b|\b(?:name|named|call
 # ... and those words ask for the name, they are not what the note is about ("Called Dorian to catch up").
 NAME_WORDS = frozenset(extractive.stems("name named called call"))
 CAPITALISED = re.compile(r"\b[A-Z][a-z]+\b")
+# "Leo's cat" is not "my cat": a named owner of the thing asked about makes the sentence someone else's.
+OWNED = re.compile(r"\b[A-Z][a-z]+'s\s+(\w+)")
+MINE = re.compile(r"\b(?:my|our)\b", re.I)
 
 
 def file_answer(request: str, result: dict[str, Any]) -> str:
@@ -158,10 +168,8 @@ def backed_reading(request: str, said: list[str], result: dict[str, Any], *, rea
     when no sentence does: the model's reading alone is never the answer."""
     hits = _own_notes(result)[:read]
     texts = [text for text, _ in hits]
-    slots = _slots(extract.question_words(request), texts)
-    asked = {stem for slot in slots for stem in slot} | set(extractive.stems(request))
-    if NAME_QUESTION.search(request):
-        slots = [slot for slot in slots if not slot & NAME_WORDS]
+    slots = _asked_slots(request, texts)
+    asked = {stem for slot in _slots(extract.question_words(request), texts) for stem in slot} | set(extractive.stems(request))
     added = set(said) - asked
     if not slots or not added:
         return None  # the model only said the question back
@@ -170,20 +178,57 @@ def backed_reading(request: str, said: list[str], result: dict[str, Any], *, rea
     for rank, (text, day) in enumerate(hits):
         for sentence in extractive.sentences(text):
             found = set(extractive.stems(sentence))
-            missing = [slot for slot in slots if not slot & found]
             backed = len(added & found) / len(added)
-            if (backed < MIN_BACKED or len(missing) == len(slots) or any(slot & people for slot in missing)
-                    or not _holds_what_is_asked(request, sentence)):
+            if backed < MIN_BACKED or not _about_the_question(request, sentence, slots, people):
                 continue
-            key = (backed, len(slots) - len(missing), -rank)
+            key = (backed, sum(1 for slot in slots if slot & found), -rank)
             if best is None or key > best[0]:
                 best = (key, sentence.strip(), day)
     return None if best is None else f"From your notes ({best[2]}): {best[1]}"
 
 
+def recall_candidates(request: str, result: dict[str, Any]) -> list[tuple[str, str]]:
+    """(sentence, day) of each sentence in the best RECALL_NOTES notes that is about the question:
+    what the adapter's likelihoods choose among (`recalled`)."""
+    hits = _own_notes(result)[:RECALL_NOTES]
+    texts = [text for text, _ in hits]
+    slots, people = _asked_slots(request, texts), _people(texts)
+    if not slots:
+        return []
+    found = {sentence.strip(): day for text, day in hits for sentence in extractive.sentences(text)
+             if _about_the_question(request, sentence, slots, people)}
+    return list(found.items())
+
+
+def recalled(candidates: list[tuple[str, str]], gains: list[float]) -> str | None:
+    """The candidate whose likelihood as the answer gains most over RECALL_BASELINE's, quoted with its
+    date; None unless it gains MIN_RECALL_GAIN."""
+    if not candidates:
+        return None
+    gain, (sentence, day) = max(zip(gains, candidates, strict=True), key=lambda pair: pair[0])
+    return f"From your notes ({day}): {sentence}" if gain >= MIN_RECALL_GAIN else None
+
+
 def _first_sentence(text: str) -> str:
     found = extractive.sentences(text.strip())
     return found[0] if found else text
+
+
+def _asked_slots(request: str, texts: list[str]) -> list[frozenset[str]]:
+    """The question's slots a sentence must share one of; the words that ask for a name do not count."""
+    slots = _slots(extract.question_words(request), texts)
+    return [slot for slot in slots if not slot & NAME_WORDS] if NAME_QUESTION.search(request) else slots
+
+
+def _about_the_question(request: str, sentence: str, slots: list[frozenset[str]], people: set[str]) -> bool:
+    """The sentence shares one of the question's slots, misses none that names a person and gives no
+    other owner to what "my" asks about (it is not about someone else), and holds what is asked (a
+    date for "when", a name for "who")."""
+    found = set(extractive.stems(sentence))
+    missing = [slot for slot in slots if not slot & found]
+    owned = {stem for word in OWNED.findall(sentence) for stem in extractive.stems(word)} if MINE.search(request) else set()
+    return (len(missing) < len(slots) and not any(slot & people for slot in missing) and not any(slot & owned for slot in slots)
+            and _holds_what_is_asked(request, sentence))
 
 
 def _holds_what_is_asked(request: str, sentence: str) -> bool:

@@ -166,6 +166,7 @@ def test_a_chat_turn_reads_the_notes_and_says_only_what_a_note_says(rt):
     assert replies["what is my cat called?"].endswith(": Our cat is Miso, a grey tabby who sleeps on the piano."), replies
     assert replies["what is my dog called?"].startswith("I have no note about your dog"), replies
     assert replies["what is my brother called?"].startswith("I have no note about your brother"), replies
+    assert "_scorer" not in agent.llama.__dict__  # the base model has learned nothing to recall by
 
 
 def test_the_search_for_a_reading_is_answered_from_the_turns_own_messages(rt):
@@ -198,3 +199,28 @@ def test_the_search_for_a_reading_is_answered_from_the_turns_own_messages(rt):
     decision = model._decide(messages, info)
     assert decision.text == "From your notes (2026-10-09): My favourite dish: khachapuri, the cheese boat with an egg."
     assert decision.call is None and decision.prompt is None and "_chat" not in model.llama.__dict__  # no model call
+
+
+def test_recall_chooses_only_among_sentences_about_the_question_and_only_with_a_clear_gain():
+    """With an adapter, the chat may answer with the note sentence whose likelihood gains most over a
+    question that asks nothing; the candidates are the sentences about the question (one of its
+    words, not someone else's, holding what is asked), from the search's best RECALL_NOTES notes."""
+    notes = ["Our cat is Miso, a grey tabby. The plumber comes on Friday.", "Leo's cat is called Pepper.",
+             "We bought the cat a bed."] + [f"the cat met Rolo, number {i}." for i in range(grounded.RECALL_NOTES)]
+    result = {"hits": [{"excerpt": text, "timestamp": "2026-11-02T09:00:00+00:00"} for text in notes]
+              + [{"excerpt": "Your cat is called Luna.", "unmarked_reply": True, "timestamp": "2026-11-03T09:00:00+00:00"}]}
+    candidates = grounded.recall_candidates("what is my cat called?", result)
+    sentences = [sentence for sentence, _ in candidates]
+    assert "Our cat is Miso, a grey tabby." in sentences  # about the cat, holds a name
+    assert "The plumber comes on Friday." not in sentences  # not about the cat
+    assert "We bought the cat a bed." not in sentences  # about the cat, but no name in it
+    assert "Leo's cat is called Pepper." not in sentences  # Leo's cat, not mine
+    assert "Your cat is called Luna." not in sentences  # the model's own unmarked reply is no note
+    met = [s for s in sentences if s.startswith("the cat met Rolo")]
+    assert len(met) == grounded.RECALL_NOTES - 3 and "the cat met Rolo, number 7." not in met  # only the best RECALL_NOTES notes
+    assert grounded.recall_candidates("when does the plumber come?", result) == [("The plumber comes on Friday.", "2026-11-02")]
+
+    gains = [grounded.MIN_RECALL_GAIN + (3.0 if s.startswith("Our cat") else 0.5) for s in sentences]
+    assert grounded.recalled(candidates, gains) == "From your notes (2026-11-02): Our cat is Miso, a grey tabby."
+    assert grounded.recalled(candidates, [grounded.MIN_RECALL_GAIN - 0.1] * len(candidates)) is None  # no clear gain: no answer
+    assert grounded.recalled([], []) is None

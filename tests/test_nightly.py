@@ -3,8 +3,10 @@ then the chat, the adapter list, rollback, the audit log and the runs. Apart fro
 tests/test_training.py so that the two test workers share the suite's long training work."""
 
 import json
+from pathlib import Path
 
 from runtime import Runtime
+from runtime.models.llama import EmbeddedLlama
 
 from .conftest import run_mh
 from .test_training import LOOSE_GATES
@@ -58,6 +60,11 @@ def test_nightly_ends_with_an_active_adapter_and_a_verifiable_log(tmp_path):
     assert [s["step"] for s in report["steps"]] == ["build", "clean", "verify", "train", "eval", "export", "activate"]
     assert json.loads((home / "persona" / "overrides" / "active-adapter.json").read_text())["name"] == "nightly"
     assert run_mh(home, "chat", "--once", "Who are you?", check=True).stdout.strip()
+    # The chat's recall scores note sentences with the adapter: its scoring context loads it too.
+    adapter = Path(json.loads((home / "persona" / "overrides" / "active-adapter.json").read_text())["gguf"])
+    asked = [{"role": "user", "content": "When did the plum tree flower?"}]
+    answers = ["Orchard note 3: the plum tree 3 flowered early and the bees came by.", "The bus was late."]
+    assert EmbeddedLlama(None, lora=adapter).answer_logprobs(asked, answers) != EmbeddedLlama(None).answer_logprobs(asked, answers)
     assert "* nightly@1" in run_mh(home, "adapter", "list", check=True).stdout
     assert "back to the base model" in run_mh(home, "adapter", "rollback", check=True).stdout
     assert not (home / "persona" / "overrides" / "active-adapter.json").exists()

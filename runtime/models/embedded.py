@@ -130,9 +130,9 @@ class EmbeddedAgentModel:
 
     def _answer_from_notes(self, state: TurnState, instructions: str | None) -> Decision:
         """A question the plan searched the notes for: the note that holds its words; else the note
-        sentence that backs the model's reading of the best notes; else, once, a search for what the
-        model read (its adapter may know the note) and the sentence that backs it there; else "no note",
-        or talk for a general question."""
+        sentence that backs the model's reading of the best notes; else, with an adapter, the sentence
+        it would answer with; else, once, a search for what the model read (its adapter may know the
+        note) and the sentence that backs it there; else "no note", or talk for a general question."""
         request, searched = state.request, state.results[0][1]
         if len(state.results) == 1:
             if (quote := grounded.quoted_note(request, searched)) is not None:
@@ -143,6 +143,8 @@ class EmbeddedAgentModel:
                 said = grounded.said_words("".join(self.llama.stream_chat(messages, max_tokens=READING_TOKENS, temperature=0.0)))
                 if (quote := grounded.backed_reading(request, said, searched)) is not None:
                     return Decision(text=quote)
+                if self.llama.lora is not None and (quote := self._recall(request, searched, instructions)) is not None:
+                    return Decision(text=quote)
                 if (args := grounded.reading_search(said)) is not None:
                     return Decision(call=("memory_search", args))
         elif len(state.results) == 2:  # the search for what the model read: its words are that call's query
@@ -152,6 +154,20 @@ class EmbeddedAgentModel:
         if (reply := grounded.no_note(request, searched)) is not None:
             return Decision(text=reply)
         return Decision(prompt=self._chat_prompt(state, instructions))  # a general question: no note, so talk
+
+    def _recall(self, request: str, searched: dict[str, Any], instructions: str | None) -> str | None:
+        """The note sentence the adapter would answer with (grounded.recalled): only with an adapter,
+        since the base model has learned nothing about the person to choose by."""
+        candidates = grounded.recall_candidates(request, searched)
+        if not candidates:
+            return None
+        system = [{"role": "system", "content": instructions}] if instructions else []
+        sentences = [sentence for sentence, _ in candidates]
+        asked = self.llama.answer_logprobs([*system, {"role": "user", "content": request}], sentences)
+        baseline = self.llama.answer_logprobs([*system, {"role": "user", "content": grounded.RECALL_BASELINE}], sentences)
+        if asked is None or baseline is None:
+            return None  # a question too long to score
+        return grounded.recalled(candidates, [a - b for a, b in zip(asked, baseline, strict=True)])
 
     def _resolve(self, step: PlanStep, state: TurnState) -> dict[str, Any]:
         args = {}

@@ -16,6 +16,9 @@ from typing import Any
 from ..errors import MhError
 
 SHIPPED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# The scoring context keeps logits for every position (n_ctx x vocabulary floats: 512 x 49,152 x 4 bytes,
+# about 100 MB for SmolLM2); a question and one note sentence need far less.
+SCORE_CTX = 512
 GGUF_MAGIC = b"GGUF"
 
 
@@ -116,6 +119,42 @@ class EmbeddedLlama:
                 extra = {"lora_path": str(self.lora)} if self.lora else {}
                 self._chat = self._load(n_ctx=self.n_ctx, **extra)
             return self._chat
+
+    @property
+    def scoring_model(self):
+        """A third context on the same weights (and adapter) that keeps every position's logits."""
+        with self._lock:
+            if "_scorer" not in self.__dict__:
+                extra = {"lora_path": str(self.lora)} if self.lora else {}
+                self._scorer = self._load(n_ctx=SCORE_CTX, logits_all=True, **extra)
+            return self._scorer
+
+    def answer_logprobs(self, messages: Sequence[dict[str, str]], answers: Sequence[str]) -> list[float] | None:
+        """The log-probability of each answer as the assistant's reply to `messages` (the GGUF's chat
+        template, the adapter if any). The prompt is evaluated once; each answer reuses its cache.
+        None when the prompt leaves no room for an answer in the scoring context."""
+        import numpy as np
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        model = self.scoring_model
+        formatter = Jinja2ChatFormatter(template=model.metadata["tokenizer.chat_template"], add_generation_prompt=True,
+                                        eos_token=model.detokenize([model.token_eos()]).decode(),
+                                        bos_token=model.detokenize([model.token_bos()]).decode())
+        prompt = model.tokenize(formatter(messages=list(messages)).prompt.encode("utf-8"), add_bos=False, special=True)
+        if len(prompt) > SCORE_CTX // 2:
+            return None
+        model.reset()
+        model.eval(prompt)
+        scored = []
+        for answer in answers:
+            tokens = model.tokenize(answer.encode("utf-8"), add_bos=False, special=False)[: SCORE_CTX - len(prompt)]
+            model.n_tokens = len(prompt)  # eval drops the cache past n_tokens: the prompt's is kept
+            model.eval(tokens)
+            logits = np.asarray(model.scores[len(prompt) - 1 : len(prompt) - 1 + len(tokens)], dtype=np.float64)
+            top = logits.max(axis=1)
+            norm = top + np.log(np.exp(logits - top[:, None]).sum(axis=1))
+            scored.append(float((logits[np.arange(len(tokens)), tokens] - norm).sum()))
+        return scored
 
     def count_tokens(self, text: str) -> int:
         return len(self.chat_model.tokenize(text.encode("utf-8"), add_bos=False, special=False))
