@@ -76,3 +76,24 @@ def test_a_corrupt_checkpoint_is_refused_on_resume(ready):
         resume(rt, result.run_id, checkpoint=2, actor="person")
     with pytest.raises(MhError, match="no checkpoint at step 9"):
         resume(rt, result.run_id, checkpoint=9, actor="person")
+
+
+def test_the_python_api_resumes_a_run_through_the_gate(ready):
+    """`mh.resume_training` (Helix's Python habit) goes on from a checkpoint named by its path, as
+    the person at python, through the gate: same end as the run it resumes, and refused at observe."""
+    import mh
+
+    rt, dataset_id = ready
+    first = train(rt, load_run_config(rt.home, overrides={**FAST, "steps": 3, "checkpoint_every": 1, "seed": 7}), dataset_id,
+                  actor="person", quiet=True)
+    resumed = mh.resume_training(first.run_id, checkpoint="checkpoints/checkpoint-2", home=rt.home.root)
+    assert (resumed.run_id, resumed.status, resumed.exit_code, resumed.steps) == (first.run_id, "ok", 0, 3)
+    assert resumed.final_loss == pytest.approx(first.final_loss, abs=1e-3)
+    calls = [e for e in rt.audit.entries() if e.details.get("skill") == "run_resume"]
+    assert [(e.event, e.actor) for e in calls] == [("start", "person@python"), ("result", "person@python")]
+    rt.set_trust("observe")
+    try:
+        with pytest.raises(mh.Denied, match="trust level is observe"):
+            mh.resume_training(first.run_id, checkpoint=2, home=rt.home.root)
+    finally:
+        rt.set_trust("suggest")
