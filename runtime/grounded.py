@@ -168,9 +168,9 @@ def backed_reading(request: str, said: list[str], result: dict[str, Any], *, rea
     when no sentence does: the model's reading alone is never the answer."""
     hits = _own_notes(result)[:read]
     texts = [text for text, _ in hits]
-    slots = _asked_slots(request, texts)
-    asked = {stem for slot in _slots(extract.question_words(request), texts) for stem in slot} | set(extractive.stems(request))
-    added = set(said) - asked
+    every_slot = _slots(extract.question_words(request), texts)
+    slots = _asked_slots(request, every_slot)
+    added = set(said) - {stem for slot in every_slot for stem in slot} - set(extractive.stems(request))
     if not slots or not added:
         return None  # the model only said the question back
     people = _people(texts)
@@ -192,7 +192,7 @@ def recall_candidates(request: str, result: dict[str, Any]) -> list[tuple[str, s
     what the adapter's likelihoods choose among (`recalled`)."""
     hits = _own_notes(result)[:RECALL_NOTES]
     texts = [text for text, _ in hits]
-    slots, people = _asked_slots(request, texts), _people(texts)
+    slots, people = _asked_slots(request, _slots(extract.question_words(request), texts)), _people(texts)
     if not slots:
         return []
     found = {sentence.strip(): day for text, day in hits for sentence in extractive.sentences(text)
@@ -214,9 +214,8 @@ def _first_sentence(text: str) -> str:
     return found[0] if found else text
 
 
-def _asked_slots(request: str, texts: list[str]) -> list[frozenset[str]]:
+def _asked_slots(request: str, slots: list[frozenset[str]]) -> list[frozenset[str]]:
     """The question's slots a sentence must share one of; the words that ask for a name do not count."""
-    slots = _slots(extract.question_words(request), texts)
     return [slot for slot in slots if not slot & NAME_WORDS] if NAME_QUESTION.search(request) else slots
 
 

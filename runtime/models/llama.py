@@ -122,11 +122,18 @@ class EmbeddedLlama:
 
     @property
     def scoring_model(self):
-        """A third context on the same weights (and adapter) that keeps every position's logits."""
+        """A third context on the same weights (and adapter) that keeps every position's logits, and
+        the GGUF's chat template that frames what it scores."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
         with self._lock:
             if "_scorer" not in self.__dict__:
                 extra = {"lora_path": str(self.lora)} if self.lora else {}
-                self._scorer = self._load(n_ctx=SCORE_CTX, logits_all=True, **extra)
+                model = self._load(n_ctx=SCORE_CTX, logits_all=True, **extra)
+                template = Jinja2ChatFormatter(template=model.metadata["tokenizer.chat_template"], add_generation_prompt=True,
+                                               eos_token=model.detokenize([model.token_eos()]).decode(),
+                                               bos_token=model.detokenize([model.token_bos()]).decode())
+                self._scorer = (model, template)
             return self._scorer
 
     def answer_logprobs(self, messages: Sequence[dict[str, str]], answers: Sequence[str]) -> list[float] | None:
@@ -134,13 +141,9 @@ class EmbeddedLlama:
         template, the adapter if any). The prompt is evaluated once; each answer reuses its cache.
         None when the prompt leaves no room for an answer in the scoring context."""
         import numpy as np
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        model = self.scoring_model
-        formatter = Jinja2ChatFormatter(template=model.metadata["tokenizer.chat_template"], add_generation_prompt=True,
-                                        eos_token=model.detokenize([model.token_eos()]).decode(),
-                                        bos_token=model.detokenize([model.token_bos()]).decode())
-        prompt = model.tokenize(formatter(messages=list(messages)).prompt.encode("utf-8"), add_bos=False, special=True)
+        model, template = self.scoring_model
+        prompt = model.tokenize(template(messages=list(messages)).prompt.encode("utf-8"), add_bos=False, special=True)
         if len(prompt) > SCORE_CTX // 2:
             return None
         model.reset()
